@@ -1,0 +1,585 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""cconv._core - the binding between NumPy and the C kernels in src/.
+
+This module validates arguments, makes inputs contiguous, allocates outputs,
+releases the GIL and calls C.  It does no arithmetic of its own.  Argument
+meanings follow torch.nn.functional; convolution is cross-correlation.
+"""
+import os
+import operator
+
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uintptr_t
+from libc.string cimport memset
+
+cnp.import_array()
+
+cdef extern from "cconv.h":
+    ctypedef enum cconv_dtype:
+        CCONV_F32
+        CCONV_F64
+    enum:
+        CCONV_ACT_NONE
+        CCONV_ACT_RELU
+        CCONV_OK
+        CCONV_ENOMEM
+        CCONV_ISA_PORTABLE
+        CCONV_ISA_AVX2
+        CCONV_POOL_MAX
+        CCONV_POOL_AVG
+    ctypedef struct cconv_wshape:
+        int64_t K
+        int64_t Cg
+        int64_t groups
+        int64_t ks[3]
+    ctypedef struct cconv_conv_params:
+        cconv_wshape w
+        int64_t N, C
+        int64_t in_ "in"[3]
+        int64_t out[3]
+        int64_t stride[3]
+        int64_t pad[3]
+        int64_t dil[3]
+        int64_t x_sn, x_sc, y_sn, y_sk, r_sn, r_sk
+        int activation
+    ctypedef struct cconv_conv_kernels:
+        const char *isa
+        int64_t (*packed_size)(const cconv_wshape *ws) noexcept nogil
+        void (*pack)(const cconv_wshape *ws, const void *w, void *packed) noexcept nogil
+        int (*conv)(const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *residual, void *y, int nthreads) noexcept nogil
+    ctypedef struct cconv_pool_params:
+        int64_t NC
+        int64_t in_ "in"[3]
+        int64_t out[3]
+        int64_t ks[3]
+        int64_t stride[3]
+        int64_t pad[3]
+        int64_t dil[3]
+        int kind
+        int count_include_pad
+
+    void cconv_dispatch_init(const char *disable) nogil
+    int cconv_cpu_has_avx2_fma() nogil
+    int cconv_active_isa() nogil
+    const char *cconv_isa_name(int isa) nogil
+    const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt) nogil
+    const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt) nogil
+    int cconv_openmp_enabled() nogil
+    int cconv_default_threads() nogil
+    void cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y,
+                    int nthreads) nogil
+    void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
+    double cconv_fma_peak_gflops(cconv_dtype dt, double seconds) nogil
+
+cdef extern from "scratch.h":
+    void *cconv_scratch_alloc(size_t nbytes) nogil
+    void cconv_scratch_free(void *p) nogil
+
+_disable = os.environ.get("CCONV_DISABLE_CPU_FEATURES", "")
+cconv_dispatch_init(_disable.encode("ascii", "replace"))
+
+# Sizes beyond this many bytes are refused before any allocation (int64 headroom).
+cdef int64_t _MAX_BYTES = (<int64_t>1) << 60
+
+_ISAS = {"portable": CCONV_ISA_PORTABLE, "avx2": CCONV_ISA_AVX2}
+
+
+def isa():
+    """Name of the kernel set chosen at import ('avx2' or 'portable')."""
+    return cconv_isa_name(cconv_active_isa()).decode()
+
+
+def cpu_has_avx2():
+    """Whether this CPU and OS can run the AVX2/FMA kernels."""
+    return bool(cconv_cpu_has_avx2_fma())
+
+
+def openmp_enabled():
+    """Whether the kernels were built with OpenMP."""
+    return bool(cconv_openmp_enabled())
+
+
+def default_threads():
+    """What num_threads=None means right now (OMP_NUM_THREADS or all cores)."""
+    return cconv_default_threads()
+
+
+def fma_peak_gflops(dtype=np.float32, double seconds=0.2):
+    """Measured single-thread FMA throughput in GFLOP/s for `dtype`."""
+    cdef cconv_dtype dt = _dtype_code(np.dtype(dtype), "dtype")
+    cdef double r
+    with nogil:
+        r = cconv_fma_peak_gflops(dt, seconds)
+    return r
+
+
+# ---------------------------------------------------------------- validation
+
+cdef cconv_dtype _dtype_code(object dt, str name) except *:
+    if dt == np.float32:
+        return CCONV_F32
+    if dt == np.float64:
+        return CCONV_F64
+    raise TypeError(f"{name}: unsupported dtype {dt}; cconv computes in float32 or float64")
+
+
+def _as_float_array(obj, str name):
+    """obj as an ndarray of float32/float64 (no casts), else TypeError naming it."""
+    if isinstance(obj, PackedWeights):
+        raise TypeError(f"{name}: PackedWeights are accepted only as the weight")
+    arr = obj if isinstance(obj, np.ndarray) else np.asarray(obj)
+    if arr.dtype != np.float32 and arr.dtype != np.float64:
+        raise TypeError(f"{name}: unsupported dtype {arr.dtype}; expected float32 or float64 "
+                        "(cconv does not cast silently)")
+    return arr
+
+
+def _int_arg(v, str name, int minimum):
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {v!r}")
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer or a tuple of integers, got {v!r}") from None
+    if i < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {i}")
+    if i > (1 << 40):
+        raise ValueError(f"{name} is too large: {i}")
+    return int(i)
+
+
+def _tuple_arg(v, int nd, str name, int minimum):
+    """An int or a length-nd sequence of ints, each >= minimum."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != nd:
+            raise ValueError(f"{name} must have {nd} element(s), got {len(v)}: {v!r}")
+        return tuple(_int_arg(e, name, minimum) for e in v)
+    return (_int_arg(v, name, minimum),) * nd
+
+
+def _threads_arg(num_threads):
+    if num_threads is None:
+        return 0
+    return _int_arg(num_threads, "num_threads", 1)
+
+
+def _check_size(shape, itemsize, str name):
+    total = itemsize
+    for s in shape:
+        total *= s
+    if total > _MAX_BYTES:
+        raise ValueError(f"{name}: shape {tuple(shape)} is too large ({total} bytes)")
+
+
+def _spatial_contiguous(arr, int nspatial):
+    """True when the last nspatial axes of arr are C-contiguous."""
+    expect = arr.itemsize
+    for ax in range(arr.ndim - 1, arr.ndim - 1 - nspatial, -1):
+        if arr.shape[ax] != 1 and arr.strides[ax] != expect:
+            return False
+        expect *= arr.shape[ax]
+    return True
+
+
+def _self_overlapping(arr):
+    """True when distinct indices of arr may address the same memory."""
+    dims = sorted((abs(st), sh) for st, sh in zip(arr.strides, arr.shape) if sh > 1)
+    extent = arr.itemsize
+    for st, sh in dims:
+        if st < extent:
+            return True
+        extent = st * (sh - 1) + extent
+    return False
+
+
+def _check_out(out, shape, dtype, int nspatial, inputs, str name="out"):
+    """Validate an `out` (or residual-like) array; return it."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}; expected {np.dtype(dtype)}")
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not _spatial_contiguous(out, nspatial):
+        raise ValueError(f"{name}: its spatial dimensions must be C-contiguous "
+                         "(batch and channel strides may be anything)")
+    if any(st % out.itemsize for st in out.strides):
+        raise ValueError(f"{name}: strides must be multiples of the item size")
+    if out.size and _self_overlapping(out):
+        raise ValueError(f"{name}: its elements overlap each other")
+    for other, oname in inputs:
+        if other is not None and out.size and other.size and np.shares_memory(out, other):
+            raise ValueError(f"{name} overlaps {oname}")
+    return out
+
+
+def _elem_stride(arr, int axis):
+    return arr.strides[axis] // arr.itemsize if arr.shape[axis] > 1 else 0
+
+
+# ---------------------------------------------------------------- packed weights
+
+cdef class PackedWeights:
+    """Convolution weights packed once into the blocked layout of the kernels
+    chosen at import.  Pass it to conv1d/conv2d/conv3d in place of the weight
+    array to skip the packing on every call.  Immutable."""
+    cdef void *buf
+    cdef cconv_wshape ws
+    cdef const cconv_conv_kernels *kern
+    cdef readonly tuple shape
+    cdef readonly object dtype
+    cdef readonly int groups
+    cdef readonly str isa
+    cdef readonly int64_t nbytes
+    cdef cconv_dtype dt
+
+    def __cinit__(self):
+        self.buf = NULL
+
+    def __dealloc__(self):
+        if self.buf != NULL:
+            cconv_scratch_free(self.buf)
+            self.buf = NULL
+
+    def __init__(self, weight, groups=1, *, _isa=None):
+        w = _as_float_array(weight, "weight")
+        if w.ndim < 3 or w.ndim > 5:
+            raise ValueError(f"weight must have 3 to 5 dimensions (K, C/groups, *kernel), "
+                             f"got shape {w.shape}")
+        g = _int_arg(groups, "groups", 1)
+        K = w.shape[0]
+        if K % g:
+            raise ValueError(f"groups={g} does not divide the weight's {K} output channels")
+        _check_size(w.shape, w.itemsize, "weight")
+        w = np.ascontiguousarray(w)
+        self.dt = _dtype_code(w.dtype, "weight")
+        isa_code = cconv_active_isa() if _isa is None else _ISAS[_isa]
+        self.kern = cconv_conv_kernels_for(isa_code, self.dt)
+        self.ws.K = K
+        self.ws.Cg = w.shape[1]
+        self.ws.groups = g
+        ks = (1,) * (5 - w.ndim) + tuple(w.shape[2:])
+        for i in range(3):
+            self.ws.ks[i] = ks[i]
+        self.shape = tuple(w.shape)
+        self.dtype = w.dtype
+        self.groups = g
+        self.isa = self.kern.isa.decode()
+        self.nbytes = self.kern.packed_size(&self.ws)
+        self.buf = cconv_scratch_alloc(<size_t>self.nbytes)
+        if self.buf == NULL:
+            raise MemoryError(f"cannot allocate {self.nbytes} bytes for packed weights")
+        cdef cnp.ndarray wc = w
+        cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
+        with nogil:
+            self.kern.pack(&self.ws, wp, self.buf)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return (f"PackedWeights(shape={self.shape}, dtype={self.dtype}, groups={self.groups}, "
+                f"isa='{self.isa}')")
+
+    def __reduce__(self):
+        raise TypeError("PackedWeights cannot be pickled; pickle the weight array and repack")
+
+
+def pack_weights(weight, groups=1, *, _isa=None):
+    """Pack convolution weights (K, C/groups, *kernel) once for repeated calls.
+
+    The result is accepted by conv1d/conv2d/conv3d in place of `weight`.
+    The layout is private to the kernels chosen at import."""
+    return PackedWeights(weight, groups, _isa=_isa)
+
+
+# ---------------------------------------------------------------- convolution
+
+def _conv_out_size(int64_t n, int64_t k, int64_t s, int64_t p_lo, int64_t p_hi, int64_t d):
+    return (n + p_lo + p_hi - d * (k - 1) - 1) // s + 1
+
+
+_ACTIVATIONS = {None: CCONV_ACT_NONE, "relu": CCONV_ACT_RELU}
+
+
+def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=None,
+         activation=None, residual=None, out=None, num_threads=None):
+    """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
+    xa = _as_float_array(x, "x")
+    if xa.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"x must have {nd + 2} dimensions (N, C, *spatial) or {nd + 1} "
+                         f"(C, *spatial) for conv{nd}d, got shape {xa.shape}")
+    unbatched = xa.ndim == nd + 1
+    if unbatched:
+        xa = xa[None]
+    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+
+    cdef PackedWeights pw
+    if isinstance(weight, PackedWeights):
+        pw = weight
+        if groups is not None and _int_arg(groups, "groups", 1) != pw.groups:
+            raise ValueError(f"groups={groups} does not match the packed weights' "
+                             f"groups={pw.groups}")
+        wshape = pw.shape
+        if pw.dtype != xa.dtype:
+            raise TypeError(f"weight has dtype {pw.dtype} but x has dtype {xa.dtype}; "
+                            "cconv does not cast silently")
+        g = pw.groups
+    else:
+        wa = _as_float_array(weight, "weight")
+        g = 1 if groups is None else _int_arg(groups, "groups", 1)
+        wshape = wa.shape
+        if wa.dtype != xa.dtype:
+            raise TypeError(f"weight has dtype {wa.dtype} but x has dtype {xa.dtype}; "
+                            "cconv does not cast silently")
+    if len(wshape) != nd + 2:
+        raise ValueError(f"weight must have {nd + 2} dimensions (K, C/groups, *kernel) for "
+                         f"conv{nd}d, got shape {tuple(wshape)}")
+    N, C = xa.shape[0], xa.shape[1]
+    K, Cg = wshape[0], wshape[1]
+    spatial = tuple(xa.shape[2:])
+    ks = tuple(wshape[2:])
+    if C % g:
+        raise ValueError(f"groups={g} does not divide the input's {C} channels")
+    if K % g:
+        raise ValueError(f"groups={g} does not divide the weight's {K} output channels")
+    if Cg * g != C:
+        raise ValueError(f"x has {C} channels but weight expects {Cg} x groups={g} = "
+                         f"{Cg * g} input channels")
+    if any(k < 1 for k in ks):
+        raise ValueError(f"weight: kernel size must be >= 1, got {ks}")
+
+    st = _tuple_arg(stride, nd, "stride", 1)
+    dl = _tuple_arg(dilation, nd, "dilation", 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            p_lo = p_hi = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in st):
+                raise ValueError("padding='same' requires stride=1 (as in PyTorch)")
+            tot = [d * (k - 1) for d, k in zip(dl, ks)]
+            p_lo = tuple(t // 2 for t in tot)
+            p_hi = tuple(t - t // 2 for t in tot)
+        else:
+            raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; "
+                             f"got {padding!r}")
+    else:
+        p_lo = p_hi = _tuple_arg(padding, nd, "padding", 0)
+    osp = []
+    for i in range(nd):
+        o = _conv_out_size(spatial[i], ks[i], st[i], p_lo[i], p_hi[i], dl[i])
+        if o < 1:
+            raise ValueError(
+                f"weight: the (dilated) kernel size {dl[i] * (ks[i] - 1) + 1} is larger than "
+                f"the padded input size {spatial[i] + p_lo[i] + p_hi[i]} in spatial dim {i}")
+        osp.append(o)
+    oshape = (N, K) + tuple(osp)
+    _check_size(oshape, xa.itemsize, "output")
+    _check_size(xa.shape, xa.itemsize, "x")
+
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be None or 'relu', got {activation!r}")
+
+    ba = None
+    if bias is not None:
+        ba = _as_float_array(bias, "bias")
+        if ba.dtype != xa.dtype:
+            raise TypeError(f"bias has dtype {ba.dtype} but x has dtype {xa.dtype}; "
+                            "cconv does not cast silently")
+        if ba.shape != (K,):
+            raise ValueError(f"bias must have shape ({K},), got {ba.shape}")
+        ba = np.ascontiguousarray(ba)
+
+    ra = None
+    if residual is not None:
+        ra = _as_float_array(residual, "residual")
+        if ra.dtype != xa.dtype:
+            raise TypeError(f"residual has dtype {ra.dtype} but x has dtype {xa.dtype}; "
+                            "cconv does not cast silently")
+        if unbatched:
+            ra = ra[None]
+        if ra.shape != oshape:
+            want = oshape[1:] if unbatched else oshape
+            got = ra.shape[1:] if unbatched else ra.shape
+            raise ValueError(f"residual must have the output's shape {want}, got {got}")
+        if not _spatial_contiguous(ra, nd) or any(s % ra.itemsize for s in ra.strides):
+            ra = np.ascontiguousarray(ra)
+
+    if not isinstance(weight, PackedWeights):
+        pw = PackedWeights(wa, g)
+
+    xa = np.ascontiguousarray(xa)
+    if out is None:
+        ya = np.empty(oshape, dtype=xa.dtype)
+        out_user = None
+    else:
+        ya = out[None] if (unbatched and isinstance(out, np.ndarray)) else out
+        want = oshape[1:] if unbatched else oshape
+        _check_out(out, want, xa.dtype, nd, [(x if isinstance(x, np.ndarray) else None, "x"),
+                                             (xa, "x"), (ba, "bias"),
+                                             (weight if isinstance(weight, np.ndarray) else None,
+                                              "weight")])
+        out_user = out
+        if ra is not None and ra.size and np.shares_memory(ya, ra):
+            same = (ra.__array_interface__["data"][0] == ya.__array_interface__["data"][0]
+                    and ra.strides == ya.strides)
+            if not same:
+                raise ValueError("out overlaps residual (only out=residual exactly is allowed)")
+
+    cdef cconv_conv_params p
+    memset(&p, 0, sizeof(p))
+    p.w = pw.ws
+    p.N = N
+    p.C = C
+    lead = 3 - nd
+    for i in range(3):
+        j = i - lead
+        p.in_[i] = spatial[j] if j >= 0 else 1
+        p.out[i] = osp[j] if j >= 0 else 1
+        p.stride[i] = st[j] if j >= 0 else 1
+        p.pad[i] = p_lo[j] if j >= 0 else 0
+        p.dil[i] = dl[j] if j >= 0 else 1
+    p.x_sn = _elem_stride(xa, 0)
+    p.x_sc = _elem_stride(xa, 1)
+    p.y_sn = _elem_stride(ya, 0)
+    p.y_sk = _elem_stride(ya, 1)
+    if ra is not None:
+        p.r_sn = _elem_stride(ra, 0)
+        p.r_sk = _elem_stride(ra, 1)
+    p.activation = _ACTIVATIONS[activation]
+
+    cdef int nt = _threads_arg(num_threads)
+    cdef cnp.ndarray xc = xa
+    cdef cnp.ndarray yc = ya
+    cdef const void *xp = cnp.PyArray_DATA(xc)
+    cdef void *yp = cnp.PyArray_DATA(yc)
+    cdef const void *bp = NULL
+    cdef const void *rp = NULL
+    cdef cnp.ndarray tmp
+    if ba is not None:
+        tmp = ba
+        bp = cnp.PyArray_DATA(tmp)
+    if ra is not None:
+        tmp = ra
+        rp = cnp.PyArray_DATA(tmp)
+    cdef const cconv_conv_kernels *kern = pw.kern
+    cdef const void *wpk = pw.buf
+    cdef int rc = CCONV_OK
+    if ya.size:
+        with nogil:
+            rc = kern.conv(&p, xp, wpk, bp, rp, yp, nt)
+    if rc == CCONV_ENOMEM:
+        raise MemoryError("cconv: could not allocate kernel scratch memory")
+    if out_user is not None:
+        return out_user
+    return ya[0] if unbatched else ya
+
+
+# ---------------------------------------------------------------- pooling
+
+def _pool_out_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, bint ceil_mode):
+    eff = d * (k - 1) + 1
+    num = n + 2 * p - eff
+    if num < 0:
+        return 0
+    o = (num + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
+         ceil_mode=False, count_include_pad=True, num_threads=None):
+    """N-d max or average pooling; see cconv.max_pool2d / cconv.avg_pool2d."""
+    xa = _as_float_array(x, "x")
+    if xa.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"x must have {nd + 2} dimensions (N, C, *spatial) or {nd + 1} "
+                         f"(C, *spatial) for {kind}_pool{nd}d, got shape {xa.shape}")
+    unbatched = xa.ndim == nd + 1
+    if unbatched:
+        xa = xa[None]
+    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    ks = _tuple_arg(kernel_size, nd, "kernel_size", 1)
+    st = ks if stride is None else _tuple_arg(stride, nd, "stride", 1)
+    pd = _tuple_arg(padding, nd, "padding", 0)
+    dl = _tuple_arg(dilation, nd, "dilation", 1)
+    for i in range(nd):
+        eff = dl[i] * (ks[i] - 1) + 1 if kind == "max" else ks[i]
+        if 2 * pd[i] > eff:
+            raise ValueError(f"padding {pd[i]} must be at most half the kernel size "
+                             f"{eff} (as in PyTorch)")
+    spatial = tuple(xa.shape[2:])
+    osp = []
+    for i in range(nd):
+        o = _pool_out_size(spatial[i], ks[i], st[i], pd[i], dl[i], bool(ceil_mode))
+        if o < 1:
+            raise ValueError(f"kernel_size {ks[i]} (dilation {dl[i]}) is larger than the "
+                             f"padded input size {spatial[i] + 2 * pd[i]} in spatial dim {i}")
+        osp.append(o)
+    N, C = xa.shape[0], xa.shape[1]
+    oshape = (N, C) + tuple(osp)
+    _check_size(xa.shape, xa.itemsize, "x")
+    cdef int nt = _threads_arg(num_threads)
+    xa = np.ascontiguousarray(xa)
+    ya = np.empty(oshape, dtype=xa.dtype)
+    cdef cconv_pool_params p
+    memset(&p, 0, sizeof(p))
+    p.NC = N * C
+    lead = 3 - nd
+    for i in range(3):
+        j = i - lead
+        p.in_[i] = spatial[j] if j >= 0 else 1
+        p.out[i] = osp[j] if j >= 0 else 1
+        p.ks[i] = ks[j] if j >= 0 else 1
+        p.stride[i] = st[j] if j >= 0 else 1
+        p.pad[i] = pd[j] if j >= 0 else 0
+        p.dil[i] = dl[j] if j >= 0 else 1
+    p.kind = CCONV_POOL_MAX if kind == "max" else CCONV_POOL_AVG
+    p.count_include_pad = 1 if count_include_pad else 0
+    cdef cnp.ndarray xc = xa
+    cdef cnp.ndarray yc = ya
+    cdef const void *xp = cnp.PyArray_DATA(xc)
+    cdef void *yp = cnp.PyArray_DATA(yc)
+    if ya.size:
+        with nogil:
+            cconv_pool(&p, dt, xp, yp, nt)
+    return ya[0] if unbatched else ya
+
+
+def relu(x, out=None, num_threads=None):
+    """max(x, 0) element-wise (NaN propagates); `out` may be x itself."""
+    xa = _as_float_array(x, "x")
+    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    cdef int nt = _threads_arg(num_threads)
+    src = np.ascontiguousarray(xa)
+    if out is None:
+        dst = np.empty_like(src)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.dtype != xa.dtype:
+            raise TypeError(f"out has dtype {out.dtype}; expected {xa.dtype}")
+        if out.shape != xa.shape:
+            raise ValueError(f"out has shape {out.shape}; expected {xa.shape}")
+        if not out.flags.writeable:
+            raise ValueError("out is read-only")
+        if out.flags.c_contiguous and (src is out or not np.shares_memory(src, out)):
+            dst = out
+        else:
+            dst = np.empty_like(src)
+    cdef cnp.ndarray xc = src
+    cdef cnp.ndarray yc = dst
+    cdef const void *xp = cnp.PyArray_DATA(xc)
+    cdef void *yp = cnp.PyArray_DATA(yc)
+    cdef int64_t n = src.size
+    with nogil:
+        cconv_relu(dt, xp, yp, n, nt)
+    if out is not None and dst is not out:
+        np.copyto(out, dst)
+        return out
+    return dst

@@ -1,0 +1,106 @@
+/* cconv.h - the C interface of cconv's kernels: convolution and pooling
+ * descriptors, the per-ISA kernel table, and run-time dispatch.
+ *
+ * Everything is expressed in 3-D (D, H, W); 1-D and 2-D problems set the
+ * leading dimensions to 1.  The C side knows nothing of Python: the Cython
+ * layer validates every argument before calling in here, so kernels may
+ * assume consistent, in-range parameters.  All index arithmetic is 64-bit.
+ */
+#ifndef CCONV_H
+#define CCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { CCONV_F32 = 0, CCONV_F64 = 1 } cconv_dtype;
+
+enum { CCONV_ACT_NONE = 0, CCONV_ACT_RELU = 1 };
+
+/* Return codes. */
+enum { CCONV_OK = 0, CCONV_ENOMEM = 1, CCONV_EINVAL = 2 };
+
+/* Weight shape, independent of the input size: what packing depends on. */
+typedef struct {
+    int64_t K;        /* output channels (all groups) */
+    int64_t Cg;       /* input channels per group */
+    int64_t groups;
+    int64_t ks[3];    /* kernel T, R, S */
+} cconv_wshape;
+
+/* One convolution call.
+ *   x[n*x_sn + c*x_sc + (d*H + h)*W + w]   input, spatial dims contiguous
+ *   y[n*y_sn + k*y_sk + (d*Ho + h)*Wo + w]  output, spatial dims contiguous
+ *   r[n*r_sn + k*r_sk + ...]                optional residual, same shape as y
+ * y = act(conv(x, w) + bias + r).  y must not overlap x; it may be r itself.
+ */
+typedef struct {
+    cconv_wshape w;
+    int64_t N, C;             /* batch, input channels (= w.Cg * w.groups) */
+    int64_t in[3];            /* input D, H, W */
+    int64_t out[3];           /* output D, H, W */
+    int64_t stride[3];
+    int64_t pad[3];           /* leading padding; trailing padding is implied by out[] */
+    int64_t dil[3];
+    int64_t x_sn, x_sc;       /* input strides in elements */
+    int64_t y_sn, y_sk;       /* output strides in elements */
+    int64_t r_sn, r_sk;       /* residual strides in elements (if residual != NULL) */
+    int activation;           /* CCONV_ACT_* */
+} cconv_conv_params;
+
+/* Kernels for one ISA and one dtype.  The packed weight layout is private to
+ * the table that packed it: conv() must only be given weights packed by the
+ * same table's pack(). */
+typedef struct {
+    const char *isa;
+    /* bytes needed for the packed weights (the buffer must be 64-byte aligned) */
+    int64_t (*packed_size)(const cconv_wshape *ws);
+    /* w: contiguous (K, Cg, T, R, S) array of the table's dtype */
+    void (*pack)(const cconv_wshape *ws, const void *w, void *packed);
+    /* bias may be NULL, residual may be NULL.  nthreads <= 0: OpenMP default.
+     * Returns CCONV_OK or CCONV_ENOMEM (scratch allocation failed). */
+    int (*conv)(const cconv_conv_params *p, const void *x, const void *packed,
+                const void *bias, const void *residual, void *y, int nthreads);
+} cconv_conv_kernels;
+
+/* ---- dispatch (dispatch.c) ---- */
+enum { CCONV_ISA_PORTABLE = 0, CCONV_ISA_AVX2 = 1 };
+/* Detect the CPU once; `disable` is a comma-separated list of features to
+ * refuse (e.g. "AVX2"), normally from CCONV_DISABLE_CPU_FEATURES. */
+void cconv_dispatch_init(const char *disable);
+int cconv_cpu_has_avx2_fma(void);  /* what the CPU and OS support */
+int cconv_active_isa(void);        /* what was chosen */
+const char *cconv_isa_name(int isa);
+const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt);
+const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt); /* active ISA */
+
+/* ---- threading helpers (threads.c) ---- */
+int cconv_openmp_enabled(void);
+int cconv_default_threads(void);   /* what num_threads=None means */
+/* the thread count to use for `work` multiply-adds split into `tasks` tasks */
+int cconv_threads_for(int requested, double work, int64_t tasks);
+
+/* ---- pooling (pool.c) ---- */
+enum { CCONV_POOL_MAX = 0, CCONV_POOL_AVG = 1 };
+typedef struct {
+    int64_t NC;               /* batch * channels, each plane contiguous */
+    int64_t in[3], out[3];
+    int64_t ks[3], stride[3], pad[3], dil[3];
+    int kind;                 /* CCONV_POOL_* */
+    int count_include_pad;    /* avg only */
+} cconv_pool_params;
+void cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y, int nthreads);
+
+/* ---- elementwise (pool.c) ---- */
+void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads);
+
+/* ---- FMA peak probe (peak.c): GFLOP/s of one thread, measured ---- */
+double cconv_fma_peak_gflops(cconv_dtype dt, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

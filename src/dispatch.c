@@ -1,0 +1,113 @@
+/* dispatch.c - run-time choice of kernels: cpuid + xgetbv once at import
+ * decide between the AVX2/FMA kernels and the portable ones; a list of
+ * refused features (CCONV_DISABLE_CPU_FEATURES) forces the portable path. */
+#include <string.h>
+#include <ctype.h>
+#include "cconv.h"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
+#define CCONV_X86_DISPATCH 1
+extern const cconv_conv_kernels cconv_avx2_f32, cconv_avx2_f64;
+#if defined(_MSC_VER)
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#endif
+#endif
+
+extern const cconv_conv_kernels cconv_portable_f32, cconv_portable_f64;
+
+static int active_isa = CCONV_ISA_PORTABLE;
+static int cpu_avx2 = -1;   /* cached detection: -1 not yet asked */
+
+static int detect_avx2_fma(void)
+{
+#ifdef CCONV_X86_DISPATCH
+    unsigned int a, b, c, d;
+#if defined(_MSC_VER)
+    int r[4];
+    __cpuid(r, 0); if (r[0] < 7) return 0;
+    __cpuid(r, 1); c = (unsigned)r[2];
+#else
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid(1, a, b, c, d);
+#endif
+    const unsigned fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28;
+    if ((c & (fma | osxsave | avx)) != (fma | osxsave | avx)) return 0;
+    /* the OS must save the ymm state */
+#if defined(_MSC_VER)
+    unsigned long long xcr0 = _xgetbv(0);
+#else
+    unsigned int lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    unsigned long long xcr0 = ((unsigned long long)hi << 32) | lo;
+#endif
+    if ((xcr0 & 6) != 6) return 0;
+#if defined(_MSC_VER)
+    __cpuidex(r, 7, 0); b = (unsigned)r[1];
+#else
+    __cpuid_count(7, 0, a, b, c, d);
+#endif
+    (void)a; (void)d;
+    return (b & (1u << 5)) != 0;   /* AVX2 */
+#else
+    return 0;
+#endif
+}
+
+int cconv_cpu_has_avx2_fma(void)
+{
+    if (cpu_avx2 < 0) cpu_avx2 = detect_avx2_fma();
+    return cpu_avx2;
+}
+
+/* does the comma/space separated list name `feat` (case-insensitive)? */
+static int list_names(const char *list, const char *feat)
+{
+    size_t n = strlen(feat);
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ',' || *p == ' ') p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ') e++;
+        if ((size_t)(e - p) == n) {
+            size_t i = 0;
+            while (i < n && toupper((unsigned char)p[i]) == toupper((unsigned char)feat[i])) i++;
+            if (i == n) return 1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+void cconv_dispatch_init(const char *disable)
+{
+    active_isa = CCONV_ISA_PORTABLE;
+    if (cconv_cpu_has_avx2_fma() && !(disable && (list_names(disable, "AVX2")
+                                                  || list_names(disable, "FMA")
+                                                  || list_names(disable, "FMA3")
+                                                  || list_names(disable, "AVX"))))
+        active_isa = CCONV_ISA_AVX2;
+}
+
+int cconv_active_isa(void) { return active_isa; }
+
+const char *cconv_isa_name(int isa)
+{
+    return isa == CCONV_ISA_AVX2 ? "avx2" : "portable";
+}
+
+const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt)
+{
+#ifdef CCONV_X86_DISPATCH
+    if (isa == CCONV_ISA_AVX2 && cconv_cpu_has_avx2_fma())
+        return dt == CCONV_F64 ? &cconv_avx2_f64 : &cconv_avx2_f32;
+#endif
+    (void)isa;
+    return dt == CCONV_F64 ? &cconv_portable_f64 : &cconv_portable_f32;
+}
+
+const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt)
+{
+    return cconv_conv_kernels_for(active_isa, dt);
+}
