@@ -7,6 +7,7 @@ whose arguments mean what they mean in ``torch.nn.functional``.
 Convolution here is cross-correlation (the kernel is not flipped), as in
 every deep-learning framework.
 """
+from . import suite
 from ._version import __version__
 from ._api import (
     PackedWeights,

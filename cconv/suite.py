@@ -60,6 +60,6 @@ LAYERS: tuple[ConvShape, ...] = tuple(ConvShape(*row) for row in [
     ("conv1_7x7s2_3to64",          1,   3, 224, 224,  64, 7, 2, 3),
     ("res2_1x1_256to64_b8",        8, 256,  56,  56,  64, 1, 1, 0),
     ("res2_3x3_64to64_b8",         8,  64,  56,  56,  64, 3, 1, 1),
-]]
+])
 
 BY_NAME = {s.name: s for s in LAYERS}
