@@ -1,0 +1,63 @@
+"""Run-time dispatch: the forced portable path in a subprocess, and the
+AVX2 and portable kernels agreeing in-process."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cconv
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _run(code, **env):
+    e = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=e, timeout=300, cwd=HERE)
+
+
+def test_forced_portable_path_is_chosen():
+    r = _run("import cconv; print(cconv._core.isa()); cconv.show_config()",
+             CCONV_DISABLE_CPU_FEATURES="AVX2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "portable"
+    assert "disabled: AVX2" in r.stdout
+
+
+def test_default_path_matches_cpu():
+    expect = "avx2" if cconv._core.cpu_has_avx2() else "portable"
+    assert cconv._core.isa() == expect
+
+
+@pytest.mark.skipif(os.environ.get("CCONV_DISABLE_CPU_FEATURES"),
+                    reason="already running the forced portable path")
+def test_suite_under_forced_portable_path():
+    """The convolution and pooling tests pass with the portable kernels forced."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                        os.path.join(HERE, "test_conv.py"), os.path.join(HERE, "test_pool.py"),
+                        "-k", "not suite_shapes"],
+                       capture_output=True, text=True, timeout=600, cwd=HERE,
+                       env=dict(os.environ, CCONV_DISABLE_CPU_FEATURES="AVX2"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout
+
+
+@pytest.mark.skipif(not cconv._core.cpu_has_avx2(), reason="CPU has no AVX2")
+def test_isas_agree_within_bound():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 13, 11, 9)).astype(np.float32)
+    w = rng.standard_normal((11, 13, 3, 3)).astype(np.float32)
+    a = cconv.conv2d(x, cconv.pack_weights(w, _isa="portable"), padding=1)
+    b = cconv.conv2d(x, cconv.pack_weights(w, _isa="avx2"), padding=1)
+    absref = cconv.conv2d(np.abs(x), np.abs(w), padding=1).astype(np.float64)
+    assert (np.abs(a - b) <= 2 * (13 * 9 + 2) * np.finfo(np.float32).eps * absref).all()
+
+
+def test_main_demo_runs():
+    r = subprocess.run([sys.executable, "-m", "cconv"], capture_output=True, text=True,
+                       timeout=300, cwd=HERE)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "120,422,400" in r.stdout and "12,443,648" in r.stdout
+    assert "self-check: passed" in r.stdout
