@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -60,10 +61,11 @@ class TimingConfig:
     slot: float = 0.02         # an engine's calls are batched to ~this long per round
     max_time: float = 20.0     # stop adding rounds after this many seconds per shape
     warmup: int = 2            # untimed calls per engine first
+    gap: float = 0.002         # idle seconds between slots (lets spinning pool threads settle)
 
     @classmethod
     def quick(cls) -> "TimingConfig":
-        return cls(min_time=0.02, min_rounds=3, slot=0.003, max_time=2.0, warmup=1)
+        return cls(min_time=0.02, min_rounds=3, slot=0.003, max_time=2.0, warmup=1, gap=0.0)
 
 
 @dataclass
@@ -83,8 +85,8 @@ class Timing:
 def time_interleaved(fns: dict[str, Callable[[], object]], cfg: TimingConfig) -> dict[str, Timing]:
     """Time zero-argument callables against each other.
 
-    Each callable is warmed up, then the engines run round-robin (the order
-    rotates each round).  Within a round an engine runs ``k`` calls back to back,
+    Each callable is warmed up, then the engines run round-robin (in a new
+    random order each round, so that no engine always follows the same one).  Within a round an engine runs ``k`` calls back to back,
     ``k`` chosen so that its slot lasts about ``cfg.slot`` seconds; a sample is the
     slot's time divided by ``k``.  Rounds continue until every engine has
     ``cfg.min_time`` seconds of samples and there have been ``cfg.min_rounds``
@@ -104,10 +106,14 @@ def time_interleaved(fns: dict[str, Callable[[], object]], cfg: TimingConfig) ->
     total = {n: 0.0 for n in names}
     start = time.perf_counter()
     rounds = 0
+    shuffle = random.Random(0).shuffle
+    order = list(names)
     while True:
-        order = names[rounds % len(names):] + names[:rounds % len(names)]
+        shuffle(order)
         for name in order:
             fn, k = fns[name], reps[name]
+            if cfg.gap > 0:
+                time.sleep(cfg.gap)
             t0 = time.perf_counter()
             for _ in range(k):
                 fn()
@@ -446,6 +452,10 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
         if ref_name == "torch":
             ref = ref.numpy()
         row.check = _check_layer(shape, y, ref, x, w, ref_name)
+    # the one-shot path (packing inside the call) must give the packed path's result
+    one = _check_layer(shape, np.asarray(fns["cconv_oneshot"]()), y, x, w, "cconv")
+    row.check["oneshot_max_abs_diff"] = one["max_abs_err"]
+    row.check["ok"] = row.check.get("ok", True) and one["ok"]
 
     row.timings = time_interleaved(fns, cfg)
 
@@ -471,12 +481,15 @@ def _load_block_cases(suite: str) -> list:
     return list(getter())
 
 
-def _call_with_threads(factory: Callable, threads: int):
+def _params(fn: Callable) -> set[str]:
     try:
-        params = inspect.signature(factory).parameters
+        return set(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
-        params = {}
-    if "num_threads" in params:
+        return set()
+
+
+def _call_with_threads(factory: Callable, threads: int):
+    if "num_threads" in _params(factory):
         return factory(num_threads=threads)
     return factory()
 
@@ -485,6 +498,14 @@ def run_case(case, threads: int, peers: dict, cfg: TimingConfig) -> Row:
     """One case of the blocks/nets suite: cconv against PyTorch only."""
     row = Row(case.name, int(case.macs))
     fns = {"cconv": _call_with_threads(case.make_cconv, threads)}
+    if "num_threads" not in _params(case.make_cconv):
+        # cconv.nn models take their thread count from Module.set_num_threads
+        model = getattr(case, "model", None)
+        if hasattr(model, "set_num_threads"):
+            model.set_num_threads(threads)
+            row.info["cconv_threads"] = threads
+        else:
+            row.info["cconv_threads"] = "OpenMP default"
     if "torch" in peers:
         try:
             fn = case.make_torch(threads)
@@ -498,6 +519,8 @@ def run_case(case, threads: int, peers: dict, cfg: TimingConfig) -> Row:
             res = case.check()
             if res is None or isinstance(res, (bool, np.bool_)):
                 row.check = {"ok": True if res is None else bool(res)}
+            elif isinstance(res, (int, float, np.integer, np.floating)):
+                row.check = {"ok": True, "rel_err": float(res)}  # check() raises when too big
             elif isinstance(res, dict):
                 row.check = {"ok": True, **res}
             else:  # returned without raising: report what it returned
@@ -776,10 +799,9 @@ def run(argv: list[str] | None = None) -> dict:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    peers, skipped = load_peers(wanted, threads, log)
     if not layers:
-        for p in [p for p in peers if p != "torch"]:
-            peers.pop(p)
+        wanted = [p for p in wanted if p == "torch"]
+    peers, skipped = load_peers(wanted, threads, log)
     blas_limit = contextlib.nullcontext()
     if "numpy" in peers:
         try:
@@ -818,6 +840,7 @@ def run(argv: list[str] | None = None) -> dict:
     print("-" * len(header))
 
     rows: list[Row] = []
+    seen_errors: set[tuple[str, str]] = set()
     prog = Progress(len(items), enabled=not args.no_progress and sys.stderr.isatty())
     try:
         with blas_limit:
@@ -830,7 +853,9 @@ def run(argv: list[str] | None = None) -> dict:
                 rows.append(row)
                 prog.write(format_row(row, peer_names, peak_total, layers))
                 for peer, err in row.errors.items():
-                    prog.write(f"    {peer} failed on {row.name}: {err}")
+                    if (peer, err) not in seen_errors:  # say it once, not once per shape
+                        seen_errors.add((peer, err))
+                        prog.write(f"    {peer} failed on {row.name}: {err}")
                 prog.step()
     finally:
         prog.close()
@@ -862,7 +887,7 @@ def run(argv: list[str] | None = None) -> dict:
             "skipped_peers": skipped, "python": platform.python_version(),
             "machine": platform.machine(), "processor": platform.processor(),
             "timing": {"min_time_s": cfg.min_time, "min_rounds": cfg.min_rounds,
-                       "slot_s": cfg.slot, "warmup": cfg.warmup, "statistic": "median"},
+                       "slot_s": cfg.slot, "gap_s": cfg.gap, "warmup": cfg.warmup, "statistic": "median"},
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         },
@@ -872,7 +897,7 @@ def run(argv: list[str] | None = None) -> dict:
     for r in rows:
         g = r.gflops("cconv")
         result["results"].append({
-            "name": r.name, "macs": r.macs, "flops": r.flops, **({"shape": r.info} if r.info else {}),
+            "name": r.name, "macs": r.macs, "flops": r.flops, **({"info": r.info} if r.info else {}),
             "engines": {e: {**t.as_dict(), "gflops": r.gflops(e)} for e, t in r.timings.items()},
             "speedup": {p: r.speedup(p) for p in peer_names if r.speedup(p) is not None},
             "oneshot_ratio": r.oneshot_ratio(),

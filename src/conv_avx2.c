@@ -1,18 +1,547 @@
-/* conv_avx2.c - AVX2/FMA convolution kernels: for now the generic direct
- * kernel compiled with -mavx2 -mfma (auto-vectorised); only called after
- * dispatch.c has checked the CPU and OS support AVX2 and FMA. */
-#define CG_T float
-#define CG_NAME(x) x##_avx2_f32
-#define CG_TABLE cconv_avx2_f32
-#define CG_ISA "avx2"
-#include "conv_generic.h"
-#undef CG_T
-#undef CG_NAME
-#undef CG_TABLE
-#undef CG_ISA
+/* conv_avx2.c - hand-written AVX2/FMA convolution kernels (float32, float64).
+ *
+ * Only called after dispatch.c has checked that the CPU and OS support AVX2
+ * and FMA.  One register tile for everything: OCB=6 output channels x NR
+ * output pixels (2 vectors: 16 floats / 8 doubles), 12 accumulators; the
+ * weights (packed once by pack(): [group][oc-block][c][t][r][s][6 lanes],
+ * zero-padded) are broadcast, the pixels are loaded as vectors.
+ *
+ *  - 1x1, unpadded (any stride): a GEMM per image, out[K,P] = W[K,C] X[C,P].
+ *    A block of NR-pixel columns of X (all C channels) is copied into a
+ *    contiguous per-thread panel [tile][c][NR] (strided pixels gathered),
+ *    then every output-channel block runs over it.
+ *  - everything else (KxK, strides, dilation, padding, 3-D, groups): a
+ *    direct convolution over a prepared band of input rows.  The band is a
+ *    zero-padded copy of the input rows that one band of output rows needs,
+ *    split into stride phases, so that every kernel tap becomes a constant
+ *    offset in a flat array with row width Wq = Wo + halo.  The microkernel
+ *    then walks (c, tap) with no branches; the Wq - Wo junk columns per row
+ *    are computed and discarded by the epilogue.
+ *
+ * The reduction over input channels is never split, so each output value is
+ * computed in the same order whatever the thread count or blocking: results
+ * are bitwise identical for any number of threads.  Epilogue fused: bias,
+ * residual (may alias y), ReLU.  This file includes itself once per dtype.
+ */
+#ifndef CCONV_AVX2_TEMPLATE
 
-#define CG_T double
-#define CG_NAME(x) x##_avx2_f64
-#define CG_TABLE cconv_avx2_f64
-#define CG_ISA "avx2"
-#include "conv_generic.h"
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cconv.h"
+#include "fpenv.h"
+#include "scratch.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define OCB 6                      /* output channels per packed block / tile rows */
+#define BAND_BUDGET (160 * 1024)   /* bytes of prepared input per thread (L2) */
+#define PANEL_BUDGET (160 * 1024)  /* bytes of packed 1x1 input panel per thread */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AINLINE static inline __attribute__((always_inline))
+#else
+#define AINLINE static __forceinline
+#endif
+
+static inline int64_t a2_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t a2_max(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t a2_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* mask of the first n (0 < n < lanes) lanes */
+static inline __m256i a2_mask32(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline __m256i a2_mask64(int64_t n)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+/* Pick the number of equal parts to split `base` tasks into so that nt
+ * threads get balanced shares: returns a multiplier for `base`. */
+static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
+{
+    if (nt <= 1 || base % nt == 0 || base >= 8 * nt) return 1;
+    int64_t m = 1;
+    while (m < maxsplit && ((base * m) % nt != 0) && base * m < 8 * nt) m++;
+    return m;
+}
+
+#define CCONV_AVX2_TEMPLATE 1
+
+#define T float
+#define V __m256
+#define VL 8
+#define NM(x) x##_f32
+#define TABLE cconv_avx2_f32
+#define VLOADU _mm256_loadu_ps
+#define VSTOREU _mm256_storeu_ps
+#define VBCAST _mm256_broadcast_ss
+#define VSET1 _mm256_set1_ps
+#define VFMA _mm256_fmadd_ps
+#define VADD _mm256_add_ps
+#define VMAX _mm256_max_ps
+#define VZERO _mm256_setzero_ps
+#define VMLOAD _mm256_maskload_ps
+#define VMSTORE _mm256_maskstore_ps
+#define VMASK a2_mask32
+#include "conv_avx2.c"
+#undef T
+#undef V
+#undef VL
+#undef NM
+#undef TABLE
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+#undef VSET1
+#undef VFMA
+#undef VADD
+#undef VMAX
+#undef VZERO
+#undef VMLOAD
+#undef VMSTORE
+#undef VMASK
+
+#define T double
+#define V __m256d
+#define VL 4
+#define NM(x) x##_f64
+#define TABLE cconv_avx2_f64
+#define VLOADU _mm256_loadu_pd
+#define VSTOREU _mm256_storeu_pd
+#define VBCAST _mm256_broadcast_sd
+#define VSET1 _mm256_set1_pd
+#define VFMA _mm256_fmadd_pd
+#define VADD _mm256_add_pd
+#define VMAX _mm256_max_pd
+#define VZERO _mm256_setzero_pd
+#define VMLOAD _mm256_maskload_pd
+#define VMSTORE _mm256_maskstore_pd
+#define VMASK a2_mask64
+#include "conv_avx2.c"
+
+#else /* ---------------- template body, one instance per dtype ---------------- */
+
+#define NR (2 * VL)  /* pixels per register tile */
+
+/* ---- weight packing: [g][kb][c][t][r][s][OCB] ---- */
+
+static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->groups, OCB); }
+
+static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    return ws->groups * NM(a2_nkb)(ws) * ws->Cg * taps * OCB * (int64_t)sizeof(T);
+}
+
+static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst)
+{
+    const T *w = (const T *)wv;
+    T *p = (T *)dst;
+    const int64_t Kg = ws->K / ws->groups, nkb = NM(a2_nkb)(ws);
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    const int64_t ct = ws->Cg * taps; /* (c, tap) pairs per output channel */
+    for (int64_t g = 0; g < ws->groups; g++)
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
+            const T *src = w + (g * Kg + k0) * ct;
+            /* row by row: contiguous reads, stride-OCB writes within L1 */
+            for (int64_t l = 0; l < OCB; l++) {
+                if (l < mr) {
+                    const T *sr = src + l * ct;
+                    for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = sr[j];
+                } else {
+                    for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = (T)0;
+                }
+            }
+            p += ct * OCB;
+        }
+}
+
+/* ---- the microkernel: MR (<= OCB) channels x NR pixels ----
+ * a: packed weights [c][tap][OCB]; b: input, channel c at b + c*cs, tap t
+ * at + off[t] (GEN) or a single tap at offset 0 (!GEN).  Writes the MR x NR
+ * sums to buf (row stride NR). */
+AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int64_t nc,
+                       int64_t cs, const int64_t *off, int64_t ntaps, T *buf)
+{
+    V c0a = VZERO(), c0b = VZERO(), c1a = VZERO(), c1b = VZERO();
+    V c2a = VZERO(), c2b = VZERO(), c3a = VZERO(), c3b = VZERO();
+    V c4a = VZERO(), c4b = VZERO(), c5a = VZERO(), c5b = VZERO();
+#define A2_STEP(bp)                                                                  \
+    do {                                                                             \
+        const V x0 = VLOADU(bp), x1 = VLOADU((bp) + VL);                             \
+        V w_ = VBCAST(a);                                                            \
+        c0a = VFMA(w_, x0, c0a); c0b = VFMA(w_, x1, c0b);                            \
+        if (MR > 1) { w_ = VBCAST(a + 1); c1a = VFMA(w_, x0, c1a); c1b = VFMA(w_, x1, c1b); } \
+        if (MR > 2) { w_ = VBCAST(a + 2); c2a = VFMA(w_, x0, c2a); c2b = VFMA(w_, x1, c2b); } \
+        if (MR > 3) { w_ = VBCAST(a + 3); c3a = VFMA(w_, x0, c3a); c3b = VFMA(w_, x1, c3b); } \
+        if (MR > 4) { w_ = VBCAST(a + 4); c4a = VFMA(w_, x0, c4a); c4b = VFMA(w_, x1, c4b); } \
+        if (MR > 5) { w_ = VBCAST(a + 5); c5a = VFMA(w_, x0, c5a); c5b = VFMA(w_, x1, c5b); } \
+        a += OCB;                                                                    \
+    } while (0)
+    if (GEN) {
+        for (int64_t c = 0; c < nc; c++) {
+            const T *bc = b + c * cs;
+            for (int64_t t = 0; t < ntaps; t++) {
+                const T *bp = bc + off[t];
+                A2_STEP(bp);
+            }
+        }
+    } else {
+        int64_t c = 0;
+        for (; c + 2 <= nc; c += 2) {
+            A2_STEP(b);
+            b += cs;
+            A2_STEP(b);
+            b += cs;
+        }
+        if (c < nc) A2_STEP(b);
+    }
+#undef A2_STEP
+    VSTOREU(buf, c0a); VSTOREU(buf + VL, c0b);
+    if (MR > 1) { VSTOREU(buf + NR, c1a); VSTOREU(buf + NR + VL, c1b); }
+    if (MR > 2) { VSTOREU(buf + 2 * NR, c2a); VSTOREU(buf + 2 * NR + VL, c2b); }
+    if (MR > 3) { VSTOREU(buf + 3 * NR, c3a); VSTOREU(buf + 3 * NR + VL, c3b); }
+    if (MR > 4) { VSTOREU(buf + 4 * NR, c4a); VSTOREU(buf + 4 * NR + VL, c4b); }
+    if (MR > 5) { VSTOREU(buf + 5 * NR, c5a); VSTOREU(buf + 5 * NR + VL, c5b); }
+}
+
+typedef void (*NM(a2_mk_fn))(const T *, const T *, int64_t, int64_t, const int64_t *, int64_t, T *);
+#define A2_MKDEF(mr)                                                                      \
+    static void NM(a2_mk1_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
+                                 const int64_t *off, int64_t nt, T *buf)                    \
+    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, buf); }                                        \
+    static void NM(a2_mkg_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
+                                 const int64_t *off, int64_t nt, T *buf)                    \
+    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, buf); }
+A2_MKDEF(1)
+A2_MKDEF(2)
+A2_MKDEF(3)
+A2_MKDEF(4)
+A2_MKDEF(5)
+A2_MKDEF(6)
+#undef A2_MKDEF
+static const NM(a2_mk_fn) NM(a2_mk1)[OCB + 1] = {
+    NULL, NM(a2_mk1_1), NM(a2_mk1_2), NM(a2_mk1_3), NM(a2_mk1_4), NM(a2_mk1_5), NM(a2_mk1_6)};
+static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
+    NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
+
+/* ---- epilogue: dst[e] = act(src[e] + b + res[e]), e < cnt ---- */
+static inline void NM(a2_epi)(T *dst, const T *src, int64_t cnt, T b, const T *res, int relu)
+{
+    const V vb = VSET1(b), z = VZERO();
+    int64_t e = 0;
+    for (; e + VL <= cnt; e += VL) {
+        V v = VADD(VLOADU(src + e), vb);
+        if (res) v = VADD(v, VLOADU(res + e));
+        if (relu) v = VMAX(z, v);   /* max(0, NaN) keeps the NaN */
+        VSTOREU(dst + e, v);
+    }
+    if (e < cnt) {
+        const __m256i m = VMASK(cnt - e);
+        V v = VADD(VMLOAD(src + e, m), vb);
+        if (res) v = VADD(v, VMLOAD(res + e, m));
+        if (relu) v = VMAX(z, v);
+        VMSTORE(dst + e, m, v);
+    }
+}
+
+/* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
+static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
+                          const T *res, T *y, int nthreads)
+{
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, nkb = a2_cdiv(Kg, OCB);
+    const int64_t Do = p->out[0], Ho = p->out[1], Wo = p->out[2], P = Do * Ho * Wo;
+    const int64_t H = p->in[1], W = p->in[2];
+    const int64_t sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const int unit = sd == 1 && sh == 1 && sw == 1;
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const int64_t ntiles = a2_cdiv(P, NR);
+    /* tiles per panel: the panel Cg x (nsub*NR) stays within the L2 budget */
+    int64_t nsub = PANEL_BUDGET / (a2_max(Cg, 1) * NR * (int64_t)sizeof(T));
+    nsub = a2_max(1, a2_min(nsub, 16));
+    int64_t npb = a2_cdiv(ntiles, nsub);
+    const double work = (double)p->N * p->w.K * Cg * P;
+    const int nt = cconv_threads_for(nthreads, work, p->N * G * ntiles * nkb);
+    if (nt > 1) {
+        /* balance: equal panels, a multiple of nt of them where possible */
+        int64_t base = p->N * G * npb;
+        if (base % nt && base < 8 * nt) {
+            int64_t npb2 = npb * a2_balance(base, nt, 64);
+            if (npb2 <= ntiles) npb = npb2;
+        }
+    }
+    const int64_t tpp = a2_cdiv(ntiles, npb);     /* max tiles per panel */
+    npb = a2_cdiv(ntiles, tpp);
+    int64_t nkc = 1;
+    if (nt > 1 && p->N * G * npb < 2 * nt) nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * G * npb));
+    const int64_t tasks = p->N * G * npb * nkc;
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR * a2_max(Cg, 1)));
+        int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR));
+        T buf[OCB * NR] __attribute__((aligned(64)));
+        if (!panel || (!unit && !idx)) {
+            failed = 1;
+        } else {
+            int64_t t0, t1;
+            cconv_thread_range(tasks, &t0, &t1);
+            for (int64_t task = t0; task < t1; task++) {
+                int64_t q = task;
+                const int64_t kc = q % nkc; q /= nkc;
+                const int64_t pb = q % npb; q /= npb;
+                const int64_t g = q % G; q /= G;
+                const int64_t n = q;
+                const int64_t tl0 = pb * tpp, tl1 = a2_min(ntiles, tl0 + tpp), ntl = tl1 - tl0;
+                const int64_t px0 = tl0 * NR, npx = a2_min(P, tl1 * NR) - px0;
+                const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
+                /* pack the panel: [tile][c][NR], zero-filled past P */
+                if (!unit) {
+                    for (int64_t e = 0; e < ntl * NR; e++) {
+                        int64_t pp = px0 + e;
+                        if (pp >= P) { idx[e] = -1; continue; }
+                        int64_t ow = pp % Wo, r2 = pp / Wo, oh = r2 % Ho, od = r2 / Ho;
+                        idx[e] = ((od * sd) * H + oh * sh) * W + ow * sw;
+                    }
+                }
+                for (int64_t c = 0; c < Cg; c++) {
+                    const T *src = xg + c * p->x_sc;
+                    T *dst = panel + c * NR;
+                    if (unit) {
+                        const T *s = src + px0;
+                        int64_t j = 0;
+                        for (; j < ntl && (j + 1) * NR <= npx; j++) {
+                            VSTOREU(dst + j * Cg * NR, VLOADU(s + j * NR));
+                            VSTOREU(dst + j * Cg * NR + VL, VLOADU(s + j * NR + VL));
+                        }
+                        for (; j < ntl; j++) {
+                            for (int64_t e = 0; e < NR; e++) {
+                                int64_t pe = j * NR + e;
+                                dst[j * Cg * NR + e] = pe < npx ? s[pe] : (T)0;
+                            }
+                        }
+                    } else {
+                        for (int64_t j = 0; j < ntl; j++)
+                            for (int64_t e = 0; e < NR; e++) {
+                                int64_t ii = idx[j * NR + e];
+                                dst[j * Cg * NR + e] = ii >= 0 ? src[ii] : (T)0;
+                            }
+                    }
+                }
+                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                for (int64_t kb = kb0; kb < kb1; kb++) {
+                    const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
+                    const T *a = wp + (g * nkb + kb) * Cg * OCB;
+                    const NM(a2_mk_fn) mk = NM(a2_mk1)[mr];
+                    for (int64_t j = 0; j < ntl; j++) {
+                        mk(a, panel + j * Cg * NR, Cg, NR, NULL, 1, buf);
+                        const int64_t pp = px0 + j * NR, cnt = a2_min(NR, P - pp);
+                        for (int64_t i = 0; i < mr; i++) {
+                            const int64_t k = g * Kg + k0 + i;
+                            NM(a2_epi)(y + n * p->y_sn + k * p->y_sk + pp, buf + i * NR, cnt,
+                                       bias ? bias[k] : (T)0,
+                                       res ? res + n * p->r_sn + k * p->r_sk + pp : NULL, relu);
+                        }
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(idx);
+        cconv_scratch_free(panel);
+        cconv_fpenv_leave(fps);
+    }
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+/* ---- general direct convolution over prepared input bands ---- */
+static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
+                           const T *res, T *y, int nthreads)
+{
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, nkb = a2_cdiv(Kg, OCB);
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    const int64_t Do = p->out[0], Ho = p->out[1], Wo = p->out[2];
+    const int64_t KT = p->w.ks[0], KR = p->w.ks[1], KS = p->w.ks[2], taps = KT * KR * KS;
+    const int64_t sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const int64_t dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
+    const int64_t pd = p->pad[0], ph = p->pad[1], pw = p->pad[2];
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const int64_t U = 64 / (int64_t)sizeof(T);
+
+    /* stride phases used by the taps: row phase of r is (r*dh) % sh */
+    int64_t *meta = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * KR + 2 * KS + taps));
+    if (!meta) return CCONV_ENOMEM;
+    int64_t *rpv = meta, *rpi = meta + KR, *cpv = meta + 2 * KR, *cpi = meta + 2 * KR + KS;
+    int64_t *off = meta + 2 * KR + 2 * KS;
+    int64_t nrp = 0, ncp = 0;
+    for (int64_t r = 0; r < KR; r++) {
+        int64_t v = (r * dh) % sh, i = 0;
+        while (i < nrp && rpv[i] != v) i++;
+        if (i == nrp) rpv[nrp++] = v;
+        rpi[r] = i;
+    }
+    for (int64_t s = 0; s < KS; s++) {
+        int64_t v = (s * dw) % sw, i = 0;
+        while (i < ncp && cpv[i] != v) i++;
+        if (i == ncp) cpv[ncp++] = v;
+        cpi[s] = i;
+    }
+    const int64_t rsh_max = ((KR - 1) * dh) / sh, csh_max = ((KS - 1) * dw) / sw;
+    const int64_t Wq = Wo + csh_max;
+    const int64_t bpr = a2_max(Cg, 1) * KT * nrp * ncp * Wq * (int64_t)sizeof(T);
+    int64_t rb = BAND_BUDGET / bpr - rsh_max;
+    rb = a2_max(1, a2_min(rb, Ho));
+    /* a band should hold at least a few tiles */
+    if (rb * Wq < 4 * NR) rb = a2_min(Ho, a2_cdiv(4 * NR, Wq));
+    int64_t nbands = a2_cdiv(Ho, rb);
+    const double work = (double)p->N * p->w.K * Cg * taps * Do * Ho * Wo;
+    const int nt = cconv_threads_for(nthreads, work, p->N * Do * G * Ho * nkb);
+    if (nt > 1) {
+        int64_t base = p->N * Do * G * nbands;
+        if (base % nt && base < 8 * nt) {
+            int64_t nb2 = nbands * a2_balance(base, nt, 16);
+            if (nb2 <= Ho) nbands = nb2;
+        }
+    }
+    rb = a2_cdiv(Ho, nbands);
+    nbands = a2_cdiv(Ho, rb);
+    int64_t nkc = 1;
+    if (nt > 1 && p->N * Do * G * nbands < 2 * nt)
+        nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * Do * G * nbands));
+    const int64_t rows_q = rb + rsh_max, reg = rows_q * Wq;
+    int64_t cs = a2_cdiv(nrp * ncp * reg, U) * U;
+    if (((cs / U) & 1) == 0) cs += U;  /* odd multiple of a cache line: spreads L1 sets */
+    const int64_t bufsz = a2_max(Cg, 1) * KT * cs + Wq + 2 * NR + U;
+    for (int64_t t = 0; t < KT; t++)
+        for (int64_t r = 0; r < KR; r++)
+            for (int64_t s = 0; s < KS; s++)
+                off[(t * KR + r) * KS + s] = t * cs + (rpi[r] * ncp + cpi[s]) * reg
+                                             + ((r * dh) / sh) * Wq + (s * dw) / sw;
+    const int64_t tasks = p->N * Do * G * nbands * nkc;
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        T *band = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)bufsz);
+        T buf[OCB * NR] __attribute__((aligned(64)));
+        if (!band) {
+            failed = 1;
+        } else {
+            memset(band, 0, sizeof(T) * (size_t)bufsz);
+            int64_t t0, t1;
+            cconv_thread_range(tasks, &t0, &t1);
+            for (int64_t task = t0; task < t1; task++) {
+                int64_t q = task;
+                const int64_t kc = q % nkc; q /= nkc;
+                const int64_t bd = q % nbands; q /= nbands;
+                const int64_t g = q % G; q /= G;
+                const int64_t od = q % Do; q /= Do;
+                const int64_t n = q;
+                const int64_t h0 = bd * rb, rbn = a2_min(rb, Ho - h0);
+                const int64_t nrows = rbn + rsh_max;
+                /* prepare the band: [c][t][phase][row][Wq], zero padded */
+                for (int64_t c = 0; c < Cg; c++) {
+                    const T *xc = x + n * p->x_sn + (g * Cg + c) * p->x_sc;
+                    for (int64_t t = 0; t < KT; t++) {
+                        T *pl = band + (c * KT + t) * cs;
+                        const int64_t id = od * sd - pd + t * dd;
+                        const int dvalid = id >= 0 && id < D;
+                        for (int64_t a = 0; a < nrp; a++)
+                            for (int64_t b = 0; b < ncp; b++) {
+                                T *rg = pl + (a * ncp + b) * reg;
+                                const int64_t pwv = cpv[b] - pw;  /* input col = j*sw + pwv */
+                                /* valid j range: 0 <= j*sw + pwv < W */
+                                int64_t jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
+                                int64_t jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+                                jhi = a2_min(jhi, Wq);
+                                if (jlo > jhi) jlo = jhi;
+                                for (int64_t i = 0; i < nrows; i++) {
+                                    T *dr = rg + i * Wq;
+                                    const int64_t ih = (h0 + i) * sh + rpv[a] - ph;
+                                    if (!dvalid || ih < 0 || ih >= H) {
+                                        memset(dr, 0, sizeof(T) * (size_t)Wq);
+                                        continue;
+                                    }
+                                    const T *sr = xc + (id * H + ih) * W + pwv;
+                                    if (jlo > 0) memset(dr, 0, sizeof(T) * (size_t)jlo);
+                                    if (sw == 1) {
+                                        if (jhi > jlo) memcpy(dr + jlo, sr + jlo, sizeof(T) * (size_t)(jhi - jlo));
+                                    } else {
+                                        for (int64_t j = jlo; j < jhi; j++) dr[j] = sr[j * sw];
+                                    }
+                                    if (jhi < Wq) memset(dr + jhi, 0, sizeof(T) * (size_t)(Wq - jhi));
+                                }
+                            }
+                    }
+                }
+                const int64_t nq = rbn * Wq, ntl = a2_cdiv(nq, NR);
+                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
+                const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
+                for (int64_t kb = kb0; kb < kb1; kb++) {
+                    const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
+                    const T *a = wp + (g * nkb + kb) * Cg * taps * OCB;
+                    const NM(a2_mk_fn) mk = NM(a2_mkg)[mr];
+                    for (int64_t tl = 0; tl < ntl; tl++) {
+                        const int64_t q0 = tl * NR;
+                        mk(a, band + q0, Cg, KT * cs, off, taps, buf);
+                        /* scatter the valid lanes row segment by row segment */
+                        int64_t l = 0;
+                        while (l < NR) {
+                            const int64_t qq = q0 + l, i = qq / Wq, j = qq - i * Wq;
+                            if (i >= rbn) break;
+                            const int64_t len = a2_min(NR - l, Wq - j);
+                            const int64_t cnt = a2_min(len, Wo - j);
+                            if (cnt > 0) {
+                                const int64_t sp = i * Wo + j;
+                                for (int64_t ii = 0; ii < mr; ii++) {
+                                    const int64_t k = g * Kg + k0 + ii;
+                                    NM(a2_epi)(y + ybase + k * p->y_sk + sp, buf + ii * NR + l, cnt,
+                                               bias ? bias[k] : (T)0,
+                                               res ? res + rbase + k * p->r_sk + sp : NULL, relu);
+                                }
+                            }
+                            l += len;
+                        }
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(band);
+        cconv_fpenv_leave(fps);
+    }
+    free(meta);
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *packed,
+                       const void *biasv, const void *resv, void *yv, int nthreads)
+{
+    const T *x = (const T *)xv, *wp = (const T *)packed;
+    const T *bias = (const T *)biasv, *res = (const T *)resv;
+    T *y = (T *)yv;
+    if (p->N <= 0 || p->w.K <= 0 || p->out[0] <= 0 || p->out[1] <= 0 || p->out[2] <= 0)
+        return CCONV_OK;
+    const int64_t taps = p->w.ks[0] * p->w.ks[1] * p->w.ks[2];
+    if (taps == 1 && p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0)
+        return NM(a2_conv1x1)(p, x, wp, bias, res, y, nthreads);
+    return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
+}
+
+const cconv_conv_kernels TABLE = {
+    "avx2", NM(a2_packed_size), NM(a2_pack), NM(a2_conv),
+};
+
+#undef NR
+#endif /* CCONV_AVX2_TEMPLATE */

@@ -99,7 +99,8 @@ def test_cconv_alone(tmp_path, capsys):
     assert data["meta"]["peers"] == []
     r = data["results"][0]
     assert set(r["engines"]) == {"cconv", "cconv_oneshot"} and r["speedup"] == {}
-    assert r["check"] == {}  # nothing to compare with
+    # no peer: only the one-shot path is checked against the packed one
+    assert r["check"]["ok"] is True and "vs" not in r["check"]
 
 
 def test_float64_and_denormals(tmp_path, capsys):
@@ -244,9 +245,24 @@ def test_blocks_plumbing_with_stand_in_cases(tmp_path, capsys, monkeypatch):
             if not self.ok:
                 raise AssertionError("mismatch")
 
+    class Model:  # a cconv.nn-like model: threads set on the model, not the factory
+        def set_num_threads(self, n):
+            seen["model_threads"] = n
+            return self
+
+    class NetCase(Case):
+        model = Model()
+
+        def make_cconv(self):
+            pw = cconv.pack_weights(w)
+            return lambda: cconv.conv2d(x, pw, padding=1)
+
+        def check(self):
+            return 3e-7  # a relative error, as cconv.bench_blocks returns
+
     fake = types.ModuleType("cconv.bench_blocks")
     fake.block_cases = lambda: [Case("blk_good", True), Case("blk_bad", False)]
-    fake.net_cases = lambda: [Case("net_a", True)]
+    fake.net_cases = lambda: [NetCase("net_a", True)]
     monkeypatch.setitem(sys.modules, "cconv.bench_blocks", fake)
     monkeypatch.setattr(cconv, "bench_blocks", fake, raising=False)
 
@@ -260,3 +276,6 @@ def test_blocks_plumbing_with_stand_in_cases(tmp_path, capsys, monkeypatch):
     assert "WARNING: check failed on" in cap.out and "blk_bad" in cap.out
     data, _ = _run(["--suite", "nets"], tmp_path, capsys)
     assert [r["name"] for r in data["results"]] == ["net_a"]
+    assert seen["model_threads"] == 1
+    assert data["results"][0]["check"] == {"ok": True, "rel_err": 3e-7}
+    assert data["meta"]["peers"] in ([], ["torch"])  # blocks/nets: PyTorch is the only peer
