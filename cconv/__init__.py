@@ -26,6 +26,8 @@ from ._api import (
     relu,
     show_config,
 )
+from . import models, nn  # noqa: E402  (nn builds on the functions above)
+from .summary import count_params, macs, summary  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -44,4 +46,9 @@ __all__ = [
     "global_max_pool2d",
     "relu",
     "show_config",
+    "nn",
+    "models",
+    "summary",
+    "macs",
+    "count_params",
 ]

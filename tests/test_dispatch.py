@@ -10,12 +10,19 @@ import pytest
 import cconv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# subprocesses import the same cconv this process imported (installed or in-tree)
+PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(cconv.__file__)))
+
+
+def _env(**extra):
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PKG_PARENT, env.get("PYTHONPATH")]))
+    return env
 
 
 def _run(code, **env):
-    e = dict(os.environ, **env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=e, timeout=300, cwd=HERE)
+                          env=_env(**env), timeout=300, cwd=HERE)
 
 
 def test_forced_portable_path_is_chosen():
@@ -39,7 +46,7 @@ def test_suite_under_forced_portable_path():
                         os.path.join(HERE, "test_conv.py"), os.path.join(HERE, "test_pool.py"),
                         "-k", "not suite_shapes"],
                        capture_output=True, text=True, timeout=600, cwd=HERE,
-                       env=dict(os.environ, CCONV_DISABLE_CPU_FEATURES="AVX2"))
+                       env=_env(CCONV_DISABLE_CPU_FEATURES="AVX2"))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in r.stdout
 
@@ -57,7 +64,7 @@ def test_isas_agree_within_bound():
 
 def test_main_demo_runs():
     r = subprocess.run([sys.executable, "-m", "cconv"], capture_output=True, text=True,
-                       timeout=300, cwd=HERE)
+                       timeout=300, cwd=HERE, env=_env())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "120,422,400" in r.stdout and "12,443,648" in r.stdout
     assert "self-check: passed" in r.stdout
