@@ -35,8 +35,16 @@
 #include <omp.h>
 #endif
 
+#ifndef A2_PFD
+#define A2_PFD 2                   /* prefetch distance in channels (band path) */
+#endif
+#ifndef A2_TG
+#define A2_TG 1                    /* tiles per group: each tile runs all oc blocks */
+#endif
 #define OCB 6                      /* output channels per packed block / tile rows */
-#define BAND_BUDGET (160 * 1024)   /* bytes of prepared input per thread (L2) */
+#ifndef BAND_BUDGET
+#define BAND_BUDGET (160 * 1024)
+#endif   /* bytes of prepared input per thread (L2) */
 #define PANEL_BUDGET (160 * 1024)  /* bytes of packed 1x1 input panel per thread */
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -57,6 +65,21 @@ static inline __m256i a2_mask32(int64_t n)
 static inline __m256i a2_mask64(int64_t n)
 {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+/* lanes [lo, hi) of the vector holding lanes [base, base + width) */
+static inline __m256i a2_mrange32(int64_t lo, int64_t hi, int64_t base)
+{
+    const __m256i idx = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                         _mm256_set1_epi32((int)base));
+    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), idx),
+                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32((int)lo - 1)));
+}
+static inline __m256i a2_mrange64(int64_t lo, int64_t hi, int64_t base)
+{
+    const __m256i idx = _mm256_add_epi64(_mm256_setr_epi64x(0, 1, 2, 3), _mm256_set1_epi64x(base));
+    return _mm256_and_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), idx),
+                            _mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(lo - 1)));
 }
 
 /* Pick the number of equal parts to split `base` tasks into so that nt
@@ -87,6 +110,7 @@ static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
 #define VMLOAD _mm256_maskload_ps
 #define VMSTORE _mm256_maskstore_ps
 #define VMASK a2_mask32
+#define VMRANGE a2_mrange32
 #include "conv_avx2.c"
 #undef T
 #undef V
@@ -104,6 +128,7 @@ static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
 #undef VMLOAD
 #undef VMSTORE
 #undef VMASK
+#undef VMRANGE
 
 #define T double
 #define V __m256d
@@ -121,6 +146,7 @@ static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
 #define VMLOAD _mm256_maskload_pd
 #define VMSTORE _mm256_maskstore_pd
 #define VMASK a2_mask64
+#define VMRANGE a2_mrange64
 #include "conv_avx2.c"
 
 #else /* ---------------- template body, one instance per dtype ---------------- */
@@ -161,12 +187,74 @@ static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst)
         }
 }
 
+/* ---- the fused epilogue of one tile ----
+ * Tile row i is output channel k0 + i: y + i*ysk.  The tile's lanes fall into
+ * nseg segments; segment s holds lanes [lo[s], hi[s]), and lane l of it goes
+ * to spatial position base[s] + l (base may be negative: only the masked
+ * lanes are touched). */
+typedef struct {
+    T *y;
+    const T *r;        /* residual (same layout as y, stride rsk) or NULL */
+    const T *bias;     /* bias of channel k0, or NULL */
+    int64_t ysk, rsk;
+    int relu, nseg;
+    int64_t base[NR];
+    int lo[NR], hi[NR];
+} NM(a2_epi_t);
+
+AINLINE void NM(a2_epi_row)(const NM(a2_epi_t) *e, int i, V ca, V cb)
+{
+    T *yr = e->y + i * e->ysk;
+    const T *rr = e->r ? e->r + i * e->rsk : NULL;
+    if (e->bias) {
+        const V vb = VSET1(e->bias[i]);
+        ca = VADD(ca, vb);
+        cb = VADD(cb, vb);
+    }
+    const V z = VZERO();
+    for (int s = 0; s < e->nseg; s++) {
+        const int lo = e->lo[s], hi = e->hi[s];
+        T *yp = yr + e->base[s];
+        const T *rp = rr ? rr + e->base[s] : NULL;
+        if (lo == 0 && hi == NR) {
+            V u0 = ca, u1 = cb;
+            if (rp) { u0 = VADD(u0, VLOADU(rp)); u1 = VADD(u1, VLOADU(rp + VL)); }
+            if (e->relu) { u0 = VMAX(z, u0); u1 = VMAX(z, u1); }  /* max(0, NaN) = NaN */
+            VSTOREU(yp, u0);
+            VSTOREU(yp + VL, u1);
+            continue;
+        }
+        if (lo < VL) {
+            const __m256i m = VMRANGE(lo, hi, 0);
+            V u = ca;
+            if (rp) u = VADD(u, VMLOAD(rp, m));
+            if (e->relu) u = VMAX(z, u);
+            VMSTORE(yp, m, u);
+        }
+        if (hi > VL) {
+            const __m256i m = VMRANGE(lo, hi, VL);
+            V u = cb;
+            if (rp) u = VADD(u, VMLOAD(rp + VL, m));
+            if (e->relu) u = VMAX(z, u);
+            VMSTORE(yp + VL, m, u);
+        }
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void NM(a2_epi_tile)(const NM(a2_epi_t) *e, int mr, const V *acc)
+{
+    for (int i = 0; i < mr; i++) NM(a2_epi_row)(e, i, acc[2 * i], acc[2 * i + 1]);
+}
+
 /* ---- the microkernel: MR (<= OCB) channels x NR pixels ----
  * a: packed weights [c][tap][OCB]; b: input, channel c at b + c*cs, tap t
  * at + off[t] (GEN) or a single tap at offset 0 (!GEN).  Writes the MR x NR
  * sums to buf (row stride NR). */
 AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int64_t nc,
-                       int64_t cs, const int64_t *off, int64_t ntaps, T *buf)
+                       int64_t cs, const int64_t *off, int64_t ntaps, const NM(a2_epi_t) *e)
 {
     V c0a = VZERO(), c0b = VZERO(), c1a = VZERO(), c1b = VZERO();
     V c2a = VZERO(), c2b = VZERO(), c3a = VZERO(), c3b = VZERO();
@@ -188,6 +276,9 @@ AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int6
             const T *bc = b + c * cs;
             for (int64_t t = 0; t < ntaps; t++) {
                 const T *bp = bc + off[t];
+                /* the next channels' lines: the band is L2-resident, not L1 */
+                _mm_prefetch((const char *)(bp + A2_PFD * cs), _MM_HINT_T0);
+                _mm_prefetch((const char *)(bp + A2_PFD * cs + NR - 1), _MM_HINT_T0);
                 A2_STEP(bp);
             }
         }
@@ -202,22 +293,23 @@ AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int6
         if (c < nc) A2_STEP(b);
     }
 #undef A2_STEP
-    VSTOREU(buf, c0a); VSTOREU(buf + VL, c0b);
-    if (MR > 1) { VSTOREU(buf + NR, c1a); VSTOREU(buf + NR + VL, c1b); }
-    if (MR > 2) { VSTOREU(buf + 2 * NR, c2a); VSTOREU(buf + 2 * NR + VL, c2b); }
-    if (MR > 3) { VSTOREU(buf + 3 * NR, c3a); VSTOREU(buf + 3 * NR + VL, c3b); }
-    if (MR > 4) { VSTOREU(buf + 4 * NR, c4a); VSTOREU(buf + 4 * NR + VL, c4b); }
-    if (MR > 5) { VSTOREU(buf + 5 * NR, c5a); VSTOREU(buf + 5 * NR + VL, c5b); }
+    /* hand the tile to an out-of-line epilogue: keeps the epilogue's
+     * registers from pushing an accumulator out of the hot loop */
+    V acc[2 * OCB];
+    acc[0] = c0a; acc[1] = c0b; acc[2] = c1a; acc[3] = c1b; acc[4] = c2a; acc[5] = c2b;
+    acc[6] = c3a; acc[7] = c3b; acc[8] = c4a; acc[9] = c4b; acc[10] = c5a; acc[11] = c5b;
+    NM(a2_epi_tile)(e, MR, acc);
 }
 
-typedef void (*NM(a2_mk_fn))(const T *, const T *, int64_t, int64_t, const int64_t *, int64_t, T *);
+typedef void (*NM(a2_mk_fn))(const T *, const T *, int64_t, int64_t, const int64_t *, int64_t,
+                             const NM(a2_epi_t) *);
 #define A2_MKDEF(mr)                                                                      \
     static void NM(a2_mk1_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
-                                 const int64_t *off, int64_t nt, T *buf)                    \
-    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, buf); }                                        \
+                                 const int64_t *off, int64_t nt, const NM(a2_epi_t) *e)     \
+    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, e); }                                        \
     static void NM(a2_mkg_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
-                                 const int64_t *off, int64_t nt, T *buf)                    \
-    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, buf); }
+                                 const int64_t *off, int64_t nt, const NM(a2_epi_t) *e)     \
+    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, e); }
 A2_MKDEF(1)
 A2_MKDEF(2)
 A2_MKDEF(3)
@@ -229,26 +321,6 @@ static const NM(a2_mk_fn) NM(a2_mk1)[OCB + 1] = {
     NULL, NM(a2_mk1_1), NM(a2_mk1_2), NM(a2_mk1_3), NM(a2_mk1_4), NM(a2_mk1_5), NM(a2_mk1_6)};
 static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
     NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
-
-/* ---- epilogue: dst[e] = act(src[e] + b + res[e]), e < cnt ---- */
-static inline void NM(a2_epi)(T *dst, const T *src, int64_t cnt, T b, const T *res, int relu)
-{
-    const V vb = VSET1(b), z = VZERO();
-    int64_t e = 0;
-    for (; e + VL <= cnt; e += VL) {
-        V v = VADD(VLOADU(src + e), vb);
-        if (res) v = VADD(v, VLOADU(res + e));
-        if (relu) v = VMAX(z, v);   /* max(0, NaN) keeps the NaN */
-        VSTOREU(dst + e, v);
-    }
-    if (e < cnt) {
-        const __m256i m = VMASK(cnt - e);
-        V v = VADD(VMLOAD(src + e, m), vb);
-        if (res) v = VADD(v, VMLOAD(res + e, m));
-        if (relu) v = VMAX(z, v);
-        VMSTORE(dst + e, m, v);
-    }
-}
 
 /* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
 static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
@@ -289,7 +361,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         cconv_fpstate fps = cconv_fpenv_enter();
         T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR * a2_max(Cg, 1)));
         int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR));
-        T buf[OCB * NR] __attribute__((aligned(64)));
+        NM(a2_epi_t) ep;
+        ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu; ep.nseg = 1; ep.lo[0] = 0;
         if (!panel || (!unit && !idx)) {
             failed = 1;
         } else {
@@ -318,6 +391,11 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     T *dst = panel + c * NR;
                     if (unit) {
                         const T *s = src + px0;
+                        /* input rows may come from DRAM: too many streams for
+                         * the hardware prefetcher, so fetch a few channels ahead */
+                        if (c + 8 < Cg)
+                            for (int64_t e = 0; e < npx; e += 64 / (int64_t)sizeof(T))
+                                _mm_prefetch((const char *)(s + 8 * p->x_sc + e), _MM_HINT_T0);
                         int64_t j = 0;
                         for (; j < ntl && (j + 1) * NR <= npx; j++) {
                             VSTOREU(dst + j * Cg * NR, VLOADU(s + j * NR));
@@ -342,15 +420,15 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
                     const T *a = wp + (g * nkb + kb) * Cg * OCB;
                     const NM(a2_mk_fn) mk = NM(a2_mk1)[mr];
+                    const int64_t k = g * Kg + k0;
+                    ep.y = y + n * p->y_sn + k * p->y_sk;
+                    ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                    ep.bias = bias ? bias + k : NULL;
                     for (int64_t j = 0; j < ntl; j++) {
-                        mk(a, panel + j * Cg * NR, Cg, NR, NULL, 1, buf);
-                        const int64_t pp = px0 + j * NR, cnt = a2_min(NR, P - pp);
-                        for (int64_t i = 0; i < mr; i++) {
-                            const int64_t k = g * Kg + k0 + i;
-                            NM(a2_epi)(y + n * p->y_sn + k * p->y_sk + pp, buf + i * NR, cnt,
-                                       bias ? bias[k] : (T)0,
-                                       res ? res + n * p->r_sn + k * p->r_sk + pp : NULL, relu);
-                        }
+                        const int64_t pp = px0 + j * NR;
+                        ep.base[0] = pp;
+                        ep.hi[0] = (int)a2_min(NR, P - pp);
+                        mk(a, panel + j * Cg * NR, Cg, NR, NULL, 1, &ep);
                     }
                 }
             }
@@ -434,7 +512,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     {
         cconv_fpstate fps = cconv_fpenv_enter();
         T *band = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)bufsz);
-        T buf[OCB * NR] __attribute__((aligned(64)));
+        NM(a2_epi_t) ep;
+        ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         if (!band) {
             failed = 1;
         } else {
@@ -489,14 +568,19 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                 const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
                 const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
+                for (int64_t tg = 0; tg < ntl; tg += A2_TG)
                 for (int64_t kb = kb0; kb < kb1; kb++) {
                     const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
                     const T *a = wp + (g * nkb + kb) * Cg * taps * OCB;
                     const NM(a2_mk_fn) mk = NM(a2_mkg)[mr];
-                    for (int64_t tl = 0; tl < ntl; tl++) {
+                    const int64_t k = g * Kg + k0;
+                    ep.y = y + ybase + k * p->y_sk;
+                    ep.r = res ? res + rbase + k * p->r_sk : NULL;
+                    ep.bias = bias ? bias + k : NULL;
+                    for (int64_t tl = tg; tl < a2_min(ntl, tg + A2_TG); tl++) {
                         const int64_t q0 = tl * NR;
-                        mk(a, band + q0, Cg, KT * cs, off, taps, buf);
-                        /* scatter the valid lanes row segment by row segment */
+                        /* the valid lanes, row segment by row segment */
+                        int ns = 0;
                         int64_t l = 0;
                         while (l < NR) {
                             const int64_t qq = q0 + l, i = qq / Wq, j = qq - i * Wq;
@@ -504,16 +588,15 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             const int64_t len = a2_min(NR - l, Wq - j);
                             const int64_t cnt = a2_min(len, Wo - j);
                             if (cnt > 0) {
-                                const int64_t sp = i * Wo + j;
-                                for (int64_t ii = 0; ii < mr; ii++) {
-                                    const int64_t k = g * Kg + k0 + ii;
-                                    NM(a2_epi)(y + ybase + k * p->y_sk + sp, buf + ii * NR + l, cnt,
-                                               bias ? bias[k] : (T)0,
-                                               res ? res + rbase + k * p->r_sk + sp : NULL, relu);
-                                }
+                                ep.base[ns] = i * Wo + j - l;
+                                ep.lo[ns] = (int)l;
+                                ep.hi[ns] = (int)(l + cnt);
+                                ns++;
                             }
                             l += len;
                         }
+                        ep.nseg = ns;
+                        mk(a, band + q0, Cg, KT * cs, off, taps, &ep);
                     }
                 }
             }

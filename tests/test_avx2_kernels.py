@@ -1,0 +1,168 @@
+"""Correctness of the hand-written AVX2 kernels (src/conv_avx2.c) and of the
+portable path on the same cases: every suite shape in both dtypes, and the
+edge cases of the AVX2 blocking (6-channel x 16/8-pixel register tiles, the
+1x1 GEMM panels, the prepared input bands with stride phases).  References
+are float64 SciPy/NumPy (tests/reference.py), never cconv itself."""
+import numpy as np
+import pytest
+
+import cconv
+from reference import assert_close, conv_ref, conv_ref_fast
+
+ISAS = ["portable"] + (["avx2"] if cconv._core.cpu_has_avx2() else [])
+CONV = {1: cconv.conv1d, 2: cconv.conv2d, 3: cconv.conv3d}
+
+
+def _run_case(rng, isa, dtype, N, C, sp, K, ks, stride=1, pad=0, dil=1, groups=1,
+              bias=True, act=None, residual=False, threads=None):
+    nd = len(sp)
+    x = rng.standard_normal((N, C) + tuple(sp)).astype(dtype)
+    w = rng.standard_normal((K, C // groups) + tuple(ks)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype) if bias else None
+    ref, absref = conv_ref(x, w, b, stride, pad, dil, groups)
+    r = rng.standard_normal(ref.shape).astype(dtype) if residual else None
+    if r is not None:
+        ref, absref = ref + r, absref + np.abs(r)
+    if act == "relu":
+        ref = np.maximum(ref, 0)
+    pw = cconv.pack_weights(w, groups, _isa=isa)
+    y = CONV[nd](x, pw, b, stride=stride, padding=pad, dilation=dil, groups=groups,
+                 activation=act, residual=r, num_threads=threads)
+    assert y.shape == ref.shape and y.dtype == dtype
+    assert_close(y, ref, absref, (C // groups) * int(np.prod(ks)))
+    return y
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", cconv.suite.LAYERS, ids=lambda s: s.name)
+def test_suite_shapes_float64_fused(shape, isa):
+    """Every suite layer in float64 with bias + residual + ReLU fused."""
+    rng = np.random.default_rng(11)
+    N = min(shape.N, 2)
+    x = rng.standard_normal((N,) + shape.x_shape[1:])
+    w = rng.standard_normal(shape.w_shape) / np.sqrt(shape.C * shape.kernel ** 2)
+    b = rng.standard_normal(shape.K)
+    ref, absref = conv_ref_fast(x, w, b, shape.stride, shape.pad)
+    r = rng.standard_normal(ref.shape)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    pw = cconv.pack_weights(w, _isa=isa)
+    y = cconv.conv2d(x, pw, b, stride=shape.stride, padding=shape.pad, residual=r,
+                     activation="relu")
+    assert_close(y, ref, absref, shape.C * shape.kernel ** 2)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", cconv.suite.LAYERS, ids=lambda s: s.name)
+def test_suite_shapes_into_channel_slice_with_inplace_residual(shape, isa):
+    """float32, output written into a channel slice of a wider buffer that also
+    holds the residual (residual aliases out exactly)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1,) + shape.x_shape[1:]).astype(np.float32)
+    w = (rng.standard_normal(shape.w_shape) / np.sqrt(shape.C * shape.kernel ** 2)).astype(np.float32)
+    ref, absref = conv_ref_fast(x, w, None, shape.stride, shape.pad)
+    ho, wo = shape.out_hw
+    big = rng.standard_normal((1, shape.K + 10, ho, wo)).astype(np.float32)
+    sl = big[:, 3:3 + shape.K]
+    r0 = sl.copy()
+    before = big.copy()
+    pw = cconv.pack_weights(w, _isa=isa)
+    cconv.conv2d(x, pw, stride=shape.stride, padding=shape.pad, residual=sl, out=sl)
+    assert_close(sl, ref + r0, absref + np.abs(r0), shape.C * shape.kernel ** 2)
+    np.testing.assert_array_equal(big[:, :3], before[:, :3])
+    np.testing.assert_array_equal(big[:, 3 + shape.K:], before[:, 3 + shape.K:])
+
+
+# (N, C, spatial, K, kernel, stride, pad, dil, groups)
+ODD_CASES = [
+    # 1x1 GEMM path: K not a multiple of 6, pixel counts not a multiple of 16
+    (1, 7, (1, 1), 13, (1, 1), 1, 0, 1, 1),
+    (2, 3, (5, 3), 1, (1, 1), 1, 0, 1, 1),
+    (1, 300, (3, 7), 11, (1, 1), 1, 0, 1, 1),   # long reduction, 21 pixels
+    (1, 17, (17, 17), 7, (1, 1), 1, 0, 1, 1),   # 289 pixels
+    (2, 12, (9, 17), 9, (1, 1), 2, 0, 1, 3),    # strided 1x1 with groups
+    (1, 5, (8, 9), 6, (1, 1), (3, 2), 0, 1, 1),
+    (3, 10, (5, 5), 17, (1, 1), 1, 1, 1, 1),    # padded 1x1 (band path)
+    # band path: widths 1-7, padding wider than the input, strides, dilation
+    (1, 5, (7, 1), 4, (3, 3), 1, 1, 1, 1),
+    (1, 6, (3, 2), 13, (3, 3), 1, (5, 4), 1, 1),
+    (2, 4, (6, 5), 8, (3, 3), 1, 1, 1, 1),
+    (1, 4, (11, 13), 5, (3, 3), (2, 3), (1, 2), (2, 3), 1),
+    (1, 2, (4, 4), 3, (5, 5), 7, 1, 1, 1),     # stride larger than the input
+    (1, 33, (3, 40), 12, (2, 7), 1, (3, 9), 1, 1),
+    (1, 3, (23, 29), 7, (7, 7), 2, 3, 1, 1),    # conv1-like, odd sizes
+    (1, 8, (10, 10), 8, (3, 3), 1, 1, 1, 8),    # depthwise
+    (1, 6, (9, 12), 12, (3, 3), 1, 1, 1, 6),    # depthwise, multiplier 2
+    (2, 6, (7, 7), 9, (3, 3), 2, 1, 2, 3),      # groups + stride + dilation
+    (1, 1, (1, 1), 1, (1, 1), 1, 0, 1, 1),
+    (1, 1, (1, 1), 1, (3, 3), 1, 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", ODD_CASES, ids=lambda c: "x".join(map(str, c[2])) + f"-C{c[1]}K{c[3]}k{c[4][0]}")
+def test_odd_2d(case, isa, dtype):
+    N, C, sp, K, ks, stride, pad, dil, groups = case
+    rng = np.random.default_rng(hash(case) % 2**32)
+    _run_case(rng, isa, dtype, N, C, sp, K, ks, stride, pad, dil, groups, bias=True,
+              act="relu", residual=True)
+    _run_case(rng, isa, dtype, N, C, sp, K, ks, stride, pad, dil, groups, bias=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+def test_odd_1d_3d(isa, dtype):
+    rng = np.random.default_rng(3)
+    _run_case(rng, isa, dtype, 1, 7, (31,), 5, (5,), 3, 2, 2, residual=True)
+    _run_case(rng, isa, dtype, 2, 9, (40,), 14, (1,), 1, 0, 1)
+    _run_case(rng, isa, dtype, 1, 3, (5, 6, 7), 4, (3, 2, 3), (2, 1, 2), (1, 1, 0), (2, 1, 1),
+              act="relu", residual=True)
+    _run_case(rng, isa, dtype, 2, 4, (3, 4, 5), 7, (1, 1, 1), 1, 0, 1)
+    _run_case(rng, isa, dtype, 1, 4, (4, 5, 6), 6, (1, 1, 1), (2, 2, 1), 0, 1, groups=2)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_threads_bitwise_equal_all_paths(isa):
+    """1x1 GEMM, KxK band and strided paths give identical bits for 1..4 threads."""
+    rng = np.random.default_rng(9)
+    for N, C, H, W, K, k, s, p in [(1, 64, 14, 14, 70, 1, 1, 0), (1, 24, 30, 31, 20, 3, 1, 1),
+                                   (2, 16, 29, 29, 13, 3, 2, 1), (1, 3, 45, 45, 16, 7, 2, 3),
+                                   (1, 32, 20, 20, 12, 1, 2, 0)]:
+        x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+        w = rng.standard_normal((K, C, k, k)).astype(np.float32)
+        b = rng.standard_normal(K).astype(np.float32)
+        pw = cconv.pack_weights(w, _isa=isa)
+        ys = [cconv.conv2d(x, pw, b, stride=s, padding=p, activation="relu", num_threads=t)
+              for t in (1, 2, 3, 4)]
+        for y in ys[1:]:
+            np.testing.assert_array_equal(ys[0], y)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_raw_and_packed_weights_agree(isa):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 20, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((10, 20, 3, 3)).astype(np.float32)
+    if isa == cconv._core.isa():
+        np.testing.assert_array_equal(cconv.conv2d(x, w, padding=1),
+                                      cconv.conv2d(x, cconv.pack_weights(w), padding=1))
+    else:
+        pytest.skip("raw weights always use the active ISA")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_denormal_inputs_stay_finite_and_close(isa):
+    """Denormals are flushed inside the kernels; results stay within the bound
+    set by the normal-range terms."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 16, 10, 10)).astype(np.float32)
+    x[:, ::2] *= np.float32(1e-39)   # half the channels denormal
+    w = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    pw = cconv.pack_weights(w, _isa=isa)
+    y = cconv.conv2d(x, pw, padding=1)
+    ref, absref = conv_ref(x, w, None, 1, 1)
+    assert np.isfinite(y).all()
+    # each flushed product is below 1e-38 * |w|: allow that on top of the bound
+    slack = 16 * 9 * 1e-38 * np.abs(w).max()
+    err = np.abs(y.astype(np.float64) - ref)
+    assert (err <= (16 * 9 + 2) * np.finfo(np.float32).eps * absref + slack).all()
