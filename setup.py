@@ -134,6 +134,8 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             avx2_srcs = [s for s in ext.sources if s.endswith("_avx2.c")]
             ext.sources = [s for s in ext.sources if not s.endswith("_avx2.c")]
+            # relink when an AVX2 source changes (they are not in ext.sources)
+            ext.depends = list(ext.depends) + avx2_srcs
             ext.define_macros += macros
             ext.extra_compile_args = base + omp_c
             ext.extra_link_args = link + omp_l

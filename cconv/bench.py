@@ -62,6 +62,7 @@ class TimingConfig:
     max_time: float = 20.0     # stop adding rounds after this many seconds per shape
     warmup: int = 2            # untimed calls per engine first
     gap: float = 0.002         # idle seconds between slots (lets spinning pool threads settle)
+    clock: str = "wall"        # "wall" (perf_counter) or "cpu" (process CPU time) is reported
 
     @classmethod
     def quick(cls) -> "TimingConfig":
@@ -76,22 +77,29 @@ class Timing:
     best: float
     rounds: int
     calls: int
+    wall_median: float = 0.0   # median per-call wall time
+    cpu_median: float = 0.0    # median per-call CPU time of the process (all its threads)
 
     def as_dict(self) -> dict:
         return {"median_s": self.median, "q1_s": self.q1, "q3_s": self.q3, "min_s": self.best,
-                "rounds": self.rounds, "calls": self.calls}
+                "rounds": self.rounds, "calls": self.calls,
+                "wall_median_s": self.wall_median, "cpu_median_s": self.cpu_median}
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], cfg: TimingConfig) -> dict[str, Timing]:
     """Time zero-argument callables against each other.
 
     Each callable is warmed up, then the engines run round-robin (in a new
-    random order each round, so that no engine always follows the same one).  Within a round an engine runs ``k`` calls back to back,
-    ``k`` chosen so that its slot lasts about ``cfg.slot`` seconds; a sample is the
-    slot's time divided by ``k``.  Rounds continue until every engine has
+    random order each round, so that no engine always follows the same one).
+    Within a round an engine runs ``k`` calls back to back, ``k`` chosen so
+    that its slot lasts about ``cfg.slot`` seconds; a sample is the slot's
+    time divided by ``k``.  Rounds continue until every engine has
     ``cfg.min_time`` seconds of samples and there have been ``cfg.min_rounds``
-    rounds (or ``cfg.max_time`` is spent).  Returns the median of the samples.
+    rounds (or ``cfg.max_time`` is spent).  Returns the median of the samples
+    of ``cfg.clock`` (wall or process CPU time); both medians are kept.
     """
+    if cfg.clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', not {cfg.clock!r}")
     names = list(fns)
     est = {}
     for name in names:
@@ -103,6 +111,7 @@ def time_interleaved(fns: dict[str, Callable[[], object]], cfg: TimingConfig) ->
         est[name] = max(time.perf_counter() - t0, 1e-7)
     reps = {n: max(1, int(cfg.slot / est[n])) for n in names}
     samples: dict[str, list[float]] = {n: [] for n in names}
+    cpu_samples: dict[str, list[float]] = {n: [] for n in names}
     total = {n: 0.0 for n in names}
     start = time.perf_counter()
     rounds = 0
@@ -114,11 +123,14 @@ def time_interleaved(fns: dict[str, Callable[[], object]], cfg: TimingConfig) ->
             fn, k = fns[name], reps[name]
             if cfg.gap > 0:
                 time.sleep(cfg.gap)
+            c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(k):
                 fn()
             dt = time.perf_counter() - t0
+            dc = time.process_time() - c0
             samples[name].append(dt / k)
+            cpu_samples[name].append(dc / k)
             total[name] += dt
         rounds += 1
         if rounds >= cfg.min_rounds:
@@ -128,12 +140,14 @@ def time_interleaved(fns: dict[str, Callable[[], object]], cfg: TimingConfig) ->
                 break
     out = {}
     for name in names:
-        s = sorted(samples[name])
+        wall, cpu = samples[name], cpu_samples[name]
+        s = sorted(wall if cfg.clock == "wall" else cpu)
         if len(s) >= 2:
             q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
         else:
             q1 = q3 = s[0]
-        out[name] = Timing(statistics.median(s), q1, q3, s[0], rounds, rounds * reps[name])
+        out[name] = Timing(statistics.median(s), q1, q3, s[0], rounds, rounds * reps[name],
+                           statistics.median(wall), statistics.median(cpu))
     return out
 
 
@@ -258,19 +272,32 @@ def make_onnxruntime(ort, shape: ConvShape, x: np.ndarray, w: np.ndarray,
 # cconv helpers
 
 
-def _fma_peak(dtype: np.dtype, seconds: float, tries: int) -> float | None:
-    """Single-thread FMA peak: the best of `tries` probes (a busy machine can
-    only lower a probe, never raise it)."""
+def _fma_peak(dtype: np.dtype, seconds: float, tries: int) -> tuple[float | None, float | None]:
+    """Single-thread FMA peak as (peak, raw): the best of `tries` probes.
+
+    The probe times itself by the wall clock, so on a shared machine it reads
+    low when its thread is descheduled.  `peak` scales each probe by
+    wall time / CPU time of the call (the share of the wall clock the probe
+    actually ran), which removes that; `raw` is the probe's own figure.
+    """
     from cconv import _core
     fn = getattr(_core, "fma_peak_gflops", None)
     if fn is None:
-        return None
+        return None, None
     for arg in (dtype, dtype.type, dtype.name):
         try:
-            return max(float(fn(arg, seconds)) for _ in range(tries))
+            fn(arg, 0.01)
         except (TypeError, ValueError):
             continue
-    return None
+        best = raw = 0.0
+        for _ in range(tries):
+            w0, c0 = time.perf_counter(), time.process_time()
+            g = float(fn(arg, seconds))
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            raw = max(raw, g)
+            best = max(best, g * wall / cpu if 0 < cpu < wall else g)
+        return best, raw
+    return None, None
 
 
 def _config_text() -> str:
@@ -740,6 +767,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time a layer with subnormal inputs against normal ones")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the per-shape scratch memory measurement (a subprocess per shape)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="report wall-clock time (default) or the process's CPU time; 'cpu' "
+                        "resists a busy machine for --threads 1 runs, but counts spinning "
+                        "threads and misses idle waits, so it misleads with more threads")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds of timed calls per engine and shape (default 0.3)")
     p.add_argument("--list", action="store_true", help="list the shapes of the suite and exit")
@@ -795,6 +826,7 @@ def run(argv: list[str] | None = None) -> dict:
     cfg = TimingConfig.quick() if args.quick else TimingConfig()
     if args.min_time is not None:
         cfg.min_time = args.min_time
+    cfg.clock = args.clock
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
@@ -810,7 +842,7 @@ def run(argv: list[str] | None = None) -> dict:
         except ImportError:
             log("note: threadpoolctl not installed: NumPy's BLAS uses its own thread count")
 
-    peak1 = _fma_peak(dtype, 0.05 if args.quick else 0.1, 1 if args.quick else 5)
+    peak1, peak1_raw = _fma_peak(dtype, 0.05 if args.quick else 0.1, 1 if args.quick else 5)
     peak_total = peak1 * threads if peak1 else None
     vers = _peer_versions()
     config = _config_text()
@@ -827,8 +859,10 @@ def run(argv: list[str] | None = None) -> dict:
           f"{platform.processor() or platform.platform()}, {_default_threads()} CPU(s){load}")
     if peak1:
         print(f"  FMA peak (measured): {peak1:.1f} GFLOP/s per thread x {threads} = "
-              f"{peak_total:.1f} GFLOP/s")
-    print(f"  timing: median of round-robin samples, >= {cfg.min_time:g} s and >= "
+              f"{peak_total:.1f} GFLOP/s"
+              + (f" (probe read {peak1_raw:.1f} by the wall clock: busy machine)"
+                 if peak1_raw and peak1 > 1.05 * peak1_raw else ""))
+    print(f"  timing: median {cfg.clock}-clock time of round-robin samples, >= {cfg.min_time:g} s and >= "
           f"{cfg.min_rounds} rounds per engine; x<peer> = peer time / cconv time "
           "(>1: cconv faster)")
     print()
@@ -874,6 +908,13 @@ def run(argv: list[str] | None = None) -> dict:
     if layers and not args.no_memory:
         print("memory: 'out+pk MB' = output + packed-weight bytes; 'scr MB' = peak RSS added by "
               "one packed call in a fresh process (scratch).")
+    busy = _geomean([r.timings["cconv"].cpu_median / r.timings["cconv"].wall_median
+                     for r in rows if r.timings["cconv"].wall_median > 0])
+    if threads == 1 and busy is not None and busy < 0.9:
+        print(f"note: busy machine: the single-threaded cconv calls got {100 * busy:.0f}% of a core "
+              "(CPU time / wall time), so wall-clock times and ratios are noisy"
+              + ("; these are CPU times (--clock cpu)" if cfg.clock == "cpu"
+                 else "; --clock cpu measures CPU time instead"))
     fails = [r.name for r in rows if r.check.get("ok") is False]
     if fails:
         print(f"WARNING: check failed on: {', '.join(fails)}")
@@ -883,17 +924,20 @@ def run(argv: list[str] | None = None) -> dict:
             "cconv_version": getattr(cconv, "__version__", None),
             "config": config, "suite": args.suite, "dtype": dtype.name, "threads": threads,
             "quick": args.quick, "fma_peak_gflops_per_thread": peak1,
+            "fma_peak_gflops_per_thread_raw": peak1_raw,
             "peak_gflops": peak_total, "versions": vers, "peers": peer_names,
             "skipped_peers": skipped, "python": platform.python_version(),
             "machine": platform.machine(), "processor": platform.processor(),
             "timing": {"min_time_s": cfg.min_time, "min_rounds": cfg.min_rounds,
-                       "slot_s": cfg.slot, "gap_s": cfg.gap, "warmup": cfg.warmup, "statistic": "median"},
+                       "slot_s": cfg.slot, "gap_s": cfg.gap, "warmup": cfg.warmup, "statistic": "median",
+                       "clock": cfg.clock},
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         },
         "results": [],
         "geomean": gm,
     }
+    result["meta"]["cconv_cpu_share"] = busy
     for r in rows:
         g = r.gflops("cconv")
         result["results"].append({

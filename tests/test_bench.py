@@ -279,3 +279,17 @@ def test_blocks_plumbing_with_stand_in_cases(tmp_path, capsys, monkeypatch):
     assert seen["model_threads"] == 1
     assert data["results"][0]["check"] == {"ok": True, "rel_err": 3e-7}
     assert data["meta"]["peers"] in ([], ["torch"])  # blocks/nets: PyTorch is the only peer
+
+
+def test_cpu_clock(tmp_path, capsys):
+    data, cap = _run(["--shapes", SHAPES[0], "--vs", "numpy", "--no-memory", "--clock", "cpu"],
+                     tmp_path, capsys)
+    assert data["meta"]["timing"]["clock"] == "cpu"
+    for t in data["results"][0]["engines"].values():
+        assert t["median_s"] == t["cpu_median_s"] and t["wall_median_s"] > 0
+    assert "median cpu-clock time" in cap.out
+
+
+def test_time_interleaved_rejects_unknown_clock():
+    with pytest.raises(ValueError, match="clock"):
+        bench.time_interleaved({"a": lambda: None}, bench.TimingConfig(clock="gpu"))
