@@ -1,27 +1,35 @@
 /* conv_avx2.c - hand-written AVX2/FMA convolution kernels (float32, float64).
  *
  * Only called after dispatch.c has checked that the CPU and OS support AVX2
- * and FMA.  One register tile for everything: OCB=6 output channels x NR
- * output pixels (2 vectors: 16 floats / 8 doubles), 12 accumulators; the
+ * and FMA.  One register tile for everything: up to OCB=6 output channels x
+ * NR output pixels (2 vectors: 16 floats / 8 doubles), 12 accumulators; the
  * weights (packed once by pack(): [group][oc-block][c][t][r][s][6 lanes],
- * zero-padded) are broadcast, the pixels are loaded as vectors.
+ * zero-padded) are broadcast, the pixels are loaded as vectors.  The Kg
+ * output channels of a group are cut into ceil(Kg/6) blocks of near-equal
+ * size (32 -> 6,6,5,5,5,5) so no block is left with too few accumulators.
  *
  *  - 1x1, unpadded (any stride): a GEMM per image, out[K,P] = W[K,C] X[C,P].
  *    A block of NR-pixel columns of X (all C channels) is copied into a
- *    contiguous per-thread panel [tile][c][NR] (strided pixels gathered),
- *    then every output-channel block runs over it.
+ *    contiguous per-thread panel [tile][c][NR] (strided pixels gathered).
+ *    Small C: tile-outer, each tile's panel (a chunk of <= A2_C1CHUNK
+ *    channels) stays in L1 while every oc block runs over it, partial sums of
+ *    earlier chunks parked in a small per-thread buffer.  Large C (one
+ *    block's weights > A2_KBO_BYTES): oc-block-outer, the panel streams past.
  *  - everything else (KxK, strides, dilation, padding, 3-D, groups): a
  *    direct convolution over a prepared band of input rows.  The band is a
  *    zero-padded copy of the input rows that one band of output rows needs,
  *    split into stride phases, so that every kernel tap becomes a constant
- *    offset in a flat array with row width Wq = Wo + halo.  The microkernel
- *    then walks (c, tap) with no branches; the Wq - Wo junk columns per row
- *    are computed and discarded by the epilogue.
+ *    offset in a flat array with row width Wq.  Consecutive rows share their
+ *    zero padding (3x3/pad 1: Wq = Wo + 1), so the microkernel walks (c, tap)
+ *    with no branches and only Wq - Wo junk columns per row are computed and
+ *    discarded by the epilogue.  Oc-block-outer; the band streams from L2
+ *    with a software prefetch a few channels ahead.
  *
- * The reduction over input channels is never split, so each output value is
- * computed in the same order whatever the thread count or blocking: results
- * are bitwise identical for any number of threads.  Epilogue fused: bias,
- * residual (may alias y), ReLU.  This file includes itself once per dtype.
+ * Each output value is reduced over (c, tap) in ascending order whatever the
+ * thread count or blocking (a partial sum parked between channel chunks
+ * round-trips through memory exactly): results are bitwise identical for any
+ * number of threads.  Epilogue fused: bias, residual (may alias y), ReLU.
+ * This file includes itself once per dtype.
  */
 #ifndef CCONV_AVX2_TEMPLATE
 
@@ -36,16 +44,25 @@
 #endif
 
 #ifndef A2_PFD
-#define A2_PFD 2                   /* prefetch distance in channels (band path) */
+#define A2_PFD 4                   /* prefetch distance in channels (band path) */
 #endif
 #ifndef A2_TG
 #define A2_TG 1                    /* tiles per group: each tile runs all oc blocks */
 #endif
 #define OCB 6                      /* output channels per packed block / tile rows */
 #ifndef BAND_BUDGET
-#define BAND_BUDGET (160 * 1024)
+#define BAND_BUDGET (512 * 1024)
 #endif   /* bytes of prepared input per thread (L2) */
 #define PANEL_BUDGET (160 * 1024)  /* bytes of packed 1x1 input panel per thread */
+#ifndef A2_KBO_BYTES
+#define A2_KBO_BYTES (16 * 1024)   /* oc-block-outer order above this many weight bytes per block */
+#endif
+#ifndef A2_WCHUNK
+#define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
+#endif
+#ifndef A2_C1CHUNK
+#define A2_C1CHUNK 256             /* 1x1: input channels per L1 chunk (NR px each: 64 B) */
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define AINLINE static inline __attribute__((always_inline))
@@ -80,6 +97,18 @@ static inline __m256i a2_mrange64(int64_t lo, int64_t hi, int64_t base)
     const __m256i idx = _mm256_add_epi64(_mm256_setr_epi64x(0, 1, 2, 3), _mm256_set1_epi64x(base));
     return _mm256_and_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), idx),
                             _mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(lo - 1)));
+}
+
+/* Output-channel blocks: ceil(Kg/OCB) blocks whose sizes differ by at most
+ * one (Kg = 32: 6,6,5,5,5,5 rather than 6,6,6,6,6,2), so that no block is
+ * left with too few accumulators to hide the FMA latency.  Block kb holds
+ * channels [a2_kfirst(Kg, kb), a2_kfirst(Kg, kb + 1)). */
+static inline int64_t a2_kfirst(int64_t Kg, int64_t kb)
+{
+    const int64_t nkb = (Kg + OCB - 1) / OCB;
+    if (nkb <= 0) return 0;
+    const int64_t base = Kg / nkb, rem = Kg % nkb;
+    return kb * base + (kb < rem ? kb : rem);
 }
 
 /* Pick the number of equal parts to split `base` tasks into so that nt
@@ -172,7 +201,7 @@ static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst)
     const int64_t ct = ws->Cg * taps; /* (c, tap) pairs per output channel */
     for (int64_t g = 0; g < ws->groups; g++)
         for (int64_t kb = 0; kb < nkb; kb++) {
-            const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
+            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
             const T *src = w + (g * Kg + k0) * ct;
             /* row by row: contiguous reads, stride-OCB writes within L1 */
             for (int64_t l = 0; l < OCB; l++) {
@@ -198,6 +227,7 @@ typedef struct {
     const T *bias;     /* bias of channel k0, or NULL */
     int64_t ysk, rsk;
     int relu, nseg;
+    int full;          /* one segment covering all NR lanes */
     int64_t base[NR];
     int lo[NR], hi[NR];
 } NM(a2_epi_t);
@@ -251,14 +281,28 @@ static void NM(a2_epi_tile)(const NM(a2_epi_t) *e, int mr, const V *acc)
 
 /* ---- the microkernel: MR (<= OCB) channels x NR pixels ----
  * a: packed weights [c][tap][OCB]; b: input, channel c at b + c*cs, tap t
- * at + off[t] (GEN) or a single tap at offset 0 (!GEN).  Writes the MR x NR
- * sums to buf (row stride NR). */
+ * at + off[t] (GEN) or a single tap at offset 0 (!GEN).  The accumulators
+ * start from zero, or from the partial sums at ain (a [2*OCB][VL] block
+ * written by an earlier input-channel chunk); they end in aout (partial sums
+ * for a later chunk) or, when aout is NULL, in the fused epilogue.  A partial
+ * sum round-trips through memory exactly, so splitting the reduction into
+ * chunks gives the same bits as one pass. */
 AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int64_t nc,
-                       int64_t cs, const int64_t *off, int64_t ntaps, const NM(a2_epi_t) *e)
+                       int64_t cs, const int64_t *off, int64_t ntaps, const T *ain, T *aout,
+                       const NM(a2_epi_t) *e)
 {
-    V c0a = VZERO(), c0b = VZERO(), c1a = VZERO(), c1b = VZERO();
-    V c2a = VZERO(), c2b = VZERO(), c3a = VZERO(), c3b = VZERO();
-    V c4a = VZERO(), c4b = VZERO(), c5a = VZERO(), c5b = VZERO();
+    V c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b;
+    if (ain) {
+        c0a = VLOADU(ain + 0 * VL); c0b = VLOADU(ain + 1 * VL);
+        c1a = VLOADU(ain + 2 * VL); c1b = VLOADU(ain + 3 * VL);
+        c2a = VLOADU(ain + 4 * VL); c2b = VLOADU(ain + 5 * VL);
+        c3a = VLOADU(ain + 6 * VL); c3b = VLOADU(ain + 7 * VL);
+        c4a = VLOADU(ain + 8 * VL); c4b = VLOADU(ain + 9 * VL);
+        c5a = VLOADU(ain + 10 * VL); c5b = VLOADU(ain + 11 * VL);
+    } else {
+        c0a = c0b = c1a = c1b = c2a = c2b = VZERO();
+        c3a = c3b = c4a = c4b = c5a = c5b = VZERO();
+    }
 #define A2_STEP(bp)                                                                  \
     do {                                                                             \
         const V x0 = VLOADU(bp), x1 = VLOADU((bp) + VL);                             \
@@ -275,24 +319,69 @@ AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int6
         for (int64_t c = 0; c < nc; c++) {
             const T *bc = b + c * cs;
             for (int64_t t = 0; t < ntaps; t++) {
+                /* the band streams from L2: fetch a later channel's lines */
                 const T *bp = bc + off[t];
-                /* the next channels' lines: the band is L2-resident, not L1 */
                 _mm_prefetch((const char *)(bp + A2_PFD * cs), _MM_HINT_T0);
                 _mm_prefetch((const char *)(bp + A2_PFD * cs + NR - 1), _MM_HINT_T0);
-                A2_STEP(bp);
+                A2_STEP(bc + off[t]);
             }
         }
     } else {
-        int64_t c = 0;
-        for (; c + 2 <= nc; c += 2) {
-            A2_STEP(b);
-            b += cs;
+        /* no unrolling: an unrolled body makes the compiler hoist the next
+         * step's loads, run out of registers and shuffle accumulators */
+        for (int64_t c = 0; c < nc; c++) {
             A2_STEP(b);
             b += cs;
         }
-        if (c < nc) A2_STEP(b);
     }
 #undef A2_STEP
+    if (aout) {
+        VSTOREU(aout + 0 * VL, c0a); VSTOREU(aout + 1 * VL, c0b);
+        VSTOREU(aout + 2 * VL, c1a); VSTOREU(aout + 3 * VL, c1b);
+        VSTOREU(aout + 4 * VL, c2a); VSTOREU(aout + 5 * VL, c2b);
+        VSTOREU(aout + 6 * VL, c3a); VSTOREU(aout + 7 * VL, c3b);
+        VSTOREU(aout + 8 * VL, c4a); VSTOREU(aout + 9 * VL, c4b);
+        VSTOREU(aout + 10 * VL, c5a); VSTOREU(aout + 11 * VL, c5b);
+        return;
+    }
+    if (e->full) {
+        /* a whole MR x NR tile in one contiguous run of pixels: fused
+         * epilogue straight from the registers */
+        T *y0 = e->y + e->base[0];
+        const int64_t ysk = e->ysk;
+        if (e->bias) {
+            V bv;
+            bv = VBCAST(e->bias + 0); c0a = VADD(c0a, bv); c0b = VADD(c0b, bv);
+            if (MR > 1) { bv = VBCAST(e->bias + 1); c1a = VADD(c1a, bv); c1b = VADD(c1b, bv); }
+            if (MR > 2) { bv = VBCAST(e->bias + 2); c2a = VADD(c2a, bv); c2b = VADD(c2b, bv); }
+            if (MR > 3) { bv = VBCAST(e->bias + 3); c3a = VADD(c3a, bv); c3b = VADD(c3b, bv); }
+            if (MR > 4) { bv = VBCAST(e->bias + 4); c4a = VADD(c4a, bv); c4b = VADD(c4b, bv); }
+            if (MR > 5) { bv = VBCAST(e->bias + 5); c5a = VADD(c5a, bv); c5b = VADD(c5b, bv); }
+        }
+        if (e->r) {
+            const T *r0 = e->r + e->base[0];
+            const int64_t rsk = e->rsk;
+            c0a = VADD(c0a, VLOADU(r0)); c0b = VADD(c0b, VLOADU(r0 + VL));
+            if (MR > 1) { r0 += rsk; c1a = VADD(c1a, VLOADU(r0)); c1b = VADD(c1b, VLOADU(r0 + VL)); }
+            if (MR > 2) { r0 += rsk; c2a = VADD(c2a, VLOADU(r0)); c2b = VADD(c2b, VLOADU(r0 + VL)); }
+            if (MR > 3) { r0 += rsk; c3a = VADD(c3a, VLOADU(r0)); c3b = VADD(c3b, VLOADU(r0 + VL)); }
+            if (MR > 4) { r0 += rsk; c4a = VADD(c4a, VLOADU(r0)); c4b = VADD(c4b, VLOADU(r0 + VL)); }
+            if (MR > 5) { r0 += rsk; c5a = VADD(c5a, VLOADU(r0)); c5b = VADD(c5b, VLOADU(r0 + VL)); }
+        }
+        if (e->relu) {
+            const V z = VZERO();  /* max(0, NaN) = NaN */
+            c0a = VMAX(z, c0a); c0b = VMAX(z, c0b); c1a = VMAX(z, c1a); c1b = VMAX(z, c1b);
+            c2a = VMAX(z, c2a); c2b = VMAX(z, c2b); c3a = VMAX(z, c3a); c3b = VMAX(z, c3b);
+            c4a = VMAX(z, c4a); c4b = VMAX(z, c4b); c5a = VMAX(z, c5a); c5b = VMAX(z, c5b);
+        }
+        VSTOREU(y0, c0a); VSTOREU(y0 + VL, c0b);
+        if (MR > 1) { y0 += ysk; VSTOREU(y0, c1a); VSTOREU(y0 + VL, c1b); }
+        if (MR > 2) { y0 += ysk; VSTOREU(y0, c2a); VSTOREU(y0 + VL, c2b); }
+        if (MR > 3) { y0 += ysk; VSTOREU(y0, c3a); VSTOREU(y0 + VL, c3b); }
+        if (MR > 4) { y0 += ysk; VSTOREU(y0, c4a); VSTOREU(y0 + VL, c4b); }
+        if (MR > 5) { y0 += ysk; VSTOREU(y0, c5a); VSTOREU(y0 + VL, c5b); }
+        return;
+    }
     /* hand the tile to an out-of-line epilogue: keeps the epilogue's
      * registers from pushing an accumulator out of the hot loop */
     V acc[2 * OCB];
@@ -302,14 +391,16 @@ AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int6
 }
 
 typedef void (*NM(a2_mk_fn))(const T *, const T *, int64_t, int64_t, const int64_t *, int64_t,
-                             const NM(a2_epi_t) *);
+                             const T *, T *, const NM(a2_epi_t) *);
 #define A2_MKDEF(mr)                                                                      \
     static void NM(a2_mk1_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
-                                 const int64_t *off, int64_t nt, const NM(a2_epi_t) *e)     \
-    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, e); }                                        \
+                                 const int64_t *off, int64_t nt, const T *ain, T *aout,     \
+                                 const NM(a2_epi_t) *e)                                     \
+    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, ain, aout, e); }                             \
     static void NM(a2_mkg_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
-                                 const int64_t *off, int64_t nt, const NM(a2_epi_t) *e)     \
-    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, e); }
+                                 const int64_t *off, int64_t nt, const T *ain, T *aout,     \
+                                 const NM(a2_epi_t) *e)                                     \
+    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, ain, aout, e); }
 A2_MKDEF(1)
 A2_MKDEF(2)
 A2_MKDEF(3)
@@ -352,6 +443,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     int64_t nkc = 1;
     if (nt > 1 && p->N * G * npb < 2 * nt) nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * G * npb));
     const int64_t tasks = p->N * G * npb * nkc;
+    const int64_t nkbt = a2_cdiv(nkb, nkc);       /* most oc blocks per task */
+    /* input-channel chunks: fixed by Cg alone (never by the thread count) */
+    /* loop order: oc-block-outer when one block's weights are large */
+    const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES;
+    const int64_t cbw = A2_WCHUNK / (nkb * OCB * (int64_t)sizeof(T));
+    const int64_t nch = kbo ? 1 : a2_cdiv(a2_max(Cg, 1), a2_max(1, a2_min(A2_C1CHUNK, cbw)));
+    const int64_t cb = a2_cdiv(a2_max(Cg, 1), nch);
     int failed = 0;
 
 #ifdef _OPENMP
@@ -361,9 +459,10 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         cconv_fpstate fps = cconv_fpenv_enter();
         T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR * a2_max(Cg, 1)));
         int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR));
+        T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR)) : NULL;
         NM(a2_epi_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu; ep.nseg = 1; ep.lo[0] = 0;
-        if (!panel || (!unit && !idx)) {
+        if (!panel || (!unit && !idx) || (nch > 1 && !accb)) {
             failed = 1;
         } else {
             int64_t t0, t1;
@@ -416,28 +515,79 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     }
                 }
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-                for (int64_t kb = kb0; kb < kb1; kb++) {
-                    const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
-                    const T *a = wp + (g * nkb + kb) * Cg * OCB;
-                    const NM(a2_mk_fn) mk = NM(a2_mk1)[mr];
-                    const int64_t k = g * Kg + k0;
-                    ep.y = y + n * p->y_sn + k * p->y_sk;
-                    ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
-                    ep.bias = bias ? bias + k : NULL;
+                /* chunk-outer: a tile's chunk of the panel (cb x NR) stays
+                 * in L1 while every oc block runs over it; the chunk's
+                 * weights for all blocks stay in L2 */
+                if (kbo) {
+                    /* oc-block-outer: one block's weights (all Cg) stay in
+                     * L1/L2 while the panel streams past them */
+                    for (int64_t kb = kb0; kb < kb1; kb++) {
+                        const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                        const T *a = wp + (g * nkb + kb) * Cg * OCB;
+                        const int64_t k = g * Kg + k0;
+                        ep.y = y + n * p->y_sn + k * p->y_sk;
+                        ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                        ep.bias = bias ? bias + k : NULL;
+                        for (int64_t j = 0; j < ntl; j++) {
+                            const int64_t pp = px0 + j * NR;
+                            ep.base[0] = pp;
+                            ep.hi[0] = (int)a2_min(NR, P - pp);
+                            ep.full = ep.hi[0] == NR;
+                            NM(a2_mk1)[mr](a, panel + j * Cg * NR, Cg, NR, NULL, 1, NULL, NULL, &ep);
+                        }
+                    }
+                } else
+                for (int64_t ch = 0; ch < nch; ch++) {
+                    const int64_t c0 = ch * cb, cn = a2_min(cb, Cg - c0);
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR;
                         ep.base[0] = pp;
                         ep.hi[0] = (int)a2_min(NR, P - pp);
-                        mk(a, panel + j * Cg * NR, Cg, NR, NULL, 1, &ep);
+                        ep.full = ep.hi[0] == NR;
+                        const T *bj = panel + j * Cg * NR + c0 * NR;
+                        for (int64_t kb = kb0; kb < kb1; kb++) {
+                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const T *a = wp + ((g * nkb + kb) * Cg + c0) * OCB;
+                            T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR) : NULL;
+                            const int64_t k = g * Kg + k0;
+                            ep.y = y + n * p->y_sn + k * p->y_sk;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                            ep.bias = bias ? bias + k : NULL;
+                            NM(a2_mk1)[mr](a, bj, cn, NR, NULL, 1, ch > 0 ? ap : NULL,
+                                           ch + 1 < nch ? ap : NULL, &ep);
+                        }
                     }
                 }
             }
         }
+        cconv_scratch_free(accb);
         cconv_scratch_free(idx);
         cconv_scratch_free(panel);
         cconv_fpenv_leave(fps);
     }
     return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+/* dr[j] = sr[j*sw] for j in [jlo, jhi): stride 2 deinterleaved with
+ * shuffles, reading only elements the scalar loop reads or those between. */
+static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw)
+{
+    int64_t j = jlo;
+    if (sw == 2) {
+        for (; j + VL < jhi; j += VL) {
+            const V u = VLOADU(sr + 2 * j), v = VLOADU(sr + 2 * j + VL);
+#if VL == 8
+            /* [u0 u2 v0 v2 | u4 u6 v4 v6] -> [u0 u2 u4 u6 v0 v2 v4 v6] */
+            const __m256 e = _mm256_shuffle_ps(u, v, _MM_SHUFFLE(2, 0, 2, 0));
+            VSTOREU(dr + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+#else
+            /* [u0 v0 | u2 v2] -> [u0 u2 v0 v2] */
+            const __m256d e = _mm256_unpacklo_pd(u, v);
+            VSTOREU(dr + j, _mm256_permute4x64_pd(e, 0xD8));
+#endif
+        }
+    }
+    for (; j < jhi; j++) dr[j] = sr[j * sw];
 }
 
 /* ---- general direct convolution over prepared input bands ---- */
@@ -472,8 +622,27 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         if (i == ncp) cpv[ncp++] = v;
         cpi[s] = i;
     }
-    const int64_t rsh_max = ((KR - 1) * dh) / sh, csh_max = ((KS - 1) * dw) / sw;
-    const int64_t Wq = Wo + csh_max;
+    const int64_t rsh_max = ((KR - 1) * dh) / sh;
+    /* Row width of the prepared band.  Consecutive rows share their zero
+     * padding: a tap that reads past the end of a row lands in the next
+     * row's leading zeros, so a row needs only max(left, right) padding
+     * columns, not both (3x3/pad 1: Wo + 1 instead of Wo + 2).  For each
+     * column phase b (leading zero columns jlo_b, data up to jhi_b, largest
+     * tap shift csh_b): Wq >= Wo + csh_b - jlo_b keeps the overflowing reads
+     * within the next row's zeros, and Wq >= min(jhi_b, Wo + csh_b) keeps
+     * every needed datum in its own row. */
+    int64_t Wq = Wo, tailz = 0;
+    for (int64_t b = 0; b < ncp; b++) {
+        int64_t cshb = 0;
+        for (int64_t s = 0; s < KS; s++)
+            if (cpi[s] == b) cshb = a2_max(cshb, (s * dw) / sw);
+        const int64_t pwv = cpv[b] - pw;
+        const int64_t jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
+        const int64_t jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+        Wq = a2_max(Wq, Wo + cshb - jlo);
+        Wq = a2_max(Wq, a2_min(jhi, Wo + cshb));
+        tailz = a2_max(tailz, cshb);
+    }
     const int64_t bpr = a2_max(Cg, 1) * KT * nrp * ncp * Wq * (int64_t)sizeof(T);
     int64_t rb = BAND_BUDGET / bpr - rsh_max;
     rb = a2_max(1, a2_min(rb, Ho));
@@ -494,7 +663,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     int64_t nkc = 1;
     if (nt > 1 && p->N * Do * G * nbands < 2 * nt)
         nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * Do * G * nbands));
-    const int64_t rows_q = rb + rsh_max, reg = rows_q * Wq;
+    /* each phase region ends in tailz zeros: the last row's overflowing
+     * reads stay inside the region */
+    const int64_t rows_q = rb + rsh_max, reg = rows_q * Wq + tailz;
     int64_t cs = a2_cdiv(nrp * ncp * reg, U) * U;
     if (((cs / U) & 1) == 0) cs += U;  /* odd multiple of a cache line: spreads L1 sets */
     const int64_t bufsz = a2_max(Cg, 1) * KT * cs + Wq + 2 * NR + U;
@@ -557,7 +728,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                                     if (sw == 1) {
                                         if (jhi > jlo) memcpy(dr + jlo, sr + jlo, sizeof(T) * (size_t)(jhi - jlo));
                                     } else {
-                                        for (int64_t j = jlo; j < jhi; j++) dr[j] = sr[j * sw];
+                                        NM(a2_gather)(dr, sr, jlo, jhi, sw);
                                     }
                                     if (jhi < Wq) memset(dr + jhi, 0, sizeof(T) * (size_t)(Wq - jhi));
                                 }
@@ -568,16 +739,18 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                 const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
                 const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
-                for (int64_t tg = 0; tg < ntl; tg += A2_TG)
+                /* oc-block-outer: one block's weights (all Cg x taps) stay
+                 * hot while the band streams past them from L2, a few
+                 * channels prefetched ahead */
                 for (int64_t kb = kb0; kb < kb1; kb++) {
-                    const int64_t k0 = kb * OCB, mr = a2_min(OCB, Kg - k0);
+                    const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
                     const T *a = wp + (g * nkb + kb) * Cg * taps * OCB;
                     const NM(a2_mk_fn) mk = NM(a2_mkg)[mr];
                     const int64_t k = g * Kg + k0;
                     ep.y = y + ybase + k * p->y_sk;
                     ep.r = res ? res + rbase + k * p->r_sk : NULL;
                     ep.bias = bias ? bias + k : NULL;
-                    for (int64_t tl = tg; tl < a2_min(ntl, tg + A2_TG); tl++) {
+                    for (int64_t tl = 0; tl < ntl; tl++) {
                         const int64_t q0 = tl * NR;
                         /* the valid lanes, row segment by row segment */
                         int ns = 0;
@@ -596,7 +769,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             l += len;
                         }
                         ep.nseg = ns;
-                        mk(a, band + q0, Cg, KT * cs, off, taps, &ep);
+                        ep.full = ns == 1 && ep.lo[0] == 0 && ep.hi[0] == NR;
+                        mk(a, band + q0, Cg, KT * cs, off, taps, NULL, NULL, &ep);
                     }
                 }
             }
