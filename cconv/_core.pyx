@@ -28,11 +28,13 @@ cdef extern from "cconv.h":
         CCONV_ISA_AVX2
         CCONV_POOL_MAX
         CCONV_POOL_AVG
+        CCONV_PACK_DIRECT_ONLY
     ctypedef struct cconv_wshape:
         int64_t K
         int64_t Cg
         int64_t groups
         int64_t ks[3]
+        int64_t flags
     ctypedef struct cconv_conv_params:
         cconv_wshape w
         int64_t N, C
@@ -245,7 +247,7 @@ cdef class PackedWeights:
             cconv_scratch_free(self.buf)
             self.buf = NULL
 
-    def __init__(self, weight, groups=1, *, _isa=None):
+    def __init__(self, weight, groups=1, *, _isa=None, _direct_only=False):
         w = _as_float_array(weight, "weight")
         if w.ndim < 3 or w.ndim > 5:
             raise ValueError(f"weight must have 3 to 5 dimensions (K, C/groups, *kernel), "
@@ -265,6 +267,11 @@ cdef class PackedWeights:
         ks = (1,) * (5 - w.ndim) + tuple(w.shape[2:])
         for i in range(3):
             self.ws.ks[i] = ks[i]
+        # Transformed (Winograd) weights mix taps: non-finite weights stay direct-only so
+        # NaN/Inf propagate exactly as IEEE arithmetic says.
+        self.ws.flags = 0
+        if _direct_only or not np.isfinite(w).all():
+            self.ws.flags |= CCONV_PACK_DIRECT_ONLY
         self.shape = tuple(w.shape)
         self.dtype = w.dtype
         self.groups = g
@@ -294,8 +301,15 @@ def pack_weights(weight, groups=1, *, _isa=None):
     """Pack convolution weights (K, C/groups, *kernel) once for repeated calls.
 
     The result is accepted by conv1d/conv2d/conv3d in place of `weight`.
-    The layout is private to the kernels chosen at import."""
+    The layout is private to the kernels chosen at import (for 3x3 float32
+    weights on AVX2 it includes Winograd-transformed weights)."""
     return PackedWeights(weight, groups, _isa=_isa)
+
+
+# A one-shot call (raw weights) packs on every call.  Transforming 3x3 weights
+# for Winograd costs about as much as Winograd saves on this many 4x4 output
+# tiles, so smaller problems pack for the direct kernel only.
+_ONESHOT_WINOGRAD_MIN_TILES = 48
 
 
 # ---------------------------------------------------------------- convolution
@@ -411,7 +425,10 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
             ra = np.ascontiguousarray(ra)
 
     if not isinstance(weight, PackedWeights):
-        pw = PackedWeights(wa, g)
+        tiles = N
+        for o in osp[max(0, nd - 2):]:
+            tiles *= (o + 3) // 4
+        pw = PackedWeights(wa, g, _direct_only=tiles < _ONESHOT_WINOGRAD_MIN_TILES)
 
     xa = np.ascontiguousarray(xa)
     if out is None:

@@ -23,12 +23,18 @@ enum { CCONV_ACT_NONE = 0, CCONV_ACT_RELU = 1 };
 /* Return codes. */
 enum { CCONV_OK = 0, CCONV_ENOMEM = 1, CCONV_EINVAL = 2 };
 
+/* Packing options (cconv_wshape.flags). */
+enum {
+    CCONV_PACK_DIRECT_ONLY = 1   /* pack for direct convolution only (no Winograd weights) */
+};
+
 /* Weight shape, independent of the input size: what packing depends on. */
 typedef struct {
     int64_t K;        /* output channels (all groups) */
     int64_t Cg;       /* input channels per group */
     int64_t groups;
     int64_t ks[3];    /* kernel T, R, S */
+    int64_t flags;    /* CCONV_PACK_* */
 } cconv_wshape;
 
 /* One convolution call.

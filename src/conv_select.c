@@ -1,0 +1,77 @@
+/* conv_select.c - the AVX2 float32 kernel table with algorithm selection:
+ * 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c) when it
+ * applies and pays off, everything else to the direct kernels (conv_avx2.c).
+ *
+ * The packed weights hold the direct layout, then (64-byte aligned) the
+ * Winograd-transformed weights unless CCONV_PACK_DIRECT_ONLY was asked for.
+ * Winograd mixes the inputs of a whole tile, so a NaN or Inf input would
+ * spread to outputs whose window does not contain it; inputs that are not all
+ * finite therefore take the direct path, which keeps IEEE propagation exact.
+ * Compiled for the baseline ISA: it only selects, and runs nothing wide.
+ */
+#include <string.h>
+#include "cconv.h"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
+#include "winograd.h"
+
+extern const cconv_conv_kernels cconv_avx2_f32;
+
+static int64_t wino_offset(const cconv_wshape *ws)
+{
+    return (cconv_avx2_f32.packed_size(ws) + 63) / 64 * 64;
+}
+
+static int has_wino(const cconv_wshape *ws)
+{
+    return !(ws->flags & CCONV_PACK_DIRECT_ONLY) && cconv_wino3x3_packed_size_f32(ws) > 0;
+}
+
+static int64_t sel_packed_size(const cconv_wshape *ws)
+{
+    if (has_wino(ws)) return wino_offset(ws) + cconv_wino3x3_packed_size_f32(ws);
+    return cconv_avx2_f32.packed_size(ws);
+}
+
+static void sel_pack(const cconv_wshape *ws, const void *w, void *dst)
+{
+    cconv_avx2_f32.pack(ws, w, dst);
+    if (has_wino(ws))
+        cconv_wino3x3_pack_f32(ws, (const float *)w, (char *)dst + wino_offset(ws));
+}
+
+/* 1 when every input value the convolution reads is finite (bit test: vectorises) */
+static int input_finite(const cconv_conv_params *p, const float *x)
+{
+    const int64_t plane = p->in[0] * p->in[1] * p->in[2];
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t c = 0; c < p->C; c++) {
+            const float *xc = x + n * p->x_sn + c * p->x_sc;
+            uint32_t bad = 0;
+            for (int64_t i = 0; i < plane; i++) {
+                uint32_t u;
+                memcpy(&u, xc + i, sizeof u);
+                bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+            }
+            if (bad) return 0;
+        }
+    return 1;
+}
+
+static int sel_conv(const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *res, void *y, int nthreads)
+{
+    if (has_wino(&p->w) && cconv_wino3x3_applies(p) && input_finite(p, (const float *)x))
+        return cconv_wino3x3_conv_f32(p, (const float *)x, (const char *)packed + wino_offset(&p->w),
+                                      (const float *)bias, (const float *)res, (float *)y,
+                                      nthreads);
+    return cconv_avx2_f32.conv(p, x, packed, bias, res, y, nthreads);
+}
+
+const cconv_conv_kernels cconv_avx2_select_f32 = {
+    "avx2", sel_packed_size, sel_pack, sel_conv,
+};
+
+#else
+typedef int cconv_conv_select_unused; /* no AVX2 kernels on this target */
+#endif

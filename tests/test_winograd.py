@@ -1,0 +1,203 @@
+"""The Winograd F(4x4,3x3) path of the AVX2 float32 kernels (src/winograd_avx2.c)
+against float64 SciPy/NumPy references (tests/reference.py), never cconv itself.
+
+CCONV_WINOGRAD=force makes every eligible layer (3x3, stride 1, dilation 1,
+groups 1, 2-D) take the Winograd path whatever its size, so odd and tiny
+shapes are covered; CCONV_WINOGRAD=0 turns it off (the direct kernel)."""
+import numpy as np
+import pytest
+
+import cconv
+from reference import assert_close, conv_ref, conv_ref_fast
+
+pytestmark = pytest.mark.skipif(cconv._core.isa() != "avx2",
+                                reason="the Winograd path belongs to the AVX2 kernels")
+
+SUITE_3X3 = [s for s in cconv.suite.LAYERS
+             if s.kernel == 3 and s.stride == 1 and s.C >= 16]
+
+
+@pytest.fixture
+def force(monkeypatch):
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+
+
+def _case(rng, N, C, H, W, K, pad, bias=True, residual=False, relu=False, scale=None):
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    if scale is not None:
+        x *= scale[0]
+        w *= scale[1]
+    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    ref, absref = conv_ref(x, w, b, 1, pad)
+    r = rng.standard_normal(ref.shape).astype(np.float32) if residual else None
+    if r is not None:
+        ref, absref = ref + r, absref + np.abs(r)
+    if relu:
+        ref = np.maximum(ref, 0)
+    return x, w, b, r, ref, absref
+
+
+def test_suite_3x3_shapes_are_eligible():
+    assert {s.name for s in SUITE_3X3} >= {
+        "incep3a_3x3_96to128", "res2_3x3_64to64", "res4_3x3_256to256",
+        "fire2_ex_3x3_16to64", "res2_3x3_64to64_b8"}
+
+
+@pytest.mark.parametrize("shape", SUITE_3X3, ids=lambda s: s.name)
+def test_suite_shapes_fused(shape):
+    """The suite's 3x3 layers (default heuristic: Winograd) with bias +
+    residual + ReLU, batch cut to 2."""
+    rng = np.random.default_rng(3)
+    N = min(shape.N, 2)
+    x = rng.standard_normal((N,) + shape.x_shape[1:]).astype(np.float32)
+    w = (rng.standard_normal(shape.w_shape) / np.sqrt(9 * shape.C)).astype(np.float32)
+    b = rng.standard_normal(shape.K).astype(np.float32)
+    ref, absref = conv_ref_fast(x, w, b, 1, shape.pad)
+    r = rng.standard_normal(ref.shape).astype(np.float32)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    y = cconv.conv2d(x, cconv.pack_weights(w), b, padding=shape.pad, residual=r,
+                     activation="relu")
+    assert_close(y, ref, absref, 9 * shape.C)
+
+
+# (N, C, H, W, K, pad): sizes off the 4x4 tile grid, tiny images, K not a
+# multiple of 6, more tiles than one block (32), several channel chunks (66)
+ODD = [
+    (1, 16, 8, 8, 16, 1),
+    (2, 19, 23, 19, 24, 1),
+    (1, 20, 9, 11, 25, 0),
+    (1, 17, 13, 17, 14, 2),
+    (1, 16, 30, 3, 7, 1),
+    (1, 24, 3, 41, 70, 1),
+    (3, 16, 21, 26, 13, 1),
+    (1, 33, 14, 14, 133, 1),
+    (1, 4, 6, 6, 5, 1),
+    (1, 1, 7, 5, 1, 1),
+]
+TINY = [(1, 8, h, w, 6, p) for h in range(1, 6) for w in (1, 3, 5) for p in (0, 1, 2)
+        if h + 2 * p >= 3 and w + 2 * p >= 3]
+
+
+@pytest.mark.parametrize("case", ODD + TINY, ids=str)
+def test_odd_and_tiny_shapes_forced(force, case):
+    N, C, H, W, K, pad = case
+    rng = np.random.default_rng(sum(case))
+    for bias, residual, relu in [(True, False, False), (False, True, True)]:
+        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, pad, bias, residual, relu)
+        y = cconv.conv2d(x, w, b, padding=pad, residual=r,
+                         activation="relu" if relu else None)
+        assert y.shape == ref.shape
+        assert_close(y, ref, absref, 9 * C)
+
+
+def test_channel_scales_forced(force):
+    """Input channels and weights of very different magnitudes (one channel
+    dominating a sum), a hard case for the transforms' rounding."""
+    rng = np.random.default_rng(8)
+    for C, K in [(16, 16), (6, 6), (32, 12)]:
+        sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
+        sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
+        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, 1, scale=(sx, sw))
+        y = cconv.conv2d(x, w, b, padding=1)
+        assert_close(y, ref, absref, 9 * C)
+
+
+def test_into_channel_slice_with_inplace_residual(force):
+    rng = np.random.default_rng(4)
+    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, 1, bias=False)
+    big = rng.standard_normal((2, 20, 10, 9)).astype(np.float32)
+    sl = big[:, 5:16]
+    r0 = sl.copy()
+    before = big.copy()
+    cconv.conv2d(x, w, padding=1, residual=sl, out=sl, activation="relu")
+    assert_close(sl, np.maximum(ref + r0, 0), absref + np.abs(r0), 9 * 16)
+    np.testing.assert_array_equal(big[:, :5], before[:, :5])
+    np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 56, 56, 64), (2, 16, 23, 19, 24),
+                                   (1, 40, 14, 14, 33), (1, 256, 14, 14, 256),
+                                   (3, 20, 9, 30, 70)], ids=str)
+def test_threads_bitwise_equal(force, shape):
+    N, C, H, W, K = shape
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    pw = cconv.pack_weights(w)
+    ys = [cconv.conv2d(x, pw, b, padding=1, activation="relu", num_threads=t)
+          for t in (1, 2, 3, 5)]
+    for y in ys[1:]:
+        np.testing.assert_array_equal(ys[0], y)
+
+
+def test_off_and_forced_agree_within_bound(monkeypatch):
+    """The direct kernel (CCONV_WINOGRAD=0) and the Winograd path on the same
+    packed weights both meet the bound; they differ only by rounding."""
+    rng = np.random.default_rng(6)
+    x, w, b, _, ref, absref = _case(rng, 1, 32, 12, 12, 20, 1)
+    pw = cconv.pack_weights(w)
+    monkeypatch.setenv("CCONV_WINOGRAD", "0")
+    y_direct = cconv.conv2d(x, pw, b, padding=1)
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+    y_wino = cconv.conv2d(x, pw, b, padding=1)
+    assert_close(y_direct, ref, absref, 9 * 32)
+    assert_close(y_wino, ref, absref, 9 * 32)
+    assert not np.array_equal(y_direct, y_wino)  # really two different paths
+
+
+def test_ineligible_layers_unaffected(force):
+    """Strided, dilated, grouped, 5x5, 1-D and 3-D layers ignore the switch."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 16, 12, 12)).astype(np.float32)
+    for kw, wshape in [(dict(stride=2, padding=1), (8, 16, 3, 3)),
+                       (dict(dilation=2, padding=2), (8, 16, 3, 3)),
+                       (dict(groups=2, padding=1), (8, 8, 3, 3)),
+                       (dict(padding=2), (8, 16, 5, 5))]:
+        w = rng.standard_normal(wshape).astype(np.float32)
+        ref, absref = conv_ref(x, w, None, kw.get("stride", 1), kw["padding"],
+                               kw.get("dilation", 1), kw.get("groups", 1))
+        y = cconv.conv2d(x, w, **kw)
+        assert_close(y, ref, absref, wshape[1] * wshape[2] * wshape[3])
+    x3 = rng.standard_normal((1, 16, 4, 6, 6)).astype(np.float32)
+    w3 = rng.standard_normal((5, 16, 1, 3, 3)).astype(np.float32)
+    ref, absref = conv_ref(x3, w3, None, 1, 1)
+    assert_close(cconv.conv3d(x3, w3, padding=1), ref, absref, 16 * 9)
+
+
+@pytest.mark.parametrize("where", ["input", "weight"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nonfinite_values_propagate_exactly(force, where, value):
+    """Winograd mixes a whole tile, so non-finite inputs or weights take the
+    direct path: NaN/Inf reach exactly the outputs whose window holds them."""
+    rng = np.random.default_rng(9)
+    x, w, b, _, ref, absref = _case(rng, 1, 16, 16, 16, 8, 1)
+    if where == "input":
+        x[0, 3, 9, 9] = value
+        hit = np.zeros((8, 16, 16), bool)
+        hit[:, 8:11, 8:11] = True              # outputs whose 3x3 window holds (9, 9)
+    else:
+        w[2, 3, 1, 1] = value
+        hit = np.zeros((8, 16, 16), bool)
+        hit[2] = True
+    pw = cconv.pack_weights(w)
+    for weight in (w, pw):
+        y = cconv.conv2d(x, weight, b, padding=1)[0]
+        assert (~np.isfinite(y[hit])).all()
+        assert np.isfinite(y[~hit]).all()
+        ref2, absref2 = conv_ref(np.nan_to_num(x, posinf=0), np.nan_to_num(w, posinf=0), b, 1, 1)
+        assert_close(y[~hit], ref2[0][~hit], absref2[0][~hit], 9 * 16)
+
+
+def test_oneshot_small_problems_pack_direct_only(monkeypatch):
+    """Raw (unpacked) 3x3 weights on a small image skip the Winograd weight
+    transform; the result is the direct kernel's, bit for bit."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 64, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+    y_oneshot = cconv.conv2d(x, w, padding=1)
+    monkeypatch.setenv("CCONV_WINOGRAD", "0")
+    y_direct = cconv.conv2d(x, cconv.pack_weights(w), padding=1)
+    np.testing.assert_array_equal(y_oneshot, y_direct)
