@@ -57,6 +57,9 @@
 #ifndef A2_KBO_BYTES
 #define A2_KBO_BYTES (16 * 1024)   /* oc-block-outer order above this many weight bytes per block */
 #endif
+#ifndef A2_DIRECT_NKB
+#define A2_DIRECT_NKB 4            /* 1x1: run unpacked when K/6 <= this */
+#endif
 #ifndef A2_WCHUNK
 #define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
 #endif
@@ -445,6 +448,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t tasks = p->N * G * npb * nkc;
     const int64_t nkbt = a2_cdiv(nkb, nkc);       /* most oc blocks per task */
     /* input-channel chunks: fixed by Cg alone (never by the thread count) */
+    /* unpacked tiles: few oc blocks, all channels of a tile within L1 */
+    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR * (int64_t)sizeof(T) <= 16 * 1024;
     /* loop order: oc-block-outer when one block's weights are large */
     const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES;
     const int64_t cbw = A2_WCHUNK / (nkb * OCB * (int64_t)sizeof(T));
@@ -476,6 +481,38 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 const int64_t tl0 = pb * tpp, tl1 = a2_min(ntiles, tl0 + tpp), ntl = tl1 - tl0;
                 const int64_t px0 = tl0 * NR, npx = a2_min(P, tl1 * NR) - px0;
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
+                if (direct) {
+                    /* few oc blocks: packing would cost as much as it saves;
+                     * run the tiles straight from the input rows (prefetched
+                     * a few channels ahead), only a partial last tile packed */
+                    static const int64_t zoff[1] = {0};
+                    const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                    for (int64_t j = 0; j < ntl; j++) {
+                        const int64_t pp = px0 + j * NR, nv = a2_min(NR, P - pp);
+                        const T *bj = xg + pp;
+                        int64_t bcs = p->x_sc;
+                        if (nv < NR) {
+                            for (int64_t c = 0; c < Cg; c++)
+                                for (int64_t e = 0; e < NR; e++)
+                                    panel[c * NR + e] = e < nv ? xg[c * p->x_sc + pp + e] : (T)0;
+                            bj = panel;
+                            bcs = NR;
+                        }
+                        ep.base[0] = pp;
+                        ep.hi[0] = (int)nv;
+                        ep.full = nv == NR;
+                        for (int64_t kb = kb0; kb < kb1; kb++) {
+                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const int64_t k = g * Kg + k0;
+                            ep.y = y + n * p->y_sn + k * p->y_sk;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                            ep.bias = bias ? bias + k : NULL;
+                            NM(a2_mkg)[mr](wp + (g * nkb + kb) * Cg * OCB, bj, Cg, bcs, zoff, 1,
+                                           NULL, NULL, &ep);
+                        }
+                    }
+                    continue;
+                }
                 /* pack the panel: [tile][c][NR], zero-filled past P */
                 if (!unit) {
                     for (int64_t e = 0; e < ntl * NR; e++) {
