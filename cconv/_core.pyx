@@ -70,8 +70,8 @@ cdef extern from "cconv.h":
     const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt) nogil
     int cconv_openmp_enabled() nogil
     int cconv_default_threads() nogil
-    void cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y,
-                    int nthreads) nogil
+    int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y,
+                   int nthreads) nogil
     void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
     double cconv_fma_peak_gflops(cconv_dtype dt, double seconds) nogil
 
@@ -562,9 +562,12 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
     cdef cnp.ndarray yc = ya
     cdef const void *xp = cnp.PyArray_DATA(xc)
     cdef void *yp = cnp.PyArray_DATA(yc)
+    cdef int rc = CCONV_OK
     if ya.size:
         with nogil:
-            cconv_pool(&p, dt, xp, yp, nt)
+            rc = cconv_pool(&p, dt, xp, yp, nt)
+    if rc == CCONV_ENOMEM:
+        raise MemoryError("cconv: could not allocate pooling scratch memory")
     return ya[0] if unbatched else ya
 
 

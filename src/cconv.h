@@ -98,7 +98,8 @@ typedef struct {
     int kind;                 /* CCONV_POOL_* */
     int count_include_pad;    /* avg only */
 } cconv_pool_params;
-void cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y, int nthreads);
+/* Returns CCONV_OK or CCONV_ENOMEM (row buffer allocation failed). */
+int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y, int nthreads);
 
 /* ---- elementwise (pool.c) ---- */
 void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads);
