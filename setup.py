@@ -114,7 +114,7 @@ class BuildExt(build_ext):
         if _env_flag("CCONV_DISABLE_OPENMP"):
             have_omp = False
         else:
-            have_omp = _probe_openmp(self.compiler, base + omp_c, omp_l)
+            have_omp = _probe_openmp(self.compiler, base + omp_c, link + omp_l)
         if have_omp:
             print("cconv: OpenMP found, building the parallel kernels")
         else:

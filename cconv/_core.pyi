@@ -61,7 +61,12 @@ class PackedWeights:
     @property
     def ndim(self) -> int: ...
     def __init__(
-        self, weight: npt.ArrayLike, groups: int = 1, *, _isa: str | None = None
+        self,
+        weight: npt.ArrayLike,
+        groups: int = 1,
+        *,
+        _isa: str | None = None,
+        _direct_only: bool = False,
     ) -> None: ...
     def __reduce__(self) -> Any: ...
 

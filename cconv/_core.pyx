@@ -7,11 +7,13 @@ meanings follow torch.nn.functional; convolution is cross-correlation.
 """
 import os
 import operator
+from time import perf_counter
 
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.string cimport memset
+from cpython.exc cimport PyErr_CheckSignals
 
 cnp.import_array()
 
@@ -70,6 +72,10 @@ cdef extern from "cconv.h":
     const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt) nogil
     int cconv_openmp_enabled() nogil
     int cconv_default_threads() nogil
+    void cconv_runtime_init() nogil
+    int cconv_forked_child() nogil
+    uint64_t cconv_fpstate_get() nogil
+    void cconv_fpstate_set(uint64_t v) nogil
     int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y,
                    int nthreads) nogil
     void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
@@ -81,6 +87,16 @@ cdef extern from "scratch.h":
 
 _disable = os.environ.get("CCONV_DISABLE_CPU_FEATURES", "")
 cconv_dispatch_init(_disable.encode("ascii", "replace"))
+cconv_runtime_init()
+
+# Calls with more work than this (multiply-adds, or elements for pooling and
+# relu) run in chunks along the batch (planes for pooling), with a check for
+# Ctrl-C between chunks.  The first chunk holds about this much work; later
+# chunks are resized to last about _CHUNK_SECONDS on this machine.  Each output
+# element is computed exactly as in one call, so chunking never changes a
+# result bit.  Tests may change both.
+_CHUNK_WORK = 2.0e8
+_CHUNK_SECONDS = 0.05
 
 # Sizes beyond this many bytes are refused before any allocation (int64 headroom).
 cdef int64_t _MAX_BYTES = (<int64_t>1) << 60
@@ -106,6 +122,47 @@ def openmp_enabled():
 def default_threads():
     """What num_threads=None means right now (OMP_NUM_THREADS or all cores)."""
     return cconv_default_threads()
+
+
+def _forked_child():
+    """Whether this process is a fork() child of the one that imported cconv
+    (there every kernel runs on one thread: libgomp does not survive fork)."""
+    return bool(cconv_forked_child())
+
+
+def _get_fpstate():
+    """The calling thread's FP control register (x86 MXCSR, aarch64 FPCR)."""
+    return cconv_fpstate_get()
+
+
+def _set_fpstate(uint64_t v):
+    """Set the calling thread's FP control register (tests only)."""
+    cconv_fpstate_set(v)
+
+
+_get_mxcsr = _get_fpstate
+
+
+cdef int64_t _chunk_step(int64_t n, double work_per_item):
+    """How many of n items (images, planes) one chunk holds."""
+    if n <= 1 or work_per_item * n <= _CHUNK_WORK:
+        return n if n > 0 else 1
+    cdef double k = _CHUNK_WORK / work_per_item if work_per_item > 0 else <double>n
+    if k < 1:
+        return 1
+    if k >= n:
+        return n
+    return <int64_t>k
+
+
+cdef int64_t _next_step(int64_t step, double seconds):
+    """Resize a chunk that took `seconds` towards _CHUNK_SECONDS."""
+    cdef double target = _CHUNK_SECONDS
+    if seconds > 2 * target:
+        step = <int64_t>(step * target / seconds)
+    elif seconds < target / 4 and step < (<int64_t>1 << 40):
+        step *= 2
+    return step if step > 1 else 1
 
 
 def fma_peak_gflops(dtype=np.float32, double seconds=0.2):
@@ -164,7 +221,14 @@ def _tuple_arg(v, int nd, str name, int minimum):
 def _threads_arg(num_threads):
     if num_threads is None:
         return 0
-    return _int_arg(num_threads, "num_threads", 1)
+    n = _int_arg(num_threads, "num_threads", 1)
+    if n > _MAX_THREADS:
+        raise ValueError(f"num_threads is too large: {n} (at most {_MAX_THREADS})")
+    return n
+
+
+# More threads than this cannot be meant (and would not fit a C int).
+_MAX_THREADS = 1 << 16
 
 
 def _check_size(shape, itemsize, str name):
@@ -234,7 +298,7 @@ cdef class PackedWeights:
     cdef const cconv_conv_kernels *kern
     cdef readonly tuple shape
     cdef readonly object dtype
-    cdef readonly int groups
+    cdef readonly int64_t groups
     cdef readonly str isa
     cdef readonly int64_t nbytes
     cdef cconv_dtype dt
@@ -282,8 +346,10 @@ cdef class PackedWeights:
             raise MemoryError(f"cannot allocate {self.nbytes} bytes for packed weights")
         cdef cnp.ndarray wc = w
         cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
-        with nogil:
-            self.kern.pack(&self.ws, wp, self.buf)
+        cdef bint empty = w.size == 0
+        if not empty:   # nothing to pack (and a huge `groups` would loop for nothing)
+            with nogil:
+                self.kern.pack(&self.ws, wp, self.buf)
 
     @property
     def ndim(self):
@@ -314,7 +380,8 @@ _ONESHOT_WINOGRAD_MIN_TILES = 48
 
 # ---------------------------------------------------------------- convolution
 
-def _conv_out_size(int64_t n, int64_t k, int64_t s, int64_t p_lo, int64_t p_hi, int64_t d):
+def _conv_out_size(n, k, s, p_lo, p_hi, d):
+    # Python integers: d * (k - 1) may exceed int64 for a huge dilation
     return (n + p_lo + p_hi - d * (k - 1) - 1) // s + 1
 
 
@@ -487,9 +554,34 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     cdef const cconv_conv_kernels *kern = pw.kern
     cdef const void *wpk = pw.buf
     cdef int rc = CCONV_OK
+    # Big calls run batch chunk by batch chunk, checking for Ctrl-C in between;
+    # the pointers move by whole images, so every output is computed as in one call.
+    cdef int64_t n0 = 0, n1, Ntot = N, isz = xa.itemsize
+    cdef double per_image = float(K) * Cg
+    for v in ks:
+        per_image *= v
+    for v in osp:
+        per_image *= v
+    cdef int64_t step = _chunk_step(Ntot, per_image)
+    cdef const char *xcp
+    cdef const char *rcp
+    cdef char *ycp
     if ya.size:
-        with nogil:
-            rc = kern.conv(&p, xp, wpk, bp, rp, yp, nt)
+        while n0 < Ntot:
+            n1 = n0 + step if Ntot - n0 > step else Ntot
+            t_chunk = perf_counter()
+            p.N = n1 - n0
+            xcp = <const char *>xp + n0 * p.x_sn * isz
+            ycp = <char *>yp + n0 * p.y_sn * isz
+            rcp = <const char *>rp + n0 * p.r_sn * isz if rp != NULL else NULL
+            with nogil:
+                rc = kern.conv(&p, xcp, wpk, bp, rcp, ycp, nt)
+            if rc != CCONV_OK:
+                break
+            n0 = n1
+            if n0 < Ntot:
+                PyErr_CheckSignals()
+                step = _next_step(step, perf_counter() - t_chunk)
     if rc == CCONV_ENOMEM:
         raise MemoryError("cconv: could not allocate kernel scratch memory")
     if out_user is not None:
@@ -499,7 +591,8 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
 
 # ---------------------------------------------------------------- pooling
 
-def _pool_out_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, bint ceil_mode):
+def _pool_out_size(n, k, s, p, d, bint ceil_mode):
+    # Python integers: d * (k - 1) may exceed int64 for a huge kernel and dilation
     eff = d * (k - 1) + 1
     num = n + 2 * p - eff
     if num < 0:
@@ -563,9 +656,26 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
     cdef const void *xp = cnp.PyArray_DATA(xc)
     cdef void *yp = cnp.PyArray_DATA(yc)
     cdef int rc = CCONV_OK
+    # Big calls run plane chunk by plane chunk, checking for Ctrl-C in between.
+    cdef int64_t NC = N * C, c0 = 0, c1, isz = xa.itemsize
+    cdef int64_t in_plane = p.in_[0] * p.in_[1] * p.in_[2]
+    cdef int64_t out_plane = p.out[0] * p.out[1] * p.out[2]
+    cdef double per_plane = float(out_plane) * p.ks[0] * p.ks[1] * p.ks[2] + in_plane
+    cdef int64_t step = _chunk_step(NC, per_plane)
     if ya.size:
-        with nogil:
-            rc = cconv_pool(&p, dt, xp, yp, nt)
+        while c0 < NC:
+            c1 = c0 + step if NC - c0 > step else NC
+            t_chunk = perf_counter()
+            p.NC = c1 - c0
+            with nogil:
+                rc = cconv_pool(&p, dt, <const char *>xp + c0 * in_plane * isz,
+                                <char *>yp + c0 * out_plane * isz, nt)
+            if rc != CCONV_OK:
+                break
+            c0 = c1
+            if c0 < NC:
+                PyErr_CheckSignals()
+                step = _next_step(step, perf_counter() - t_chunk)
     if rc == CCONV_ENOMEM:
         raise MemoryError("cconv: could not allocate pooling scratch memory")
     return ya[0] if unbatched else ya
@@ -576,7 +686,7 @@ def relu(x, out=None, num_threads=None):
     xa = _as_float_array(x, "x")
     cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
     cdef int nt = _threads_arg(num_threads)
-    src = np.ascontiguousarray(xa)
+    src = np.ascontiguousarray(xa).reshape(xa.shape)   # keeps 0-d arrays 0-d
     if out is None:
         dst = np.empty_like(src)
     else:
@@ -596,9 +706,17 @@ def relu(x, out=None, num_threads=None):
     cdef cnp.ndarray yc = dst
     cdef const void *xp = cnp.PyArray_DATA(xc)
     cdef void *yp = cnp.PyArray_DATA(yc)
-    cdef int64_t n = src.size
-    with nogil:
-        cconv_relu(dt, xp, yp, n, nt)
+    cdef int64_t n = src.size, i0 = 0, cnt, isz = src.itemsize
+    cdef int64_t step = _chunk_step(n, 1.0)
+    while i0 < n:
+        cnt = step if n - i0 > step else n - i0
+        t_chunk = perf_counter()
+        with nogil:
+            cconv_relu(dt, <const char *>xp + i0 * isz, <char *>yp + i0 * isz, cnt, nt)
+        i0 += cnt
+        if i0 < n:
+            PyErr_CheckSignals()
+            step = _next_step(step, perf_counter() - t_chunk)
     if out is not None and dst is not out:
         np.copyto(out, dst)
         return out

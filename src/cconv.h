@@ -88,6 +88,14 @@ int cconv_openmp_enabled(void);
 int cconv_default_threads(void);   /* what num_threads=None means */
 /* the thread count to use for `work` multiply-adds split into `tasks` tasks */
 int cconv_threads_for(int requested, double work, int64_t tasks);
+/* Called once at import: registers a fork handler (POSIX + OpenMP builds) so
+ * that a forked child runs every kernel on one thread (libgomp's pool does not
+ * survive fork; entering a parallel region in the child would hang). */
+void cconv_runtime_init(void);
+int cconv_forked_child(void);      /* 1 in a child made by fork() after import */
+/* The calling thread's FP control register (x86 MXCSR, aarch64 FPCR; 0 elsewhere). */
+uint64_t cconv_fpstate_get(void);
+void cconv_fpstate_set(uint64_t v);
 
 /* ---- pooling (pool.c) ---- */
 enum { CCONV_POOL_MAX = 0, CCONV_POOL_AVG = 1 };

@@ -27,8 +27,8 @@
  *
  * Each output value is reduced over (c, tap) in ascending order whatever the
  * thread count or blocking (a partial sum parked between channel chunks
- * round-trips through memory exactly): results are bitwise identical for any
- * number of threads.  Epilogue fused: bias, residual (may alias y), ReLU.
+ * round-trips through memory exactly), and a task computes whole outputs:
+ * results are bitwise identical for any number of threads and any schedule.  Epilogue fused: bias, residual (may alias y), ReLU.
  * This file includes itself once per dtype.
  */
 #ifndef CCONV_AVX2_TEMPLATE
@@ -467,12 +467,17 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR)) : NULL;
         NM(a2_epi_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu; ep.nseg = 1; ep.lo[0] = 0;
-        if (!panel || (!unit && !idx) || (nch > 1 && !accb)) {
-            failed = 1;
-        } else {
-            int64_t t0, t1;
-            cconv_thread_range(tasks, &t0, &t1);
-            for (int64_t task = t0; task < t1; task++) {
+        const int ok = panel && (unit || idx) && (nch <= 1 || accb);
+        if (!ok) failed = 1;
+        {
+            /* dynamic: a thread slowed down (shared core) does fewer tasks;
+             * every task computes whole outputs, so which thread runs it
+             * never changes a result */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (int64_t task = 0; task < tasks; task++) {
+                if (!ok) continue;
                 int64_t q = task;
                 const int64_t kc = q % nkc; q /= nkc;
                 const int64_t pb = q % npb; q /= npb;
@@ -722,13 +727,14 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         T *band = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)bufsz);
         NM(a2_epi_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
-        if (!band) {
-            failed = 1;
-        } else {
-            memset(band, 0, sizeof(T) * (size_t)bufsz);
-            int64_t t0, t1;
-            cconv_thread_range(tasks, &t0, &t1);
-            for (int64_t task = t0; task < t1; task++) {
+        if (!band) failed = 1;
+        else memset(band, 0, sizeof(T) * (size_t)bufsz);
+        {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (int64_t task = 0; task < tasks; task++) {
+                if (!band) continue;
                 int64_t q = task;
                 const int64_t kc = q % nkc; q /= nkc;
                 const int64_t bd = q % nbands; q /= nbands;

@@ -6,7 +6,8 @@
  * Winograd-transformed weights unless CCONV_PACK_DIRECT_ONLY was asked for.
  * Winograd mixes the inputs of a whole tile, so a NaN or Inf input would
  * spread to outputs whose window does not contain it; inputs that are not all
- * finite therefore take the direct path, which keeps IEEE propagation exact.
+ * finite therefore take the direct path (chosen per image), which keeps IEEE
+ * propagation exact.
  * Compiled for the baseline ISA: it only selects, and runs nothing wide.
  */
 #include <string.h>
@@ -40,32 +41,56 @@ static void sel_pack(const cconv_wshape *ws, const void *w, void *dst)
         cconv_wino3x3_pack_f32(ws, (const float *)w, (char *)dst + wino_offset(ws));
 }
 
-/* 1 when every input value the convolution reads is finite (bit test: vectorises) */
-static int input_finite(const cconv_conv_params *p, const float *x)
+/* 1 when every input value image n holds is finite (bit test: vectorises) */
+static int image_finite(const cconv_conv_params *p, const float *x, int64_t n)
 {
     const int64_t plane = p->in[0] * p->in[1] * p->in[2];
-    for (int64_t n = 0; n < p->N; n++)
-        for (int64_t c = 0; c < p->C; c++) {
-            const float *xc = x + n * p->x_sn + c * p->x_sc;
-            uint32_t bad = 0;
-            for (int64_t i = 0; i < plane; i++) {
-                uint32_t u;
-                memcpy(&u, xc + i, sizeof u);
-                bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-            }
-            if (bad) return 0;
+    for (int64_t c = 0; c < p->C; c++) {
+        const float *xc = x + n * p->x_sn + c * p->x_sc;
+        uint32_t bad = 0;
+        for (int64_t i = 0; i < plane; i++) {
+            uint32_t u;
+            memcpy(&u, xc + i, sizeof u);
+            bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
         }
+        if (bad) return 0;
+    }
     return 1;
 }
 
+static int wino_conv(const cconv_conv_params *p, const void *x, const void *packed,
+                     const void *bias, const void *res, void *y, int nthreads)
+{
+    return cconv_wino3x3_conv_f32(p, (const float *)x, (const char *)packed + wino_offset(&p->w),
+                                  (const float *)bias, (const float *)res, (float *)y, nthreads);
+}
+
+/* The algorithm is chosen per image, so an image's result never depends on
+ * which other images share the call (or on how a caller splits a batch). */
 static int sel_conv(const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
-    if (has_wino(&p->w) && cconv_wino3x3_applies(p) && input_finite(p, (const float *)x))
-        return cconv_wino3x3_conv_f32(p, (const float *)x, (const char *)packed + wino_offset(&p->w),
-                                      (const float *)bias, (const float *)res, (float *)y,
-                                      nthreads);
-    return cconv_avx2_f32.conv(p, x, packed, bias, res, y, nthreads);
+    if (!has_wino(&p->w) || !cconv_wino3x3_applies(p))
+        return cconv_avx2_f32.conv(p, x, packed, bias, res, y, nthreads);
+    int64_t n = 0;
+    while (n < p->N && image_finite(p, (const float *)x, n)) n++;
+    if (n == p->N) return wino_conv(p, x, packed, bias, res, y, nthreads);
+    /* some image holds NaN/Inf: run runs of images, each with its own algorithm */
+    int rc = CCONV_OK;
+    for (int64_t n0 = 0; n0 < p->N && rc == CCONV_OK;) {
+        const int fin = image_finite(p, (const float *)x, n0);
+        int64_t n1 = n0 + 1;
+        while (n1 < p->N && image_finite(p, (const float *)x, n1) == fin) n1++;
+        cconv_conv_params q = *p;
+        q.N = n1 - n0;
+        const void *xq = (const float *)x + n0 * p->x_sn;
+        const void *rq = res ? (const void *)((const float *)res + n0 * p->r_sn) : NULL;
+        void *yq = (float *)y + n0 * p->y_sn;
+        rc = fin ? wino_conv(&q, xq, packed, bias, rq, yq, nthreads)
+                 : cconv_avx2_f32.conv(&q, xq, packed, bias, rq, yq, nthreads);
+        n0 = n1;
+    }
+    return rc;
 }
 
 const cconv_conv_kernels cconv_avx2_select_f32 = {

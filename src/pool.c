@@ -35,6 +35,18 @@ static inline void clip_window(int64_t st, int64_t k, int64_t n, int64_t pad,
     *count = hi > lo ? hi - lo : 0;
 }
 
+/* The taps j in [0, k) of a window starting at s with dilation d that land
+ * in [0, n), as [*lo, *hi): by arithmetic, so a huge kernel or padding costs
+ * nothing (the other taps read only padding). */
+static inline void pool_taps(int64_t s, int64_t d, int64_t k, int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t a = s >= 0 ? 0 : (-s + d - 1) / d;
+    int64_t b = n - 1 - s >= 0 ? (n - 1 - s) / d + 1 : 0;
+    if (b > k) b = k;
+    *lo = a;
+    *hi = b > a ? b : a;
+}
+
 #define POOL_BODY(T)                                                                      \
     const T *x = (const T *)xv;                                                           \
     T *y = (T *)yv;                                                                       \
@@ -46,20 +58,28 @@ static inline void clip_window(int64_t st, int64_t k, int64_t n, int64_t pad,
     const T ident = is_max ? -(T)INFINITY : (T)0;                                         \
     const int64_t rows = p->NC * Do * Ho;                                                 \
     if (rows <= 0 || Wo <= 0) return CCONV_OK;                                            \
-    /* padded row: index j holds input column j - pw; long enough for every tap */        \
-    const int64_t L = (Wo - 1) * sw + (kw - 1) * dw + 1 + W + pw;                         \
+    /* width taps [c_lo, c_hi) read an input column for some output; the others read   \
+     * only padding (the identity) and are skipped.  Padded row: index j holds input    \
+     * column j - pw + shift, long enough for every tap kept. */                         \
+    int64_t c_lo, c_hi;                                                                   \
+    pool_taps((Wo - 1) * sw - pw, dw, kw, W + (Wo - 1) * sw, &c_lo, &c_hi);              \
+    const int64_t shift = c_lo * dw < pw ? c_lo * dw : pw;                                \
+    int64_t L = pw - shift + W;                                                           \
+    if (c_hi > c_lo && (c_hi - 1) * dw + (Wo - 1) * sw - shift + 1 > L)                   \
+        L = (c_hi - 1) * dw + (Wo - 1) * sw - shift + 1;                                  \
     const double work = (double)rows * (W * kd * kh + Wo * kw);                           \
     const int nt = cconv_threads_for(nthreads, work, rows);                               \
     int failed = 0;                                                                       \
     OMP_PARALLEL                                                                          \
     {                                                                                     \
-        cconv_fpstate fps = cconv_fpenv_enter();                                          \
+        /* FTZ/DAZ for averages only: a max must see denormals as they are */           \
+        cconv_fpstate fps = is_max ? (cconv_fpstate)0 : cconv_fpenv_enter();              \
         T *buf = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(L + Wo));                  \
         if (!buf) {                                                                       \
             failed = 1;                                                                   \
         } else {                                                                          \
             T *acc = buf + L;                                                             \
-            T *row = buf + pw;                                                            \
+            T *row = buf + (pw - shift);                                                  \
             int64_t r0, r1;                                                               \
             cconv_thread_range(rows, &r0, &r1);                                           \
             for (int64_t i = 0; i < L; i++) buf[i] = ident;                               \
@@ -70,12 +90,13 @@ static inline void clip_window(int64_t st, int64_t k, int64_t n, int64_t pad,
                 const int64_t sh = oh * p->stride[1] - p->pad[1];                         \
                 /* vertical pass over the window's input rows */                         \
                 for (int64_t iw = 0; iw < W; iw++) row[iw] = ident;                       \
-                for (int64_t a = 0; a < kd; a++) {                                        \
+                int64_t a0, a1, b0, b1;                                                   \
+                pool_taps(sd, p->dil[0], kd, D, &a0, &a1);                                \
+                pool_taps(sh, p->dil[1], kh, H, &b0, &b1);                                \
+                for (int64_t a = a0; a < a1; a++) {                                       \
                     const int64_t id = sd + a * p->dil[0];                                \
-                    if (id < 0 || id >= D) continue;                                      \
-                    for (int64_t b = 0; b < kh; b++) {                                    \
+                    for (int64_t b = b0; b < b1; b++) {                                   \
                         const int64_t ih = sh + b * p->dil[1];                            \
-                        if (ih < 0 || ih >= H) continue;                                  \
                         const T *xr = xp + (id * H + ih) * W;                             \
                         if (is_max) {                                                     \
                             for (int64_t iw = 0; iw < W; iw++) row[iw] = MAXNAN(row[iw], xr[iw]); \
@@ -86,8 +107,8 @@ static inline void clip_window(int64_t st, int64_t k, int64_t n, int64_t pad,
                 }                                                                         \
                 /* horizontal pass over the padded row */                                \
                 for (int64_t ow = 0; ow < Wo; ow++) acc[ow] = ident;                      \
-                for (int64_t c = 0; c < kw; c++) {                                        \
-                    const T *src = buf + c * dw;                                          \
+                for (int64_t c = c_lo; c < c_hi; c++) {                                   \
+                    const T *src = buf + (c * dw - shift);                                \
                     if (is_max) {                                                         \
                         for (int64_t ow = 0; ow < Wo; ow++)                               \
                             acc[ow] = MAXNAN(acc[ow], src[ow * sw]);                      \
@@ -104,15 +125,17 @@ static inline void clip_window(int64_t st, int64_t k, int64_t n, int64_t pad,
                     clip_window(sh, kh, H, p->pad[1], &hsz, &hcnt);                       \
                     for (int64_t ow = 0; ow < Wo; ow++) {                                 \
                         clip_window(ow * sw - pw, kw, W, pw, &wsz, &wcnt);                \
-                        const int64_t div = p->count_include_pad ? dsz * hsz * wsz        \
-                                                                 : dcnt * hcnt * wcnt;    \
+                        /* double: a huge window's size overflows int64 */               \
+                        const double div = p->count_include_pad                           \
+                            ? (double)dsz * (double)hsz * (double)wsz                     \
+                            : (double)dcnt * (double)hcnt * (double)wcnt;                 \
                         yr[ow] = div > 0 ? acc[ow] / (T)div : (T)NAN;                     \
                     }                                                                     \
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
         cconv_scratch_free(buf);                                                          \
-        cconv_fpenv_leave(fps);                                                           \
+        if (!is_max) cconv_fpenv_leave(fps);                                              \
     }                                                                                     \
     return failed ? CCONV_ENOMEM : CCONV_OK;
 

@@ -1,6 +1,8 @@
 /* threads.c - OpenMP facts and policy: whether OpenMP is compiled in, what
  * num_threads=None means, how many threads a given amount of work deserves,
- * and per-thread scratch allocation.  Never changes global OpenMP state. */
+ * per-thread scratch allocation, fork detection (a forked child runs serial)
+ * and access to the floating-point control register for tests.  Never
+ * changes global OpenMP state. */
 #define _POSIX_C_SOURCE 200112L
 #include <stdlib.h>
 #include "cconv.h"
@@ -11,6 +13,56 @@
 #if defined(_MSC_VER)
 #include <malloc.h>
 #endif
+#include "fpenv.h"
+#if defined(_OPENMP) && !defined(_WIN32) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define CCONV_HAVE_ATFORK 1
+#endif
+
+/* Set in a child made by fork(): GNU libgomp's thread pool does not survive
+ * fork, and a child that enters a parallel region after its parent used one
+ * hangs.  So a forked child runs every kernel on one thread. */
+static volatile int cconv_in_forked_child = 0;
+
+#ifdef CCONV_HAVE_ATFORK
+static void cconv_atfork_child(void) { cconv_in_forked_child = 1; }
+#endif
+
+void cconv_runtime_init(void)
+{
+    static int done = 0;
+    if (done) return;
+    done = 1;
+#ifdef CCONV_HAVE_ATFORK
+    pthread_atfork(NULL, NULL, cconv_atfork_child);
+#endif
+}
+
+int cconv_forked_child(void) { return cconv_in_forked_child; }
+
+uint64_t cconv_fpstate_get(void)
+{
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+    return (uint64_t)_mm_getcsr();
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+    uint64_t v;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(v));
+    return v;
+#else
+    return 0;
+#endif
+}
+
+void cconv_fpstate_set(uint64_t v)
+{
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+    _mm_setcsr((unsigned int)v);
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+    __asm__ __volatile__("msr fpcr, %0" ::"r"(v));
+#else
+    (void)v;
+#endif
+}
 
 /* Below this many multiply-adds per thread, another thread costs more than it saves. */
 #define CCONV_MIN_WORK_PER_THREAD 2.0e5
@@ -27,6 +79,7 @@ int cconv_openmp_enabled(void)
 int cconv_default_threads(void)
 {
 #ifdef _OPENMP
+    if (cconv_in_forked_child) return 1;
     return omp_get_max_threads();
 #else
     return 1;
@@ -35,6 +88,7 @@ int cconv_default_threads(void)
 
 int cconv_threads_for(int requested, double work, int64_t tasks)
 {
+    if (cconv_in_forked_child) return 1;   /* see cconv_runtime_init */
     int64_t nt = requested > 0 ? requested : cconv_default_threads();
     int64_t by_work = (int64_t)(work / CCONV_MIN_WORK_PER_THREAD);
     if (nt > tasks) nt = tasks;

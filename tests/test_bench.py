@@ -172,6 +172,7 @@ def test_list(capsys):
 
 def test_blocks_suite_missing_is_a_clear_error(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "cconv.bench_blocks", None)
+    monkeypatch.delattr("cconv.bench_blocks", raising=False)  # set by an earlier import
     assert bench.main(["--suite", "blocks", "--quick"]) == 2
     assert "bench_blocks" in capsys.readouterr().err
 

@@ -201,3 +201,16 @@ def test_oneshot_small_problems_pack_direct_only(monkeypatch):
     monkeypatch.setenv("CCONV_WINOGRAD", "0")
     y_direct = cconv.conv2d(x, cconv.pack_weights(w), padding=1)
     np.testing.assert_array_equal(y_oneshot, y_direct)
+
+
+def test_algorithm_chosen_per_image(force):
+    """A NaN in one image sends that image to the direct path only: the other
+    images give bit for bit what they give alone."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 16, 12, 12)).astype(np.float32)
+    x[1, 2, 5, 5] = np.nan
+    w = cconv.pack_weights(rng.standard_normal((16, 16, 3, 3)).astype(np.float32))
+    y = cconv.conv2d(x, w, padding=1)
+    for n in range(4):
+        np.testing.assert_array_equal(y[n], cconv.conv2d(x[n], w, padding=1))
+    assert np.isnan(y[1, :, 4:7, 4:7]).all() and np.isfinite(y[[0, 2, 3]]).all()
