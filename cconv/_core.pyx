@@ -270,17 +270,28 @@ def _check_out(out, shape, dtype, int nspatial, inputs, str name="out"):
         raise ValueError(f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
-    if not _spatial_contiguous(out, nspatial):
-        raise ValueError(f"{name}: its spatial dimensions must be C-contiguous "
-                         "(batch and channel strides may be anything)")
-    if any(st % out.itemsize for st in out.strides):
-        raise ValueError(f"{name}: strides must be multiples of the item size")
-    if out.size and _self_overlapping(out):
-        raise ValueError(f"{name}: its elements overlap each other")
+    if not out.flags.c_contiguous:   # a C-contiguous array passes the three layout checks
+        if not _spatial_contiguous(out, nspatial):
+            raise ValueError(f"{name}: its spatial dimensions must be C-contiguous "
+                             "(batch and channel strides may be anything)")
+        if any(st % out.itemsize for st in out.strides):
+            raise ValueError(f"{name}: strides must be multiples of the item size")
+        if out.size and _self_overlapping(out):
+            raise ValueError(f"{name}: its elements overlap each other")
+    seen = set()
     for other, oname in inputs:
-        if other is not None and out.size and other.size and np.shares_memory(out, other):
+        if other is None or id(other) in seen:
+            continue
+        seen.add(id(other))
+        if out.size and other.size and _overlap(out, other):
             raise ValueError(f"{name} overlaps {oname}")
     return out
+
+
+def _overlap(a, b):
+    """Whether a and b share memory: a cheap bounds test first, the exact
+    answer only when the bounds meet (e.g. channel slices of one buffer)."""
+    return np.may_share_memory(a, b) and np.shares_memory(a, b)
 
 
 def _elem_stride(arr, int axis):
@@ -509,7 +520,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
                                              (weight if isinstance(weight, np.ndarray) else None,
                                               "weight")])
         out_user = out
-        if ra is not None and ra.size and np.shares_memory(ya, ra):
+        if ra is not None and ra.size and _overlap(ya, ra):
             same = (ra.__array_interface__["data"][0] == ya.__array_interface__["data"][0]
                     and ra.strides == ya.strides)
             if not same:
@@ -698,7 +709,7 @@ def relu(x, out=None, num_threads=None):
             raise ValueError(f"out has shape {out.shape}; expected {xa.shape}")
         if not out.flags.writeable:
             raise ValueError("out is read-only")
-        if out.flags.c_contiguous and (src is out or not np.shares_memory(src, out)):
+        if out.flags.c_contiguous and (src is out or not _overlap(src, out)):
             dst = out
         else:
             dst = np.empty_like(src)
