@@ -503,10 +503,13 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
             ra = np.ascontiguousarray(ra)
 
     if not isinstance(weight, PackedWeights):
+        # pack Winograd weights only for a call that can use them and amortises them
         tiles = N
         for o in osp[max(0, nd - 2):]:
             tiles *= (o + 3) // 4
-        pw = PackedWeights(wa, g, _direct_only=tiles < _ONESHOT_WINOGRAD_MIN_TILES)
+        wino = (nd == 2 and g == 1 and tuple(ks) == (3, 3) and st == (1, 1) and dl == (1, 1)
+                and tiles >= _ONESHOT_WINOGRAD_MIN_TILES)
+        pw = PackedWeights(wa, g, _direct_only=not wino)
 
     xa = np.ascontiguousarray(xa)
     if out is None:
