@@ -240,7 +240,10 @@ def _check_size(shape, itemsize, str name):
 
 
 def _spatial_contiguous(arr, int nspatial):
-    """True when the last nspatial axes of arr are C-contiguous."""
+    """True when the last nspatial axes of arr are C-contiguous (always for
+    an empty array: it has no elements to lay out)."""
+    if arr.size == 0:
+        return True
     expect = arr.itemsize
     for ax in range(arr.ndim - 1, arr.ndim - 1 - nspatial, -1):
         if arr.shape[ax] != 1 and arr.strides[ax] != expect:
