@@ -402,16 +402,20 @@ def _conv_out_size(n, k, s, p_lo, p_hi, d):
 _ACTIVATIONS = {None: CCONV_ACT_NONE, "relu": CCONV_ACT_RELU}
 
 
-def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=None,
-         activation=None, residual=None, out=None, num_threads=None):
-    """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
+def _batched_input(x, int nd, str fname):
+    """x as a float array with a batch axis, and whether the caller gave none."""
     xa = _as_float_array(x, "x")
     if xa.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"x must have {nd + 2} dimensions (N, C, *spatial) or {nd + 1} "
-                         f"(C, *spatial) for conv{nd}d, got shape {xa.shape}")
+                         f"(C, *spatial) for {fname}, got shape {xa.shape}")
     unbatched = xa.ndim == nd + 1
-    if unbatched:
-        xa = xa[None]
+    return (xa[None] if unbatched else xa), unbatched
+
+
+def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=None,
+         activation=None, residual=None, out=None, num_threads=None):
+    """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
+    xa, unbatched = _batched_input(x, nd, f"conv{nd}d")
     cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
 
     cdef PackedWeights pw
@@ -623,13 +627,7 @@ def _pool_out_size(n, k, s, p, d, bint ceil_mode):
 def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
          ceil_mode=False, count_include_pad=True, num_threads=None):
     """N-d max or average pooling; see cconv.max_pool2d / cconv.avg_pool2d."""
-    xa = _as_float_array(x, "x")
-    if xa.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"x must have {nd + 2} dimensions (N, C, *spatial) or {nd + 1} "
-                         f"(C, *spatial) for {kind}_pool{nd}d, got shape {xa.shape}")
-    unbatched = xa.ndim == nd + 1
-    if unbatched:
-        xa = xa[None]
+    xa, unbatched = _batched_input(x, nd, f"{kind}_pool{nd}d")
     cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
     ks = _tuple_arg(kernel_size, nd, "kernel_size", 1)
     st = ks if stride is None else _tuple_arg(stride, nd, "stride", 1)
