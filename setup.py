@@ -2,8 +2,8 @@
 
 * Every C file is compiled for the baseline ISA with -O3, except files named
   `*_avx2.c`, which get AVX2/FMA flags and only run after the run-time CPU
-  check in src/dispatch.c.  `-march=native` is never used unless the
-  opt-in variable CCONV_NATIVE=1 asks for it (local builds only).
+  check in src/dispatch.c.  Native-CPU tuning is an opt-in for local builds
+  only (CCONV_NATIVE=1 adds -march=native); what ships never has it.
 * OpenMP is detected by compiling, linking and running a probe program;
   without it the build is serial with a warning, unless
   CCONV_REQUIRE_OPENMP=1, which turns the warning into an error.
