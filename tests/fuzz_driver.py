@@ -342,6 +342,31 @@ def same(a, b):
     return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
+def oracle_call(case, name, valid, call, stats, tolerated=()):
+    """Run `call` and hold it to the oracle's verdict `valid`: a valid call
+    must return (documented errors in `tolerated` excepted, e.g. a huge
+    valid case may run out of memory), an invalid one must raise a documented
+    error, and nothing may raise anything else.  Returns the result, or
+    NO_RESULT after a documented error."""
+    try:
+        got = call()
+    except DOCUMENTED as e:
+        if valid and not isinstance(e, tolerated):
+            raise AssertionError(f"{case}: valid call raised {type(e).__name__}: {e}") from None
+        stats["error:" + type(e).__name__] += 1
+        stats[name + ":error"] += 1
+        return NO_RESULT
+    except BaseException as e:  # noqa: BLE001 - anything else is a bug
+        raise AssertionError(f"{case}: undocumented {type(e).__name__}: {e}") from None
+    if not valid:
+        raise AssertionError(f"{case}: invalid call returned a result instead of raising")
+    stats[name + ":ok"] += 1
+    return got
+
+
+NO_RESULT = object()
+
+
 def case_conv(data, rng, stats):
     nd = data.draw(st.integers(1, 3))
     name = f"conv{nd}d"
@@ -565,19 +590,10 @@ def case_conv(data, rng, stats):
     fn = getattr(cconv, name)
     kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups_v,
                   activation=activation, residual=residual, out=out, num_threads=threads)
-    try:
-        got = fn(x, weight, bias, **kwargs)
-    except DOCUMENTED as e:
-        if valid and not (big and isinstance(e, (MemoryError, ValueError))):
-            raise AssertionError(f"{case}: valid call raised {type(e).__name__}: {e}") from None
-        stats["error:" + type(e).__name__] += 1
-        stats[name + ":error"] += 1
+    got = oracle_call(case, name, valid, lambda: fn(x, weight, bias, **kwargs), stats,
+                      (MemoryError, ValueError) if big else ())
+    if got is NO_RESULT:
         return
-    except BaseException as e:  # noqa: BLE001 - anything else is a bug
-        raise AssertionError(f"{case}: undocumented {type(e).__name__}: {e}") from None
-    if not valid:
-        raise AssertionError(f"{case}: invalid call returned a result instead of raising")
-    stats[name + ":ok"] += 1
     if big:
         if got.shape != (oshape[1:] if unbatched else oshape):
             raise AssertionError(f"{case}: shape {got.shape}")
@@ -647,18 +663,10 @@ def case_pack(data, rng, stats):
             raise Bad("too large")
     except Bad:
         valid = False
-    try:
-        pw = cconv.pack_weights(w, groups)
-    except DOCUMENTED as e:
-        if valid and not (big and isinstance(e, MemoryError)):
-            raise AssertionError(f"{case}: valid call raised {type(e).__name__}: {e}") from None
-        stats["pack_weights:error"] += 1
+    pw = oracle_call(case, "pack_weights", valid, lambda: cconv.pack_weights(w, groups), stats,
+                     (MemoryError,) if big else ())
+    if pw is NO_RESULT:
         return
-    except BaseException as e:  # noqa: BLE001
-        raise AssertionError(f"{case}: undocumented {type(e).__name__}: {e}") from None
-    if not valid:
-        raise AssertionError(f"{case}: invalid call returned")
-    stats["pack_weights:ok"] += 1
     if pw.shape != tuple(shape) or pw.dtype != w.dtype or pw.groups != g:
         raise AssertionError(f"{case}: attributes {pw!r}")
     # packed weights give bitwise the same convolution as the array
@@ -754,18 +762,10 @@ def case_pool(data, rng, stats):
     else:
         kw["count_include_pad"] = cip
     snap = None if huge_x or not isinstance(x, np.ndarray) else x.copy()
-    try:
-        got = fn(x, ks, **kw)
-    except DOCUMENTED as e:
-        if valid and not (big and isinstance(e, (MemoryError, ValueError))):
-            raise AssertionError(f"{case}: valid call raised {type(e).__name__}: {e}") from None
-        stats[name + ":error"] += 1
+    got = oracle_call(case, name, valid, lambda: fn(x, ks, **kw), stats,
+                      (MemoryError, ValueError) if big else ())
+    if got is NO_RESULT:
         return
-    except BaseException as e:  # noqa: BLE001
-        raise AssertionError(f"{case}: undocumented {type(e).__name__}: {e}") from None
-    if not valid:
-        raise AssertionError(f"{case}: invalid call returned")
-    stats[name + ":ok"] += 1
     if big:
         return
     if snap is not None and not same(x, snap):
@@ -804,18 +804,10 @@ def case_global(data, rng, stats):
         parse_threads(threads)
     except Bad:
         valid = False
-    try:
-        got = getattr(cconv, name)(x, num_threads=threads)
-    except DOCUMENTED as e:
-        if valid:
-            raise AssertionError(f"{case}: valid call raised {type(e).__name__}: {e}") from None
-        stats[name + ":error"] += 1
+    got = oracle_call(case, name, valid, lambda: getattr(cconv, name)(x, num_threads=threads),
+                      stats)
+    if got is NO_RESULT:
         return
-    except BaseException as e:  # noqa: BLE001
-        raise AssertionError(f"{case}: undocumented {type(e).__name__}: {e}") from None
-    if not valid:
-        raise AssertionError(f"{case}: invalid call returned")
-    stats[name + ":ok"] += 1
     x64 = np.asarray(xv, np.float64)
     if kind == "max":
         ref = np.max(x64, axis=(-2, -1), keepdims=True)
@@ -880,18 +872,10 @@ def case_relu(data, rng, stats):
         parse_threads(threads)
     except Bad:
         valid = False
-    try:
-        got = cconv.relu(x, out=out, num_threads=threads)
-    except DOCUMENTED as e:
-        if valid:
-            raise AssertionError(f"{case}: valid call raised {type(e).__name__}: {e}") from None
-        stats["relu:error"] += 1
+    got = oracle_call(case, "relu", valid, lambda: cconv.relu(x, out=out, num_threads=threads),
+                      stats)
+    if got is NO_RESULT:
         return
-    except BaseException as e:  # noqa: BLE001
-        raise AssertionError(f"{case}: undocumented {type(e).__name__}: {e}") from None
-    if not valid:
-        raise AssertionError(f"{case}: invalid call returned")
-    stats["relu:ok"] += 1
     if out is not None and got is not out:
         raise AssertionError(f"{case}: did not return out")
     ref = np.where(xv < 0, 0, xv).astype(np.float64)
