@@ -1,8 +1,8 @@
 """Build cconv's extension: the Cython binding plus the C kernels in src/.
 
 * Every C file is compiled for the baseline ISA with -O3, except files named
-  `*_avx2.c`, which get AVX2/FMA flags and only run after the run-time CPU
-  check in src/dispatch.c.  Native-CPU tuning is an opt-in for local builds
+  `*_avx2.c` (AVX2/FMA flags) and `*_avx512.c` (AVX-512F flags), which only
+  run after the run-time CPU check in src/dispatch.c.  Native-CPU tuning is an opt-in for local builds
   only (CCONV_NATIVE=1 adds -march=native); what ships never has it.
 * OpenMP is detected by compiling, linking and running a probe program;
   without it the build is serial with a warning, unless
@@ -94,7 +94,7 @@ def _probe_openmp(compiler, cflags, ldflags):
 
 
 class BuildExt(build_ext):
-    """Per-ISA flags for *_avx2.c sources and an OpenMP probe."""
+    """Per-ISA flags for *_avx2.c / *_avx512.c sources and an OpenMP probe."""
 
     def build_extensions(self):
         kind = _compiler_kind(self.compiler)
@@ -127,22 +127,28 @@ class BuildExt(build_ext):
             omp_c, omp_l = [], []
 
         x86 = _is_x86_64()
-        avx2 = (["/arch:AVX2"] if msvc else ["-mavx2", "-mfma"]) if x86 else None
+        # per-ISA sources: *_avx2.c and *_avx512.c, each with its own flags
+        isa_flags = {
+            "_avx2.c": ["/arch:AVX2"] if msvc else ["-mavx2", "-mfma"],
+            "_avx512.c": ["/arch:AVX512"] if msvc else ["-mavx512f", "-mavx2", "-mfma"],
+        }
         macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
         if x86:
             macros.append(("CCONV_HAVE_AVX2", "1"))
         for ext in self.extensions:
-            avx2_srcs = [s for s in ext.sources if s.endswith("_avx2.c")]
-            ext.sources = [s for s in ext.sources if not s.endswith("_avx2.c")]
-            # relink when an AVX2 source changes (they are not in ext.sources)
-            ext.depends = list(ext.depends) + avx2_srcs
+            isa_srcs = {sfx: [s for s in ext.sources if s.endswith(sfx)] for sfx in isa_flags}
+            ext.sources = [s for s in ext.sources if not s.endswith(tuple(isa_flags))]
+            # relink when a per-ISA source changes (they are not in ext.sources)
+            ext.depends = list(ext.depends) + [s for v in isa_srcs.values() for s in v]
             ext.define_macros += macros
             ext.extra_compile_args = base + omp_c
             ext.extra_link_args = link + omp_l
-            if x86 and avx2_srcs:
+            for sfx, srcs in isa_srcs.items():
+                if not (x86 and srcs):
+                    continue
                 objs = self.compiler.compile(
-                    avx2_srcs, output_dir=self.build_temp, macros=macros,
-                    include_dirs=ext.include_dirs, extra_postargs=base + omp_c + avx2,
+                    srcs, output_dir=self.build_temp, macros=macros,
+                    include_dirs=ext.include_dirs, extra_postargs=base + omp_c + isa_flags[sfx],
                     depends=ext.depends)
                 ext.extra_objects = list(ext.extra_objects or []) + objs
         super().build_extensions()

@@ -136,6 +136,7 @@ def config() -> dict:
         "version": _version(),
         "isa": _core.isa(),
         "cpu_has_avx2_fma": _core.cpu_has_avx2(),
+        "cpu_has_avx512": _core.cpu_has_avx512(),
         "disabled_features": os.environ.get("CCONV_DISABLE_CPU_FEATURES", ""),
         "openmp": _core.openmp_enabled(),
         "openmp_runtime": _openmp_runtime(),
@@ -170,6 +171,7 @@ def show_config(file=None):
           + (f"  (disabled: {c['disabled_features']})" if c["disabled_features"] else ""),
           file=file)
     print(f"  CPU has AVX2+FMA:   {c['cpu_has_avx2_fma']}", file=file)
+    print(f"  CPU has AVX-512F:   {c['cpu_has_avx512']}", file=file)
     print(f"  OpenMP:             {'on' if c['openmp'] else 'off'}"
           + (f" ({c['openmp_runtime']})" if c["openmp"] else ""), file=file)
     print(f"  default threads:    {c['default_threads']}", file=file)

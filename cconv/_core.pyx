@@ -28,6 +28,7 @@ cdef extern from "cconv.h":
         CCONV_ENOMEM
         CCONV_ISA_PORTABLE
         CCONV_ISA_AVX2
+        CCONV_ISA_AVX512
         CCONV_POOL_MAX
         CCONV_POOL_AVG
         CCONV_PACK_DIRECT_ONLY
@@ -66,6 +67,7 @@ cdef extern from "cconv.h":
 
     void cconv_dispatch_init(const char *disable) nogil
     int cconv_cpu_has_avx2_fma() nogil
+    int cconv_cpu_has_avx512() nogil
     int cconv_active_isa() nogil
     const char *cconv_isa_name(int isa) nogil
     const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt) nogil
@@ -101,17 +103,22 @@ _CHUNK_SECONDS = 0.05
 # Sizes beyond this many bytes are refused before any allocation (int64 headroom).
 cdef int64_t _MAX_BYTES = (<int64_t>1) << 60
 
-_ISAS = {"portable": CCONV_ISA_PORTABLE, "avx2": CCONV_ISA_AVX2}
+_ISAS = {"portable": CCONV_ISA_PORTABLE, "avx2": CCONV_ISA_AVX2, "avx512": CCONV_ISA_AVX512}
 
 
 def isa():
-    """Name of the kernel set chosen at import ('avx2' or 'portable')."""
+    """Name of the kernel set chosen at import ('avx512', 'avx2' or 'portable')."""
     return cconv_isa_name(cconv_active_isa()).decode()
 
 
 def cpu_has_avx2():
     """Whether this CPU and OS can run the AVX2/FMA kernels."""
     return bool(cconv_cpu_has_avx2_fma())
+
+
+def cpu_has_avx512():
+    """Whether this CPU and OS can run the AVX-512 kernels."""
+    return bool(cconv_cpu_has_avx512())
 
 
 def openmp_enabled():

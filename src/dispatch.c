@@ -1,6 +1,8 @@
 /* dispatch.c - run-time choice of kernels: cpuid + xgetbv once at import
- * decide between the AVX2/FMA kernels and the portable ones; a list of
- * refused features (CCONV_DISABLE_CPU_FEATURES) forces the portable path. */
+ * decide between the AVX-512, AVX2/FMA and portable kernels (the best the
+ * CPU and OS support); a list of refused features
+ * (CCONV_DISABLE_CPU_FEATURES) steps down: AVX512F refused -> AVX2, AVX2
+ * refused -> portable. */
 #include <string.h>
 #include <ctype.h>
 #include "cconv.h"
@@ -8,6 +10,7 @@
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
 #define CCONV_X86_DISPATCH 1
 extern const cconv_conv_kernels cconv_avx2_select_f32, cconv_avx2_f64;
+extern const cconv_conv_kernels cconv_avx512_select_f32, cconv_avx512_f64;
 #if defined(_MSC_VER)
 #include <intrin.h>
 #else
@@ -19,8 +22,10 @@ extern const cconv_conv_kernels cconv_portable_f32, cconv_portable_f64;
 
 static int active_isa = CCONV_ISA_PORTABLE;
 static int cpu_avx2 = -1;   /* cached detection: -1 not yet asked */
+static int cpu_avx512 = -1;
 
-static int detect_avx2_fma(void)
+/* 0: neither, 1: AVX2 + FMA, 2: that and AVX-512F (each with OS support) */
+static int detect_level(void)
 {
 #ifdef CCONV_X86_DISPATCH
     unsigned int a, b, c, d;
@@ -34,7 +39,7 @@ static int detect_avx2_fma(void)
 #endif
     const unsigned fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28;
     if ((c & (fma | osxsave | avx)) != (fma | osxsave | avx)) return 0;
-    /* the OS must save the ymm state */
+    /* the OS must save the ymm state (and for AVX-512 the opmask and zmm state) */
 #if defined(_MSC_VER)
     unsigned long long xcr0 = _xgetbv(0);
 #else
@@ -49,7 +54,10 @@ static int detect_avx2_fma(void)
     __cpuid_count(7, 0, a, b, c, d);
 #endif
     (void)a; (void)d;
-    return (b & (1u << 5)) != 0;   /* AVX2 */
+    if (!(b & (1u << 5))) return 0;                 /* AVX2 */
+    if ((b & (1u << 16)) && (xcr0 & 0xe6) == 0xe6)  /* AVX-512F; opmask, zmm0-15 hi, zmm16-31 */
+        return 2;
+    return 1;
 #else
     return 0;
 #endif
@@ -57,8 +65,14 @@ static int detect_avx2_fma(void)
 
 int cconv_cpu_has_avx2_fma(void)
 {
-    if (cpu_avx2 < 0) cpu_avx2 = detect_avx2_fma();
+    if (cpu_avx2 < 0) cpu_avx2 = detect_level() >= 1;
     return cpu_avx2;
+}
+
+int cconv_cpu_has_avx512(void)
+{
+    if (cpu_avx512 < 0) cpu_avx512 = detect_level() >= 2;
+    return cpu_avx512;
 }
 
 /* does the comma/space separated list name `feat` (case-insensitive)? */
@@ -88,18 +102,23 @@ void cconv_dispatch_init(const char *disable)
                                                   || list_names(disable, "FMA3")
                                                   || list_names(disable, "AVX"))))
         active_isa = CCONV_ISA_AVX2;
+    if (active_isa == CCONV_ISA_AVX2 && cconv_cpu_has_avx512()
+        && !(disable && (list_names(disable, "AVX512F") || list_names(disable, "AVX512"))))
+        active_isa = CCONV_ISA_AVX512;
 }
 
 int cconv_active_isa(void) { return active_isa; }
 
 const char *cconv_isa_name(int isa)
 {
-    return isa == CCONV_ISA_AVX2 ? "avx2" : "portable";
+    return isa == CCONV_ISA_AVX512 ? "avx512" : isa == CCONV_ISA_AVX2 ? "avx2" : "portable";
 }
 
 const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt)
 {
 #ifdef CCONV_X86_DISPATCH
+    if (isa == CCONV_ISA_AVX512 && cconv_cpu_has_avx512())
+        return dt == CCONV_F64 ? &cconv_avx512_f64 : &cconv_avx512_select_f32;
     if (isa == CCONV_ISA_AVX2 && cconv_cpu_has_avx2_fma())
         return dt == CCONV_F64 ? &cconv_avx2_f64 : &cconv_avx2_select_f32;
 #endif

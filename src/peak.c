@@ -1,11 +1,13 @@
 /* peak.c - a small FMA throughput probe: the GFLOP/s one thread reaches on
  * independent multiply-add chains, for the benchmark's "% of peak".  Uses
- * the AVX2 probe (peak_avx2.c) when dispatch chose AVX2. */
+ * the AVX2 or AVX-512 probe (peak_avx2.c, peak_avx512.c) when dispatch chose
+ * those kernels. */
 #include <time.h>
 #include "cconv.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
 double cconv_fma_peak_avx2(cconv_dtype dt, double seconds);
+double cconv_fma_peak_avx512(cconv_dtype dt, double seconds);
 #endif
 
 double cconv_now_seconds(void)
@@ -42,6 +44,7 @@ volatile double sink;
 double cconv_fma_peak_gflops(cconv_dtype dt, double seconds)
 {
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
+    if (cconv_active_isa() == CCONV_ISA_AVX512) return cconv_fma_peak_avx512(dt, seconds);
     if (cconv_active_isa() == CCONV_ISA_AVX2) return cconv_fma_peak_avx2(dt, seconds);
 #endif
     if (dt == CCONV_F64) PORTABLE_PROBE(double, 2)

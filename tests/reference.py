@@ -145,3 +145,14 @@ def max_filter_ref(x2d, k):
     full = ndimage.maximum_filter(x2d.astype(np.float64), size=(1, 1, k, k), mode="nearest")
     h = k // 2
     return full[:, :, h:x2d.shape[2] - (k - 1 - h), h:x2d.shape[3] - (k - 1 - h)]
+
+
+def kernel_isas():
+    """The kernel sets this machine can run: tests run each one in-process."""
+    import cconv
+    isas = ["portable"]
+    if cconv._core.cpu_has_avx2():
+        isas.append("avx2")
+    if cconv._core.cpu_has_avx512():
+        isas.append("avx512")
+    return isas

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import cconv
-from reference import assert_close, conv_ref, conv_ref_fast
+from reference import assert_close, conv_ref, conv_ref_fast, kernel_isas
 
-ISAS = ["portable"] + (["avx2"] if cconv._core.cpu_has_avx2() else [])
+ISAS = kernel_isas()
 CONV = {1: cconv.conv1d, 2: cconv.conv2d, 3: cconv.conv3d}
 
 
@@ -95,6 +95,12 @@ ODD_CASES = [
     (2, 6, (7, 7), 9, (3, 3), 2, 1, 2, 3),      # groups + stride + dilation
     (1, 1, (1, 1), 1, (1, 1), 1, 0, 1, 1),
     (1, 1, (1, 1), 1, (3, 3), 1, 1, 1, 1),
+    # AVX-512 output-channel-vectorised band path (K/groups >= 24): K not a
+    # multiple of 32, many channel chunks, 12-pixel tiles across row ends
+    (2, 37, (13, 11), 41, (3, 5), 2, (2, 1), (1, 2), 1),
+    (1, 70, (9, 7), 24, (5, 5), 1, 2, 1, 1),
+    (1, 20, (6, 31), 64, (3, 3), 1, 4, 1, 2),   # groups, Kg = 32, pad > tile
+    (1, 3, (5, 2), 33, (7, 7), 2, 3, 1, 1),     # fewer pixels than a tile
 ]
 
 

@@ -5,10 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cconv
-from reference import assert_close, conv_ref, conv_ref_fast
+from reference import assert_close, conv_ref, conv_ref_fast, kernel_isas
 
 CONV = {1: cconv.conv1d, 2: cconv.conv2d, 3: cconv.conv3d}
-ISAS = ["portable"] + (["avx2"] if cconv._core.cpu_has_avx2() else [])
+ISAS = kernel_isas()
 
 
 @st.composite

@@ -1,5 +1,5 @@
-"""Run-time dispatch: the forced portable path in a subprocess, and the
-AVX2 and portable kernels agreeing in-process."""
+"""Run-time dispatch: the forced AVX2 and portable paths in subprocesses, and
+the AVX-512, AVX2 and portable kernels agreeing in-process."""
 import os
 import subprocess
 import sys
@@ -37,8 +37,18 @@ def test_default_path_matches_cpu():
     disabled = {f.strip().upper() for f in
                 os.environ.get("CCONV_DISABLE_CPU_FEATURES", "").replace(",", " ").split()}
     usable = cconv._core.cpu_has_avx2() and not disabled & {"AVX2", "FMA", "FMA3", "AVX"}
-    expect = "avx2" if usable else "portable"
+    usable512 = usable and cconv._core.cpu_has_avx512() and not disabled & {"AVX512F", "AVX512"}
+    expect = "avx512" if usable512 else "avx2" if usable else "portable"
     assert cconv._core.isa() == expect
+    assert not cconv._core.cpu_has_avx512() or cconv._core.cpu_has_avx2()
+
+
+@pytest.mark.skipif(not cconv._core.cpu_has_avx512(), reason="the CPU has no AVX-512")
+def test_refusing_avx512_steps_down_to_avx2():
+    r = _run("import cconv; print(cconv._core.isa()); cconv.show_config()",
+             CCONV_DISABLE_CPU_FEATURES="avx512f")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "avx2"
 
 
 @pytest.mark.skipif(bool(os.environ.get("CCONV_DISABLE_CPU_FEATURES")),

@@ -10,8 +10,8 @@ import pytest
 import cconv
 from reference import assert_close, conv_ref, conv_ref_fast
 
-pytestmark = pytest.mark.skipif(cconv._core.isa() != "avx2",
-                                reason="the Winograd path belongs to the AVX2 kernels")
+pytestmark = pytest.mark.skipif(cconv._core.isa() not in ("avx2", "avx512"),
+                                reason="the Winograd path belongs to the AVX2/AVX-512 kernels")
 
 SUITE_3X3 = [s for s in cconv.suite.LAYERS
              if s.kernel == 3 and s.stride == 1 and s.C >= 16]

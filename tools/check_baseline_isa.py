@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Prove that what ships runs on any x86-64 CPU: only src/*_avx2.c may use AVX.
+"""Prove that what ships runs on any x86-64 CPU: only src/*_avx2.c and src/*_avx512.c may use AVX.
 
 A wheel crashes with "illegal instruction" on an older CPU if any code that
 runs before (or without) the run-time cpuid check was compiled with AVX.
-setup.py compiles src/*_avx2.c with -mavx2 -mfma and everything else (the
+setup.py compiles src/*_avx2.c with -mavx2 -mfma, src/*_avx512.c with -mavx512f, and everything else (the
 other C files and the Cython module cconv/_core.c) for the baseline ISA.
 This script disassembles the baseline object files with `objdump -d` and
 fails if any of them holds an AVX instruction: a ymm/zmm register operand,
@@ -47,8 +47,8 @@ _FUNC = re.compile(r"^[0-9a-f]+ <(.+)>:$")
 
 
 def is_avx2_object(path: str) -> bool:
-    """Objects built from src/*_avx2.c (the only ones allowed AVX)."""
-    return os.path.basename(path).endswith(("_avx2.o", "_avx2.obj"))
+    """Objects built from src/*_avx2.c or src/*_avx512.c (the only ones allowed AVX)."""
+    return os.path.basename(path).endswith(("_avx2.o", "_avx2.obj", "_avx512.o", "_avx512.obj"))
 
 
 def find_objects(objdir: str) -> list[str]:
@@ -120,13 +120,13 @@ def check(objdir: str, objdump: str = "objdump", verbose: bool = True) -> int:
                       "instruction, so the detector cannot be trusted", file=sys.stderr)
                 return 2
             if verbose:
-                print(f"ok   {rel}: AVX2 object, {n} AVX instructions (allowed)")
+                print(f"ok   {rel}: per-ISA object, {n} AVX instructions (allowed)")
     if bad:
         print(f"check_baseline_isa: {bad} baseline object(s) contain AVX; they would crash "
               "with 'illegal instruction' on CPUs without AVX")
         return 1
     print(f"check_baseline_isa: OK, {len(baseline)} baseline object(s) clean, "
-          f"{len(avx2)} AVX2 object(s)")
+          f"{len(avx2)} AVX2/AVX-512 object(s)")
     return 0
 
 

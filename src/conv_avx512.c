@@ -1,0 +1,274 @@
+/* conv_avx512.c - the AVX-512 (F) convolution kernels (float32, float64).
+ *
+ * The kernels of conv_simd_template.h (a 6-oc x 2-vector register tile, 1x1
+ * as a GEMM over packed pixel panels, direct KxK over zero-padded
+ * stride-phase bands) instantiated for zmm vectors: a tile is 6 output
+ * channels x 32 float32 (16 float64) pixels.  Float32 KxK layers with at
+ * least 24 output channels per group use their own output-channel-vectorised
+ * tile instead (below), with its own packed layout.  Compiled with -mavx512f
+ * and only called after dispatch.c has checked that the CPU has AVX-512F and
+ * the OS saves the zmm and opmask state.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cconv.h"
+#include "fpenv.h"
+#include "scratch.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* lanes [lo, hi) of the vector holding lanes [base, base + 16) / + 8) */
+static inline uint32_t a5_bits(int64_t lo, int64_t hi, int64_t base, int64_t lanes)
+{
+    lo -= base; hi -= base;
+    if (lo < 0) lo = 0;
+    if (hi > lanes) hi = lanes;
+    if (hi <= lo) return 0;
+    return (uint32_t)(((1ull << hi) - 1) & ~((1ull << lo) - 1));
+}
+static inline __mmask16 a5_mrange16(int64_t lo, int64_t hi, int64_t base)
+{
+    return (__mmask16)a5_bits(lo, hi, base, 16);
+}
+static inline __mmask8 a5_mrange8(int64_t lo, int64_t hi, int64_t base)
+{
+    return (__mmask8)a5_bits(lo, hi, base, 8);
+}
+
+/* lanes 0, 2, 4, ... of the 2 * VL values at p (stride-2 gathers) */
+static inline __m512 a5_evens32(const float *p)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
+}
+static inline __m512d a5_evens64(const double *p)
+{
+    const __m512i idx = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), idx, _mm512_loadu_pd(p + 8));
+}
+
+
+
+/* ---- float32 direct KxK, output-channel vectorised (A2_OCV hooks) ----
+ * The spatially vectorised tile of conv_simd_template.h loads two unaligned
+ * zmm of pixels per (channel, tap): with 16 lanes nearly every such load
+ * splits a cache line, and the kernel becomes load-bound.  Here a tile is 12
+ * output pixels x 32 output channels (24 zmm accumulators): per (channel,
+ * tap) two aligned weight vectors are loaded and each pixel is broadcast
+ * (4 bytes, never split) into two FMAs: 14 loads for 24 FMAs.  Pixels are
+ * read from the same prepared band (flat rows of width Wq, stride phases), so
+ * padding, stride and dilation cost nothing in the loop.  Weights are packed
+ * [g][32-oc block][c][tap][32] and consumed in channel chunks whose weights
+ * stay in L1 (A5_WCHUNK); partial sums of a tile park in per-thread scratch
+ * between chunks (exact round trips, ascending (c, tap) order: bitwise the
+ * same for any thread count).  The epilogue transposes a tile with gathers
+ * and applies bias, residual and ReLU on the way to NCHW. */
+#define A5_NP 12                 /* output pixels per tile */
+#define A5_KB 32                 /* output channels per tile (2 zmm) */
+#define A5_TILE (A5_NP * A5_KB)  /* floats of one tile's sums */
+#ifndef A5_WCHUNK
+#define A5_WCHUNK (24 * 1024)    /* bytes of one channel chunk's weights (L1) */
+#endif
+
+static inline int64_t a5_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int a5_ocv_use(const cconv_wshape *ws)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    return taps > 1 && ws->K / ws->groups >= 24;
+}
+
+static int64_t a5_ocv_nkb(const cconv_wshape *ws) { return (ws->K / ws->groups + A5_KB - 1) / A5_KB; }
+
+static int64_t a5_ocv_packed_size(const cconv_wshape *ws)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    return ws->groups * a5_ocv_nkb(ws) * ws->Cg * taps * A5_KB * (int64_t)sizeof(float);
+}
+
+static void a5_ocv_pack(const cconv_wshape *ws, const float *w, float *p)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    const int64_t Kg = ws->K / ws->groups, Cg = ws->Cg, nkb = a5_ocv_nkb(ws);
+    for (int64_t g = 0; g < ws->groups; g++)
+        for (int64_t kb = 0; kb < nkb; kb++)
+            for (int64_t c = 0; c < Cg; c++)
+                for (int64_t t = 0; t < taps; t++, p += A5_KB)
+                    for (int64_t l = 0; l < A5_KB; l++) {
+                        const int64_t k = kb * A5_KB + l;
+                        p[l] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : 0.0f;
+                    }
+}
+
+static int64_t a5_ocv_chunk(int64_t taps)
+{
+    const int64_t c = A5_WCHUNK / (taps * A5_KB * (int64_t)sizeof(float));
+    return c > 0 ? c : 1;
+}
+
+/* bytes of per-thread scratch for a band of npx flat positions */
+static size_t a5_ocv_scratch(int64_t npx, int64_t Cg, int64_t taps)
+{
+    const int64_t nch = (Cg + a5_ocv_chunk(taps) - 1) / a5_ocv_chunk(taps);
+    const int64_t slots = 1 + (nch > 1 ? (npx + A5_NP - 1) / A5_NP : 0);
+    return sizeof(float) * (size_t)(slots * A5_TILE);
+}
+
+/* 12 pixels x 32 channels over nc channels x ntaps taps; sums start from
+ * zero or ain, end in aout ([pixel][32] each) */
+static void a5_ocv_mk(const float *w, const float *b, int64_t nc, int64_t cs, const int64_t *off,
+                      int64_t ntaps, const float *ain, float *aout)
+{
+    __m512 a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11;
+    __m512 b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11;
+    if (ain) {
+#define LD(i) a##i = _mm512_loadu_ps(ain + i * A5_KB); b##i = _mm512_loadu_ps(ain + i * A5_KB + 16);
+        LD(0) LD(1) LD(2) LD(3) LD(4) LD(5) LD(6) LD(7) LD(8) LD(9) LD(10) LD(11)
+#undef LD
+    } else {
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = _mm512_setzero_ps();
+        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = b9 = b10 = b11 = a0;
+    }
+    for (int64_t c = 0; c < nc; c++) {
+        const float *bc = b + c * cs;
+        for (int64_t t = 0; t < ntaps; t++) {
+            const float *bp = bc + off[t];
+            const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+            w += A5_KB;
+            __m512 x;
+#define ST(i) x = _mm512_set1_ps(bp[i]); a##i = _mm512_fmadd_ps(w0, x, a##i); b##i = _mm512_fmadd_ps(w1, x, b##i);
+            ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11)
+#undef ST
+        }
+    }
+#define SV(i) _mm512_storeu_ps(aout + i * A5_KB, a##i); _mm512_storeu_ps(aout + i * A5_KB + 16, b##i);
+    SV(0) SV(1) SV(2) SV(3) SV(4) SV(5) SV(6) SV(7) SV(8) SV(9) SV(10) SV(11)
+#undef SV
+}
+
+/* one tile's sums tb ([pixel][32]) for flat positions q0.. of the band, to
+ * output channels [k0, k0 + kn): transposed with gathers, bias, residual
+ * (may alias y), ReLU */
+static void a5_ocv_epi(const float *tb, int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo,
+                       int64_t kn, float *yk, int64_t ysk, const float *rk, int64_t rsk,
+                       const float *bk, int relu)
+{
+    int64_t base[A5_NP];
+    __mmask16 msk[A5_NP];
+    int ns = 0;
+    int64_t l = 0;
+    while (l < A5_NP) {
+        const int64_t q = q0 + l, i = q / Wq, j = q - i * Wq;
+        if (i >= rbn) break;
+        const int64_t len = a5_min(A5_NP - l, Wq - j), cnt = a5_min(len, Wo - j);
+        if (cnt > 0) {
+            base[ns] = i * Wo + j - l;
+            msk[ns] = (__mmask16)(((1u << (l + cnt)) - 1) & ~((1u << l) - 1));
+            ns++;
+        }
+        l += len;
+    }
+    if (ns == 0) return;
+    const __m512i idx = _mm512_setr_epi32(0, A5_KB, 2 * A5_KB, 3 * A5_KB, 4 * A5_KB, 5 * A5_KB,
+                                          6 * A5_KB, 7 * A5_KB, 8 * A5_KB, 9 * A5_KB, 10 * A5_KB,
+                                          11 * A5_KB, 0, 0, 0, 0);
+    const __m512 z = _mm512_setzero_ps();
+    for (int64_t o = 0; o < kn; o++) {
+        __m512 v = _mm512_mask_i32gather_ps(z, (__mmask16)0x0fff, idx, tb + o, 4);
+        if (bk) v = _mm512_add_ps(v, _mm512_set1_ps(bk[o]));
+        float *yr = yk + o * ysk;
+        const float *rr = rk ? rk + o * rsk : NULL;
+        for (int s = 0; s < ns; s++) {
+            __m512 u = v;
+            if (rr) u = _mm512_add_ps(u, _mm512_maskz_loadu_ps(msk[s], rr + base[s]));
+            if (relu) u = _mm512_max_ps(z, u);  /* max(0, NaN) = NaN */
+            _mm512_mask_storeu_ps(yr + base[s], msk[s], u);
+        }
+    }
+}
+
+/* output-channel blocks [kb0, kb1) of one prepared band (group's weights wg,
+ * outputs yg/rg/bg at the band's first pixel of the group's channel 0) */
+static void a5_ocv_band(const float *wg, const float *band, int64_t Cg, int64_t cs,
+                        const int64_t *off, int64_t taps, int64_t rbn, int64_t Wq, int64_t Wo,
+                        int64_t kb0, int64_t kb1, int64_t Kg, float *yg, int64_t ysk,
+                        const float *rg, int64_t rsk, const float *bg, int relu, float *pb)
+{
+    const int64_t ntl = (rbn * Wq + A5_NP - 1) / A5_NP;
+    const int64_t cch = a5_ocv_chunk(taps), nch = (Cg + cch - 1) / cch;
+    float *tb = pb;
+    for (int64_t kb = kb0; kb < kb1; kb++) {
+        const float *wk = wg + kb * Cg * taps * A5_KB;
+        const int64_t k0 = kb * A5_KB, kn = a5_min(A5_KB, Kg - k0);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
+            const int last = ch == nch - 1;
+            for (int64_t tl = 0; tl < ntl; tl++) {
+                float *acc = nch > 1 ? pb + (tl + 1) * A5_TILE : NULL;
+                a5_ocv_mk(wk + c0 * taps * A5_KB, band + c0 * cs + tl * A5_NP, cn, cs, off, taps,
+                          ch > 0 ? acc : NULL, last ? tb : acc);
+                if (last)
+                    a5_ocv_epi(tb, tl * A5_NP, rbn, Wq, Wo, kn, yg + k0 * ysk, ysk,
+                               rg ? rg + k0 * rsk : NULL, rsk, bg ? bg + k0 : NULL, relu);
+            }
+        }
+    }
+}
+
+#define A2_OCV 1
+#define A2_OCV_KB A5_KB
+#define A2_OCV_USE a5_ocv_use
+#define A2_OCV_PACKED_SIZE a5_ocv_packed_size
+#define A2_OCV_PACK a5_ocv_pack
+#define A2_OCV_SCRATCH a5_ocv_scratch
+#define A2_OCV_BAND a5_ocv_band
+
+#define T float
+#define V __m512
+#define VL 16
+#define NM(x) x##_f32
+#define TABLE cconv_avx512_f32
+#define VLOADU _mm512_loadu_ps
+#define VSTOREU _mm512_storeu_ps
+#define VBCAST(p) _mm512_set1_ps(*(p))
+#define VSET1 _mm512_set1_ps
+#define VFMA _mm512_fmadd_ps
+#define VADD _mm512_add_ps
+#define VMAX _mm512_max_ps
+#define VZERO _mm512_setzero_ps
+#define VMLOAD(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define VMSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define VMASK_T __mmask16
+#define VMRANGE a5_mrange16
+#define VEVENS a5_evens32
+#define ISA_NAME "avx512"
+#include "conv_simd_template.h"
+#include "conv_simd_undef.h"
+
+#undef A2_OCV
+
+#define T double
+#define V __m512d
+#define VL 8
+#define NM(x) x##_f64
+#define TABLE cconv_avx512_f64
+#define VLOADU _mm512_loadu_pd
+#define VSTOREU _mm512_storeu_pd
+#define VBCAST(p) _mm512_set1_pd(*(p))
+#define VSET1 _mm512_set1_pd
+#define VFMA _mm512_fmadd_pd
+#define VADD _mm512_add_pd
+#define VMAX _mm512_max_pd
+#define VZERO _mm512_setzero_pd
+#define VMLOAD(p, m) _mm512_maskz_loadu_pd((m), (p))
+#define VMSTORE(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
+#define VMASK_T __mmask8
+#define VMRANGE a5_mrange8
+#define VEVENS a5_evens64
+#define ISA_NAME "avx512"
+#include "conv_simd_template.h"
+
+#include "conv_simd_undef.h"

@@ -1,0 +1,752 @@
+/* conv_simd_template.h - the SIMD direct and 1x1 convolution kernels, written
+ * once over a vector abstraction and instantiated per ISA and dtype by
+ * conv_avx2.c (ymm) and conv_avx512.c (zmm); see conv_avx2.c for the design.
+ *
+ * The including file defines, for one dtype: T, V (vector type), VL (lanes),
+ * NM(x) (name suffix), TABLE (the kernel table's name), ISA_NAME, VLOADU,
+ * VSTOREU, VBCAST, VSET1, VFMA, VADD, VMAX, VZERO, VMASK_T (a lane mask),
+ * VMRANGE(lo, hi, base) (lanes [lo, hi) of the vector holding lanes
+ * [base, base + VL)), VMLOAD(p, m) (masked load, zeros elsewhere),
+ * VMSTORE(p, m, v) and VEVENS(p) (lanes 0, 2, 4, ... of the 2*VL values at p).
+ * The packed weight layout depends only on OCB, never on the ISA.
+ */
+#ifndef CCONV_SIMD_TEMPLATE_ONCE
+#define CCONV_SIMD_TEMPLATE_ONCE
+
+#ifndef A2_PFD
+#define A2_PFD 4                   /* prefetch distance in channels (band path) */
+#endif
+#ifndef A2_TG
+#define A2_TG 1                    /* tiles per group: each tile runs all oc blocks */
+#endif
+#define OCB 6                      /* output channels per packed block / tile rows */
+#ifndef BAND_BUDGET
+#define BAND_BUDGET (512 * 1024)
+#endif   /* bytes of prepared input per thread (L2) */
+#define PANEL_BUDGET (160 * 1024)  /* bytes of packed 1x1 input panel per thread */
+#ifndef A2_KBO_BYTES
+#define A2_KBO_BYTES (16 * 1024)   /* oc-block-outer order above this many weight bytes per block */
+#endif
+#ifndef A2_DIRECT_NKB
+#define A2_DIRECT_NKB 4            /* 1x1: run unpacked when K/6 <= this */
+#endif
+#ifndef A2_WCHUNK
+#define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
+#endif
+#ifndef A2_C1CHUNK
+#define A2_C1CHUNK 256             /* 1x1: input channels per L1 chunk (NR px each: 64 B) */
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AINLINE static inline __attribute__((always_inline))
+#else
+#define AINLINE static __forceinline
+#endif
+
+static inline int64_t a2_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t a2_max(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t a2_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Output-channel blocks: ceil(Kg/OCB) blocks whose sizes differ by at most
+ * one (Kg = 32: 6,6,5,5,5,5 rather than 6,6,6,6,6,2), so that no block is
+ * left with too few accumulators to hide the FMA latency.  Block kb holds
+ * channels [a2_kfirst(Kg, kb), a2_kfirst(Kg, kb + 1)). */
+static inline int64_t a2_kfirst(int64_t Kg, int64_t kb)
+{
+    const int64_t nkb = (Kg + OCB - 1) / OCB;
+    if (nkb <= 0) return 0;
+    const int64_t base = Kg / nkb, rem = Kg % nkb;
+    return kb * base + (kb < rem ? kb : rem);
+}
+
+/* Pick the number of equal parts to split `base` tasks into so that nt
+ * threads get balanced shares: returns a multiplier for `base`. */
+static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
+{
+    if (nt <= 1 || base % nt == 0 || base >= 8 * nt) return 1;
+    int64_t m = 1;
+    while (m < maxsplit && ((base * m) % nt != 0) && base * m < 8 * nt) m++;
+    return m;
+}
+
+#endif /* CCONV_SIMD_TEMPLATE_ONCE */
+
+#define NR (2 * VL)  /* pixels per register tile */
+
+/* ---- weight packing: [g][kb][c][t][r][s][OCB] ---- */
+
+static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->groups, OCB); }
+
+static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+#ifdef A2_OCV
+    if (A2_OCV_USE(ws)) return A2_OCV_PACKED_SIZE(ws);
+#endif
+    return ws->groups * NM(a2_nkb)(ws) * ws->Cg * taps * OCB * (int64_t)sizeof(T);
+}
+
+static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst)
+{
+    const T *w = (const T *)wv;
+    T *p = (T *)dst;
+#ifdef A2_OCV
+    if (A2_OCV_USE(ws)) { A2_OCV_PACK(ws, w, p); return; }
+#endif
+    const int64_t Kg = ws->K / ws->groups, nkb = NM(a2_nkb)(ws);
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    const int64_t ct = ws->Cg * taps; /* (c, tap) pairs per output channel */
+    for (int64_t g = 0; g < ws->groups; g++)
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+            const T *src = w + (g * Kg + k0) * ct;
+            /* row by row: contiguous reads, stride-OCB writes within L1 */
+            for (int64_t l = 0; l < OCB; l++) {
+                if (l < mr) {
+                    const T *sr = src + l * ct;
+                    for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = sr[j];
+                } else {
+                    for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = (T)0;
+                }
+            }
+            p += ct * OCB;
+        }
+}
+
+/* ---- the fused epilogue of one tile ----
+ * Tile row i is output channel k0 + i: y + i*ysk.  The tile's lanes fall into
+ * nseg segments; segment s holds lanes [lo[s], hi[s]), and lane l of it goes
+ * to spatial position base[s] + l (base may be negative: only the masked
+ * lanes are touched). */
+typedef struct {
+    T *y;
+    const T *r;        /* residual (same layout as y, stride rsk) or NULL */
+    const T *bias;     /* bias of channel k0, or NULL */
+    int64_t ysk, rsk;
+    int relu, nseg;
+    int full;          /* one segment covering all NR lanes */
+    int64_t base[NR];
+    int lo[NR], hi[NR];
+} NM(a2_epi_t);
+
+AINLINE void NM(a2_epi_row)(const NM(a2_epi_t) *e, int i, V ca, V cb)
+{
+    T *yr = e->y + i * e->ysk;
+    const T *rr = e->r ? e->r + i * e->rsk : NULL;
+    if (e->bias) {
+        const V vb = VSET1(e->bias[i]);
+        ca = VADD(ca, vb);
+        cb = VADD(cb, vb);
+    }
+    const V z = VZERO();
+    for (int s = 0; s < e->nseg; s++) {
+        const int lo = e->lo[s], hi = e->hi[s];
+        T *yp = yr + e->base[s];
+        const T *rp = rr ? rr + e->base[s] : NULL;
+        if (lo == 0 && hi == NR) {
+            V u0 = ca, u1 = cb;
+            if (rp) { u0 = VADD(u0, VLOADU(rp)); u1 = VADD(u1, VLOADU(rp + VL)); }
+            if (e->relu) { u0 = VMAX(z, u0); u1 = VMAX(z, u1); }  /* max(0, NaN) = NaN */
+            VSTOREU(yp, u0);
+            VSTOREU(yp + VL, u1);
+            continue;
+        }
+        if (lo < VL) {
+            const VMASK_T m = VMRANGE(lo, hi, 0);
+            V u = ca;
+            if (rp) u = VADD(u, VMLOAD(rp, m));
+            if (e->relu) u = VMAX(z, u);
+            VMSTORE(yp, m, u);
+        }
+        if (hi > VL) {
+            const VMASK_T m = VMRANGE(lo, hi, VL);
+            V u = cb;
+            if (rp) u = VADD(u, VMLOAD(rp + VL, m));
+            if (e->relu) u = VMAX(z, u);
+            VMSTORE(yp + VL, m, u);
+        }
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void NM(a2_epi_tile)(const NM(a2_epi_t) *e, int mr, const V *acc)
+{
+    for (int i = 0; i < mr; i++) NM(a2_epi_row)(e, i, acc[2 * i], acc[2 * i + 1]);
+}
+
+/* ---- the microkernel: MR (<= OCB) channels x NR pixels ----
+ * a: packed weights [c][tap][OCB]; b: input, channel c at b + c*cs, tap t
+ * at + off[t] (GEN) or a single tap at offset 0 (!GEN).  The accumulators
+ * start from zero, or from the partial sums at ain (a [2*OCB][VL] block
+ * written by an earlier input-channel chunk); they end in aout (partial sums
+ * for a later chunk) or, when aout is NULL, in the fused epilogue.  A partial
+ * sum round-trips through memory exactly, so splitting the reduction into
+ * chunks gives the same bits as one pass. */
+AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int64_t nc,
+                       int64_t cs, const int64_t *off, int64_t ntaps, const T *ain, T *aout,
+                       const NM(a2_epi_t) *e)
+{
+    V c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b;
+    if (ain) {
+        c0a = VLOADU(ain + 0 * VL); c0b = VLOADU(ain + 1 * VL);
+        c1a = VLOADU(ain + 2 * VL); c1b = VLOADU(ain + 3 * VL);
+        c2a = VLOADU(ain + 4 * VL); c2b = VLOADU(ain + 5 * VL);
+        c3a = VLOADU(ain + 6 * VL); c3b = VLOADU(ain + 7 * VL);
+        c4a = VLOADU(ain + 8 * VL); c4b = VLOADU(ain + 9 * VL);
+        c5a = VLOADU(ain + 10 * VL); c5b = VLOADU(ain + 11 * VL);
+    } else {
+        c0a = c0b = c1a = c1b = c2a = c2b = VZERO();
+        c3a = c3b = c4a = c4b = c5a = c5b = VZERO();
+    }
+#define A2_STEP(bp)                                                                  \
+    do {                                                                             \
+        const V x0 = VLOADU(bp), x1 = VLOADU((bp) + VL);                             \
+        V w_ = VBCAST(a);                                                            \
+        c0a = VFMA(w_, x0, c0a); c0b = VFMA(w_, x1, c0b);                            \
+        if (MR > 1) { w_ = VBCAST(a + 1); c1a = VFMA(w_, x0, c1a); c1b = VFMA(w_, x1, c1b); } \
+        if (MR > 2) { w_ = VBCAST(a + 2); c2a = VFMA(w_, x0, c2a); c2b = VFMA(w_, x1, c2b); } \
+        if (MR > 3) { w_ = VBCAST(a + 3); c3a = VFMA(w_, x0, c3a); c3b = VFMA(w_, x1, c3b); } \
+        if (MR > 4) { w_ = VBCAST(a + 4); c4a = VFMA(w_, x0, c4a); c4b = VFMA(w_, x1, c4b); } \
+        if (MR > 5) { w_ = VBCAST(a + 5); c5a = VFMA(w_, x0, c5a); c5b = VFMA(w_, x1, c5b); } \
+        a += OCB;                                                                    \
+    } while (0)
+    if (GEN) {
+        for (int64_t c = 0; c < nc; c++) {
+            const T *bc = b + c * cs;
+            for (int64_t t = 0; t < ntaps; t++) {
+                /* the band streams from L2: fetch a later channel's lines */
+                const T *bp = bc + off[t];
+                _mm_prefetch((const char *)(bp + A2_PFD * cs), _MM_HINT_T0);
+                _mm_prefetch((const char *)(bp + A2_PFD * cs + NR - 1), _MM_HINT_T0);
+                A2_STEP(bc + off[t]);
+            }
+        }
+    } else {
+        /* no unrolling: an unrolled body makes the compiler hoist the next
+         * step's loads, run out of registers and shuffle accumulators */
+        for (int64_t c = 0; c < nc; c++) {
+            A2_STEP(b);
+            b += cs;
+        }
+    }
+#undef A2_STEP
+    if (aout) {
+        VSTOREU(aout + 0 * VL, c0a); VSTOREU(aout + 1 * VL, c0b);
+        VSTOREU(aout + 2 * VL, c1a); VSTOREU(aout + 3 * VL, c1b);
+        VSTOREU(aout + 4 * VL, c2a); VSTOREU(aout + 5 * VL, c2b);
+        VSTOREU(aout + 6 * VL, c3a); VSTOREU(aout + 7 * VL, c3b);
+        VSTOREU(aout + 8 * VL, c4a); VSTOREU(aout + 9 * VL, c4b);
+        VSTOREU(aout + 10 * VL, c5a); VSTOREU(aout + 11 * VL, c5b);
+        return;
+    }
+    if (e->full) {
+        /* a whole MR x NR tile in one contiguous run of pixels: fused
+         * epilogue straight from the registers */
+        T *y0 = e->y + e->base[0];
+        const int64_t ysk = e->ysk;
+        if (e->bias) {
+            V bv;
+            bv = VBCAST(e->bias + 0); c0a = VADD(c0a, bv); c0b = VADD(c0b, bv);
+            if (MR > 1) { bv = VBCAST(e->bias + 1); c1a = VADD(c1a, bv); c1b = VADD(c1b, bv); }
+            if (MR > 2) { bv = VBCAST(e->bias + 2); c2a = VADD(c2a, bv); c2b = VADD(c2b, bv); }
+            if (MR > 3) { bv = VBCAST(e->bias + 3); c3a = VADD(c3a, bv); c3b = VADD(c3b, bv); }
+            if (MR > 4) { bv = VBCAST(e->bias + 4); c4a = VADD(c4a, bv); c4b = VADD(c4b, bv); }
+            if (MR > 5) { bv = VBCAST(e->bias + 5); c5a = VADD(c5a, bv); c5b = VADD(c5b, bv); }
+        }
+        if (e->r) {
+            const T *r0 = e->r + e->base[0];
+            const int64_t rsk = e->rsk;
+            c0a = VADD(c0a, VLOADU(r0)); c0b = VADD(c0b, VLOADU(r0 + VL));
+            if (MR > 1) { r0 += rsk; c1a = VADD(c1a, VLOADU(r0)); c1b = VADD(c1b, VLOADU(r0 + VL)); }
+            if (MR > 2) { r0 += rsk; c2a = VADD(c2a, VLOADU(r0)); c2b = VADD(c2b, VLOADU(r0 + VL)); }
+            if (MR > 3) { r0 += rsk; c3a = VADD(c3a, VLOADU(r0)); c3b = VADD(c3b, VLOADU(r0 + VL)); }
+            if (MR > 4) { r0 += rsk; c4a = VADD(c4a, VLOADU(r0)); c4b = VADD(c4b, VLOADU(r0 + VL)); }
+            if (MR > 5) { r0 += rsk; c5a = VADD(c5a, VLOADU(r0)); c5b = VADD(c5b, VLOADU(r0 + VL)); }
+        }
+        if (e->relu) {
+            const V z = VZERO();  /* max(0, NaN) = NaN */
+            c0a = VMAX(z, c0a); c0b = VMAX(z, c0b); c1a = VMAX(z, c1a); c1b = VMAX(z, c1b);
+            c2a = VMAX(z, c2a); c2b = VMAX(z, c2b); c3a = VMAX(z, c3a); c3b = VMAX(z, c3b);
+            c4a = VMAX(z, c4a); c4b = VMAX(z, c4b); c5a = VMAX(z, c5a); c5b = VMAX(z, c5b);
+        }
+        VSTOREU(y0, c0a); VSTOREU(y0 + VL, c0b);
+        if (MR > 1) { y0 += ysk; VSTOREU(y0, c1a); VSTOREU(y0 + VL, c1b); }
+        if (MR > 2) { y0 += ysk; VSTOREU(y0, c2a); VSTOREU(y0 + VL, c2b); }
+        if (MR > 3) { y0 += ysk; VSTOREU(y0, c3a); VSTOREU(y0 + VL, c3b); }
+        if (MR > 4) { y0 += ysk; VSTOREU(y0, c4a); VSTOREU(y0 + VL, c4b); }
+        if (MR > 5) { y0 += ysk; VSTOREU(y0, c5a); VSTOREU(y0 + VL, c5b); }
+        return;
+    }
+    /* hand the tile to an out-of-line epilogue: keeps the epilogue's
+     * registers from pushing an accumulator out of the hot loop */
+    V acc[2 * OCB];
+    acc[0] = c0a; acc[1] = c0b; acc[2] = c1a; acc[3] = c1b; acc[4] = c2a; acc[5] = c2b;
+    acc[6] = c3a; acc[7] = c3b; acc[8] = c4a; acc[9] = c4b; acc[10] = c5a; acc[11] = c5b;
+    NM(a2_epi_tile)(e, MR, acc);
+}
+
+typedef void (*NM(a2_mk_fn))(const T *, const T *, int64_t, int64_t, const int64_t *, int64_t,
+                             const T *, T *, const NM(a2_epi_t) *);
+#define A2_MKDEF(mr)                                                                      \
+    static void NM(a2_mk1_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
+                                 const int64_t *off, int64_t nt, const T *ain, T *aout,     \
+                                 const NM(a2_epi_t) *e)                                     \
+    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, ain, aout, e); }                             \
+    static void NM(a2_mkg_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
+                                 const int64_t *off, int64_t nt, const T *ain, T *aout,     \
+                                 const NM(a2_epi_t) *e)                                     \
+    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, ain, aout, e); }
+A2_MKDEF(1)
+A2_MKDEF(2)
+A2_MKDEF(3)
+A2_MKDEF(4)
+A2_MKDEF(5)
+A2_MKDEF(6)
+#undef A2_MKDEF
+static const NM(a2_mk_fn) NM(a2_mk1)[OCB + 1] = {
+    NULL, NM(a2_mk1_1), NM(a2_mk1_2), NM(a2_mk1_3), NM(a2_mk1_4), NM(a2_mk1_5), NM(a2_mk1_6)};
+static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
+    NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
+
+/* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
+static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
+                          const T *res, T *y, int nthreads)
+{
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, nkb = a2_cdiv(Kg, OCB);
+    const int64_t Do = p->out[0], Ho = p->out[1], Wo = p->out[2], P = Do * Ho * Wo;
+    const int64_t H = p->in[1], W = p->in[2];
+    const int64_t sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const int unit = sd == 1 && sh == 1 && sw == 1;
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const int64_t ntiles = a2_cdiv(P, NR);
+    /* tiles per panel: the panel Cg x (nsub*NR) stays within the L2 budget */
+    int64_t nsub = PANEL_BUDGET / (a2_max(Cg, 1) * NR * (int64_t)sizeof(T));
+    nsub = a2_max(1, a2_min(nsub, 16));
+    int64_t npb = a2_cdiv(ntiles, nsub);
+    const double work = (double)p->N * p->w.K * Cg * P;
+    const int nt = cconv_threads_for(nthreads, work, p->N * G * ntiles * nkb);
+    if (nt > 1) {
+        /* balance: equal panels, a multiple of nt of them where possible */
+        int64_t base = p->N * G * npb;
+        if (base % nt && base < 8 * nt) {
+            int64_t npb2 = npb * a2_balance(base, nt, 64);
+            if (npb2 <= ntiles) npb = npb2;
+        }
+    }
+    const int64_t tpp = a2_cdiv(ntiles, npb);     /* max tiles per panel */
+    npb = a2_cdiv(ntiles, tpp);
+    int64_t nkc = 1;
+    if (nt > 1 && p->N * G * npb < 2 * nt) nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * G * npb));
+    const int64_t tasks = p->N * G * npb * nkc;
+    const int64_t nkbt = a2_cdiv(nkb, nkc);       /* most oc blocks per task */
+    /* input-channel chunks: fixed by Cg alone (never by the thread count) */
+    /* unpacked tiles: few oc blocks, all channels of a tile within L1 */
+    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR * (int64_t)sizeof(T) <= 16 * 1024;
+    /* loop order: oc-block-outer when one block's weights are large */
+    const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES;
+    const int64_t cbw = A2_WCHUNK / (nkb * OCB * (int64_t)sizeof(T));
+    const int64_t nch = kbo ? 1 : a2_cdiv(a2_max(Cg, 1), a2_max(1, a2_min(A2_C1CHUNK, cbw)));
+    const int64_t cb = a2_cdiv(a2_max(Cg, 1), nch);
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR * a2_max(Cg, 1)));
+        int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR));
+        T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR)) : NULL;
+        NM(a2_epi_t) ep;
+        ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu; ep.nseg = 1; ep.lo[0] = 0;
+        const int ok = panel && (unit || idx) && (nch <= 1 || accb);
+        if (!ok) failed = 1;
+        {
+            /* dynamic: a thread slowed down (shared core) does fewer tasks;
+             * every task computes whole outputs, so which thread runs it
+             * never changes a result */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (int64_t task = 0; task < tasks; task++) {
+                if (!ok) continue;
+                int64_t q = task;
+                const int64_t kc = q % nkc; q /= nkc;
+                const int64_t pb = q % npb; q /= npb;
+                const int64_t g = q % G; q /= G;
+                const int64_t n = q;
+                const int64_t tl0 = pb * tpp, tl1 = a2_min(ntiles, tl0 + tpp), ntl = tl1 - tl0;
+                const int64_t px0 = tl0 * NR, npx = a2_min(P, tl1 * NR) - px0;
+                const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
+                if (direct) {
+                    /* few oc blocks: packing would cost as much as it saves;
+                     * run the tiles straight from the input rows (prefetched
+                     * a few channels ahead), only a partial last tile packed */
+                    static const int64_t zoff[1] = {0};
+                    const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                    for (int64_t j = 0; j < ntl; j++) {
+                        const int64_t pp = px0 + j * NR, nv = a2_min(NR, P - pp);
+                        const T *bj = xg + pp;
+                        int64_t bcs = p->x_sc;
+                        if (nv < NR) {
+                            for (int64_t c = 0; c < Cg; c++)
+                                for (int64_t e = 0; e < NR; e++)
+                                    panel[c * NR + e] = e < nv ? xg[c * p->x_sc + pp + e] : (T)0;
+                            bj = panel;
+                            bcs = NR;
+                        }
+                        ep.base[0] = pp;
+                        ep.hi[0] = (int)nv;
+                        ep.full = nv == NR;
+                        for (int64_t kb = kb0; kb < kb1; kb++) {
+                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const int64_t k = g * Kg + k0;
+                            ep.y = y + n * p->y_sn + k * p->y_sk;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                            ep.bias = bias ? bias + k : NULL;
+                            NM(a2_mkg)[mr](wp + (g * nkb + kb) * Cg * OCB, bj, Cg, bcs, zoff, 1,
+                                           NULL, NULL, &ep);
+                        }
+                    }
+                    continue;
+                }
+                /* pack the panel: [tile][c][NR], zero-filled past P */
+                if (!unit) {
+                    for (int64_t e = 0; e < ntl * NR; e++) {
+                        int64_t pp = px0 + e;
+                        if (pp >= P) { idx[e] = -1; continue; }
+                        int64_t ow = pp % Wo, r2 = pp / Wo, oh = r2 % Ho, od = r2 / Ho;
+                        idx[e] = ((od * sd) * H + oh * sh) * W + ow * sw;
+                    }
+                }
+                for (int64_t c = 0; c < Cg; c++) {
+                    const T *src = xg + c * p->x_sc;
+                    T *dst = panel + c * NR;
+                    if (unit) {
+                        const T *s = src + px0;
+                        /* input rows may come from DRAM: too many streams for
+                         * the hardware prefetcher, so fetch a few channels ahead */
+                        if (c + 8 < Cg)
+                            for (int64_t e = 0; e < npx; e += 64 / (int64_t)sizeof(T))
+                                _mm_prefetch((const char *)(s + 8 * p->x_sc + e), _MM_HINT_T0);
+                        int64_t j = 0;
+                        for (; j < ntl && (j + 1) * NR <= npx; j++) {
+                            VSTOREU(dst + j * Cg * NR, VLOADU(s + j * NR));
+                            VSTOREU(dst + j * Cg * NR + VL, VLOADU(s + j * NR + VL));
+                        }
+                        for (; j < ntl; j++) {
+                            for (int64_t e = 0; e < NR; e++) {
+                                int64_t pe = j * NR + e;
+                                dst[j * Cg * NR + e] = pe < npx ? s[pe] : (T)0;
+                            }
+                        }
+                    } else {
+                        for (int64_t j = 0; j < ntl; j++)
+                            for (int64_t e = 0; e < NR; e++) {
+                                int64_t ii = idx[j * NR + e];
+                                dst[j * Cg * NR + e] = ii >= 0 ? src[ii] : (T)0;
+                            }
+                    }
+                }
+                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                /* chunk-outer: a tile's chunk of the panel (cb x NR) stays
+                 * in L1 while every oc block runs over it; the chunk's
+                 * weights for all blocks stay in L2 */
+                if (kbo) {
+                    /* oc-block-outer: one block's weights (all Cg) stay in
+                     * L1/L2 while the panel streams past them */
+                    for (int64_t kb = kb0; kb < kb1; kb++) {
+                        const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                        const T *a = wp + (g * nkb + kb) * Cg * OCB;
+                        const int64_t k = g * Kg + k0;
+                        ep.y = y + n * p->y_sn + k * p->y_sk;
+                        ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                        ep.bias = bias ? bias + k : NULL;
+                        for (int64_t j = 0; j < ntl; j++) {
+                            const int64_t pp = px0 + j * NR;
+                            ep.base[0] = pp;
+                            ep.hi[0] = (int)a2_min(NR, P - pp);
+                            ep.full = ep.hi[0] == NR;
+                            NM(a2_mk1)[mr](a, panel + j * Cg * NR, Cg, NR, NULL, 1, NULL, NULL, &ep);
+                        }
+                    }
+                } else
+                for (int64_t ch = 0; ch < nch; ch++) {
+                    const int64_t c0 = ch * cb, cn = a2_min(cb, Cg - c0);
+                    for (int64_t j = 0; j < ntl; j++) {
+                        const int64_t pp = px0 + j * NR;
+                        ep.base[0] = pp;
+                        ep.hi[0] = (int)a2_min(NR, P - pp);
+                        ep.full = ep.hi[0] == NR;
+                        const T *bj = panel + j * Cg * NR + c0 * NR;
+                        for (int64_t kb = kb0; kb < kb1; kb++) {
+                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const T *a = wp + ((g * nkb + kb) * Cg + c0) * OCB;
+                            T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR) : NULL;
+                            const int64_t k = g * Kg + k0;
+                            ep.y = y + n * p->y_sn + k * p->y_sk;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                            ep.bias = bias ? bias + k : NULL;
+                            NM(a2_mk1)[mr](a, bj, cn, NR, NULL, 1, ch > 0 ? ap : NULL,
+                                           ch + 1 < nch ? ap : NULL, &ep);
+                        }
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(accb);
+        cconv_scratch_free(idx);
+        cconv_scratch_free(panel);
+        cconv_fpenv_leave(fps);
+    }
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+/* dr[j] = sr[j*sw] for j in [jlo, jhi): stride 2 deinterleaved with
+ * VEVENS (two vectors in, the even lanes out), reading only elements the scalar loop reads or those between. */
+static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw)
+{
+    int64_t j = jlo;
+    if (sw == 2) {
+        for (; j + VL < jhi; j += VL) VSTOREU(dr + j, VEVENS(sr + 2 * j));
+    }
+    for (; j < jhi; j++) dr[j] = sr[j * sw];
+}
+
+/* ---- general direct convolution over prepared input bands ---- */
+static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
+                           const T *res, T *y, int nthreads)
+{
+#ifdef A2_OCV
+    /* weights packed for the output-channel-vectorised kernel (A2_OCV_BAND) */
+    const int ocv = A2_OCV_USE(&p->w);
+    const int64_t kbw = ocv ? A2_OCV_KB : OCB;
+#else
+    const int64_t kbw = OCB;
+#endif
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, nkb = a2_cdiv(Kg, kbw);
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    const int64_t Do = p->out[0], Ho = p->out[1], Wo = p->out[2];
+    const int64_t KT = p->w.ks[0], KR = p->w.ks[1], KS = p->w.ks[2], taps = KT * KR * KS;
+    const int64_t sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const int64_t dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
+    const int64_t pd = p->pad[0], ph = p->pad[1], pw = p->pad[2];
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const int64_t U = 64 / (int64_t)sizeof(T);
+
+    /* stride phases used by the taps: row phase of r is (r*dh) % sh */
+    int64_t *meta = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * KR + 2 * KS + taps));
+    if (!meta) return CCONV_ENOMEM;
+    int64_t *rpv = meta, *rpi = meta + KR, *cpv = meta + 2 * KR, *cpi = meta + 2 * KR + KS;
+    int64_t *off = meta + 2 * KR + 2 * KS;
+    int64_t nrp = 0, ncp = 0;
+    for (int64_t r = 0; r < KR; r++) {
+        int64_t v = (r * dh) % sh, i = 0;
+        while (i < nrp && rpv[i] != v) i++;
+        if (i == nrp) rpv[nrp++] = v;
+        rpi[r] = i;
+    }
+    for (int64_t s = 0; s < KS; s++) {
+        int64_t v = (s * dw) % sw, i = 0;
+        while (i < ncp && cpv[i] != v) i++;
+        if (i == ncp) cpv[ncp++] = v;
+        cpi[s] = i;
+    }
+    const int64_t rsh_max = ((KR - 1) * dh) / sh;
+    /* Row width of the prepared band.  Consecutive rows share their zero
+     * padding: a tap that reads past the end of a row lands in the next
+     * row's leading zeros, so a row needs only max(left, right) padding
+     * columns, not both (3x3/pad 1: Wo + 1 instead of Wo + 2).  For each
+     * column phase b (leading zero columns jlo_b, data up to jhi_b, largest
+     * tap shift csh_b): Wq >= Wo + csh_b - jlo_b keeps the overflowing reads
+     * within the next row's zeros, and Wq >= min(jhi_b, Wo + csh_b) keeps
+     * every needed datum in its own row. */
+    int64_t Wq = Wo, tailz = 0;
+    for (int64_t b = 0; b < ncp; b++) {
+        int64_t cshb = 0;
+        for (int64_t s = 0; s < KS; s++)
+            if (cpi[s] == b) cshb = a2_max(cshb, (s * dw) / sw);
+        const int64_t pwv = cpv[b] - pw;
+        const int64_t jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
+        const int64_t jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+        Wq = a2_max(Wq, Wo + cshb - jlo);
+        Wq = a2_max(Wq, a2_min(jhi, Wo + cshb));
+        tailz = a2_max(tailz, cshb);
+    }
+    const int64_t bpr = a2_max(Cg, 1) * KT * nrp * ncp * Wq * (int64_t)sizeof(T);
+    int64_t rb = BAND_BUDGET / bpr - rsh_max;
+    rb = a2_max(1, a2_min(rb, Ho));
+    /* a band should hold at least a few tiles */
+    if (rb * Wq < 4 * NR) rb = a2_min(Ho, a2_cdiv(4 * NR, Wq));
+    int64_t nbands = a2_cdiv(Ho, rb);
+    const double work = (double)p->N * p->w.K * Cg * taps * Do * Ho * Wo;
+    const int nt = cconv_threads_for(nthreads, work, p->N * Do * G * Ho * nkb);
+    if (nt > 1) {
+        int64_t base = p->N * Do * G * nbands;
+        if (base % nt && base < 8 * nt) {
+            int64_t nb2 = nbands * a2_balance(base, nt, 16);
+            if (nb2 <= Ho) nbands = nb2;
+        }
+    }
+    rb = a2_cdiv(Ho, nbands);
+    nbands = a2_cdiv(Ho, rb);
+    int64_t nkc = 1;
+    if (nt > 1 && p->N * Do * G * nbands < 2 * nt)
+        nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * Do * G * nbands));
+    /* each phase region ends in tailz zeros: the last row's overflowing
+     * reads stay inside the region */
+    const int64_t rows_q = rb + rsh_max, reg = rows_q * Wq + tailz;
+    int64_t cs = a2_cdiv(nrp * ncp * reg, U) * U;
+    if (((cs / U) & 1) == 0) cs += U;  /* odd multiple of a cache line: spreads L1 sets */
+    const int64_t bufsz = a2_max(Cg, 1) * KT * cs + Wq + 2 * NR + U;
+    for (int64_t t = 0; t < KT; t++)
+        for (int64_t r = 0; r < KR; r++)
+            for (int64_t s = 0; s < KS; s++)
+                off[(t * KR + r) * KS + s] = t * cs + (rpi[r] * ncp + cpi[s]) * reg
+                                             + ((r * dh) / sh) * Wq + (s * dw) / sw;
+    const int64_t tasks = p->N * Do * G * nbands * nkc;
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        T *band = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)bufsz);
+#ifdef A2_OCV
+        T *pb = ocv ? (T *)cconv_scratch_alloc(A2_OCV_SCRATCH(rb * Wq, Cg, taps)) : NULL;
+        if (ocv && !pb) { cconv_scratch_free(band); band = NULL; }
+#endif
+        NM(a2_epi_t) ep;
+        ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
+        if (!band) failed = 1;
+        else memset(band, 0, sizeof(T) * (size_t)bufsz);
+        {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+            for (int64_t task = 0; task < tasks; task++) {
+                if (!band) continue;
+                int64_t q = task;
+                const int64_t kc = q % nkc; q /= nkc;
+                const int64_t bd = q % nbands; q /= nbands;
+                const int64_t g = q % G; q /= G;
+                const int64_t od = q % Do; q /= Do;
+                const int64_t n = q;
+                const int64_t h0 = bd * rb, rbn = a2_min(rb, Ho - h0);
+                const int64_t nrows = rbn + rsh_max;
+                /* prepare the band: [c][t][phase][row][Wq], zero padded */
+                for (int64_t c = 0; c < Cg; c++) {
+                    const T *xc = x + n * p->x_sn + (g * Cg + c) * p->x_sc;
+                    for (int64_t t = 0; t < KT; t++) {
+                        T *pl = band + (c * KT + t) * cs;
+                        const int64_t id = od * sd - pd + t * dd;
+                        const int dvalid = id >= 0 && id < D;
+                        for (int64_t a = 0; a < nrp; a++)
+                            for (int64_t b = 0; b < ncp; b++) {
+                                T *rg = pl + (a * ncp + b) * reg;
+                                const int64_t pwv = cpv[b] - pw;  /* input col = j*sw + pwv */
+                                /* valid j range: 0 <= j*sw + pwv < W */
+                                int64_t jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
+                                int64_t jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+                                jhi = a2_min(jhi, Wq);
+                                if (jlo > jhi) jlo = jhi;
+                                for (int64_t i = 0; i < nrows; i++) {
+                                    T *dr = rg + i * Wq;
+                                    const int64_t ih = (h0 + i) * sh + rpv[a] - ph;
+                                    if (!dvalid || ih < 0 || ih >= H) {
+                                        memset(dr, 0, sizeof(T) * (size_t)Wq);
+                                        continue;
+                                    }
+                                    const T *sr = xc + (id * H + ih) * W + pwv;
+                                    if (jlo > 0) memset(dr, 0, sizeof(T) * (size_t)jlo);
+                                    if (sw == 1) {
+                                        if (jhi > jlo) memcpy(dr + jlo, sr + jlo, sizeof(T) * (size_t)(jhi - jlo));
+                                    } else {
+                                        NM(a2_gather)(dr, sr, jlo, jhi, sw);
+                                    }
+                                    if (jhi < Wq) memset(dr + jhi, 0, sizeof(T) * (size_t)(Wq - jhi));
+                                }
+                            }
+                    }
+                }
+                const int64_t nq = rbn * Wq, ntl = a2_cdiv(nq, NR);
+                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
+                const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
+                /* oc-block-outer: one block's weights (all Cg x taps) stay
+                 * hot while the band streams past them from L2, a few
+                 * channels prefetched ahead */
+#ifdef A2_OCV
+                if (ocv) {
+                    A2_OCV_BAND(wp + g * nkb * Cg * taps * A2_OCV_KB, band, Cg, KT * cs, off, taps,
+                                rbn, Wq, Wo, kb0, kb1, Kg, y + ybase + g * Kg * p->y_sk, p->y_sk,
+                                res ? res + rbase + g * Kg * p->r_sk : NULL, p->r_sk,
+                                bias ? bias + g * Kg : NULL, relu, pb);
+                    continue;
+                }
+#endif
+                for (int64_t kb = kb0; kb < kb1; kb++) {
+                    const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                    const T *a = wp + (g * nkb + kb) * Cg * taps * OCB;
+                    const NM(a2_mk_fn) mk = NM(a2_mkg)[mr];
+                    const int64_t k = g * Kg + k0;
+                    ep.y = y + ybase + k * p->y_sk;
+                    ep.r = res ? res + rbase + k * p->r_sk : NULL;
+                    ep.bias = bias ? bias + k : NULL;
+                    for (int64_t tl = 0; tl < ntl; tl++) {
+                        const int64_t q0 = tl * NR;
+                        /* the valid lanes, row segment by row segment */
+                        int ns = 0;
+                        int64_t l = 0;
+                        while (l < NR) {
+                            const int64_t qq = q0 + l, i = qq / Wq, j = qq - i * Wq;
+                            if (i >= rbn) break;
+                            const int64_t len = a2_min(NR - l, Wq - j);
+                            const int64_t cnt = a2_min(len, Wo - j);
+                            if (cnt > 0) {
+                                ep.base[ns] = i * Wo + j - l;
+                                ep.lo[ns] = (int)l;
+                                ep.hi[ns] = (int)(l + cnt);
+                                ns++;
+                            }
+                            l += len;
+                        }
+                        ep.nseg = ns;
+                        ep.full = ns == 1 && ep.lo[0] == 0 && ep.hi[0] == NR;
+                        mk(a, band + q0, Cg, KT * cs, off, taps, NULL, NULL, &ep);
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(band);
+#ifdef A2_OCV
+        cconv_scratch_free(pb);
+#endif
+        cconv_fpenv_leave(fps);
+    }
+    free(meta);
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *packed,
+                       const void *biasv, const void *resv, void *yv, int nthreads)
+{
+    const T *x = (const T *)xv, *wp = (const T *)packed;
+    const T *bias = (const T *)biasv, *res = (const T *)resv;
+    T *y = (T *)yv;
+    if (p->N <= 0 || p->w.K <= 0 || p->out[0] <= 0 || p->out[1] <= 0 || p->out[2] <= 0)
+        return CCONV_OK;
+    const int64_t taps = p->w.ks[0] * p->w.ks[1] * p->w.ks[2];
+    if (taps == 1 && p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0)
+        return NM(a2_conv1x1)(p, x, wp, bias, res, y, nthreads);
+    return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
+}
+
+const cconv_conv_kernels TABLE = {
+    ISA_NAME, NM(a2_packed_size), NM(a2_pack), NM(a2_conv),
+};
+
+#undef NR

@@ -1,0 +1,22 @@
+/* conv_simd_undef.h - ends one instantiation of conv_simd_template.h: undefines
+ * the vector abstraction the including file defined (no include guard: used
+ * once per instantiation). */
+#undef T
+#undef V
+#undef VL
+#undef NM
+#undef TABLE
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+#undef VSET1
+#undef VFMA
+#undef VADD
+#undef VMAX
+#undef VZERO
+#undef VMLOAD
+#undef VMSTORE
+#undef VMASK_T
+#undef VMRANGE
+#undef VEVENS
+#undef ISA_NAME
