@@ -64,7 +64,7 @@ static inline __m512d a5_evens64(const double *p)
  * [g][32-oc block][c][tap][32] and consumed in channel chunks whose weights
  * stay in L1 (A5_WCHUNK); partial sums of a tile park in per-thread scratch
  * between chunks (exact round trips, ascending (c, tap) order: bitwise the
- * same for any thread count).  The epilogue transposes a tile with gathers
+ * same for any thread count).  The epilogue transposes a tile in registers
  * and applies bias, residual and ReLU on the way to NCHW. */
 #define A5_NP 12                 /* output pixels per tile */
 #define A5_KB 32                 /* output channels per tile (2 zmm) */
@@ -149,8 +149,40 @@ static void a5_ocv_mk(const float *w, const float *b, int64_t nc, int64_t cs, co
 #undef SV
 }
 
+/* c[o] lane p = src[p * stride + o] for p < 12 (lanes 12..15 zero), o < 16:
+ * a 16x16 transpose in registers (unpack ps, unpack pd, two 128-bit lane
+ * shuffles); gathers are several times slower on current cores */
+static inline void a5_transpose12(const float *src, int64_t stride, __m512 *c)
+{
+    __m512 r[16], t[16];
+    for (int p = 0; p < 12; p++) r[p] = _mm512_loadu_ps(src + p * stride);
+    for (int p = 12; p < 16; p++) r[p] = _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
+        const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    /* r[4q + j] lane group L holds column 4L + j of rows 4q..4q+3 */
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * h + j] = _mm512_shuffle_f32x4(r[8 * h + j], r[8 * h + 4 + j], 0x88);
+            t[8 * h + 4 + j] = _mm512_shuffle_f32x4(r[8 * h + j], r[8 * h + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        c[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        c[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+
 /* one tile's sums tb ([pixel][32]) for flat positions q0.. of the band, to
- * output channels [k0, k0 + kn): transposed with gathers, bias, residual
+ * output channels [k0, k0 + kn): transposed in registers, bias, residual
  * (may alias y), ReLU */
 static void a5_ocv_epi(const float *tb, int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo,
                        int64_t kn, float *yk, int64_t ysk, const float *rk, int64_t rsk,
@@ -172,12 +204,11 @@ static void a5_ocv_epi(const float *tb, int64_t q0, int64_t rbn, int64_t Wq, int
         l += len;
     }
     if (ns == 0) return;
-    const __m512i idx = _mm512_setr_epi32(0, A5_KB, 2 * A5_KB, 3 * A5_KB, 4 * A5_KB, 5 * A5_KB,
-                                          6 * A5_KB, 7 * A5_KB, 8 * A5_KB, 9 * A5_KB, 10 * A5_KB,
-                                          11 * A5_KB, 0, 0, 0, 0);
     const __m512 z = _mm512_setzero_ps();
+    __m512 col[16];
     for (int64_t o = 0; o < kn; o++) {
-        __m512 v = _mm512_mask_i32gather_ps(z, (__mmask16)0x0fff, idx, tb + o, 4);
+        if ((o & 15) == 0) a5_transpose12(tb + o, A5_KB, col);
+        __m512 v = col[o & 15];
         if (bk) v = _mm512_add_ps(v, _mm512_set1_ps(bk[o]));
         float *yr = yk + o * ysk;
         const float *rr = rk ? rk + o * rsk : NULL;
