@@ -75,11 +75,11 @@ static inline __m512d a5_evens64(const double *p)
 
 static inline int64_t a5_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static int a5_ocv_use(const cconv_wshape *ws)
-{
-    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
-    return taps > 1 && ws->K / ws->groups >= 24;
-}
+static inline int64_t a5_max1(int64_t a) { return a > 1 ? a : 1; }
+
+/* the layers this tile serves: at least 24 output channels per group (fewer
+ * would leave most of the 32 lanes idle) */
+static int a5_ocv_use(const cconv_wshape *ws) { return ws->K / ws->groups >= 24; }
 
 static int64_t a5_ocv_nkb(const cconv_wshape *ws) { return (ws->K / ws->groups + A5_KB - 1) / A5_KB; }
 
@@ -249,6 +249,98 @@ static void a5_ocv_band(const float *wg, const float *band, int64_t Cg, int64_t 
     }
 }
 
+
+/* 1x1, unit stride, unpadded: out[K, P] = W[K, C] X[C, P] with the same
+ * 12 x 32 tile, pixels broadcast straight from the input rows (no packing:
+ * a broadcast needs no alignment).  A task is a block of A5_PXB pixels of
+ * one image and group and a range of 32-oc blocks; channels run in chunks
+ * whose weights stay in L1 (A5_C1CHUNK), partial sums parked per tile.
+ * The last, partial tile reads a zero-padded copy of its pixels. */
+#ifndef A5_C1CHUNK
+#define A5_C1CHUNK 128           /* 1x1: input channels per chunk (16 KiB of weights) */
+#endif
+#ifndef A5_PXB
+#define A5_PXB (16 * A5_NP)      /* 1x1: pixels per task */
+#endif
+
+static int a5_ocv_gemm(const cconv_conv_params *p, const float *x, const float *wp,
+                       const float *bias, const float *res, float *y, int nthreads)
+{
+    static const int64_t zoff[1] = {0};
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G;
+    const int64_t nkb = (Kg + A5_KB - 1) / A5_KB;
+    const int64_t P = p->out[0] * p->out[1] * p->out[2];
+    const int64_t npb = (P + A5_PXB - 1) / A5_PXB;
+    const int64_t cch = A5_C1CHUNK, nch = Cg > 0 ? (Cg + cch - 1) / cch : 1;
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const double work = (double)p->N * p->w.K * Cg * P;
+    const int nt = cconv_threads_for(nthreads, work, p->N * G * npb * nkb);
+    /* split the oc blocks too when there are too few pixel blocks to share */
+    int64_t nkc = 1;
+    if (nt > 1 && p->N * G * npb < 4 * nt) nkc = a5_min(nkb, (4 * nt + p->N * G * npb - 1) / (p->N * G * npb));
+    const int64_t tasks = p->N * G * npb * nkc, nkbt = (nkb + nkc - 1) / nkc;
+    const int64_t tpb = A5_PXB / A5_NP;
+    int failed = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        float *tb = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)(A5_TILE * (1 + (nch > 1 ? nkbt * tpb : 0))
+                                                                      + A5_NP * a5_min(a5_max1(Cg), cch)));
+        if (!tb) failed = 1;
+        float *acc = tb + A5_TILE;
+        float *tail = acc + (nch > 1 ? nkbt * tpb * A5_TILE : 0);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int64_t task = 0; task < tasks; task++) {
+            if (!tb) continue;
+            int64_t q = task;
+            const int64_t kc = q % nkc; q /= nkc;
+            const int64_t pb = q % npb; q /= npb;
+            const int64_t g = q % G;
+            const int64_t n = q / G;
+            const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+            const int64_t px0 = pb * A5_PXB, px1 = a5_min(P, px0 + A5_PXB);
+            const int64_t ntl = (px1 - px0 + A5_NP - 1) / A5_NP;
+            const float *xg = x + n * p->x_sn + g * Cg * p->x_sc;
+            const float *wg = wp + g * nkb * Cg * A5_KB;
+            for (int64_t ch = 0; ch < nch; ch++) {
+                const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
+                const int last = ch == nch - 1;
+                for (int64_t kb = kb0; kb < kb1; kb++) {
+                    const int64_t k0 = kb * A5_KB, kn = a5_min(A5_KB, Kg - k0);
+                    const float *wc = wg + (kb * Cg + c0) * A5_KB;
+                    const int64_t k = g * Kg + k0;
+                    for (int64_t tl = 0; tl < ntl; tl++) {
+                        const int64_t pp = px0 + tl * A5_NP;
+                        const float *b = xg + c0 * p->x_sc + pp;
+                        int64_t bcs = p->x_sc;
+                        if (pp + A5_NP > P) {
+                            /* the last tile: zero-padded copy of its pixels */
+                            for (int64_t c = 0; c < cn; c++)
+                                for (int64_t e = 0; e < A5_NP; e++)
+                                    tail[c * A5_NP + e] = pp + e < P ? b[c * p->x_sc + e] : 0.0f;
+                            b = tail;
+                            bcs = A5_NP;
+                        }
+                        float *ap = nch > 1 ? acc + ((kb - kb0) * tpb + tl) * A5_TILE : NULL;
+                        a5_ocv_mk(wc, b, cn, bcs, zoff, 1, ch > 0 ? ap : NULL, last ? tb : ap);
+                        if (last)
+                            a5_ocv_epi(tb, pp, 1, P, P, kn, y + n * p->y_sn + k * p->y_sk, p->y_sk,
+                                       res ? res + n * p->r_sn + k * p->r_sk : NULL, p->r_sk,
+                                       bias ? bias + k : NULL, relu);
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(tb);
+        cconv_fpenv_leave(fps);
+    }
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
 #define A2_OCV 1
 #define A2_OCV_KB A5_KB
 #define A2_OCV_USE a5_ocv_use
@@ -256,6 +348,7 @@ static void a5_ocv_band(const float *wg, const float *band, int64_t Cg, int64_t 
 #define A2_OCV_PACK a5_ocv_pack
 #define A2_OCV_SCRATCH a5_ocv_scratch
 #define A2_OCV_BAND a5_ocv_band
+#define A2_OCV_GEMM a5_ocv_gemm
 
 #define T float
 #define V __m512

@@ -740,7 +740,17 @@ static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *p
     if (p->N <= 0 || p->w.K <= 0 || p->out[0] <= 0 || p->out[1] <= 0 || p->out[2] <= 0)
         return CCONV_OK;
     const int64_t taps = p->w.ks[0] * p->w.ks[1] * p->w.ks[2];
-    if (taps == 1 && p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0)
+    const int unpadded = p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0;
+#ifdef A2_OCV
+    if (A2_OCV_USE(&p->w)) {
+        /* weights in the output-channel-vectorised layout: strided or padded
+         * 1x1 layers go through the band path, which handles both */
+        const int unit = p->stride[0] == 1 && p->stride[1] == 1 && p->stride[2] == 1;
+        if (taps == 1 && unpadded && unit) return A2_OCV_GEMM(p, x, wp, bias, res, y, nthreads);
+        return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
+    }
+#endif
+    if (taps == 1 && unpadded)
         return NM(a2_conv1x1)(p, x, wp, bias, res, y, nthreads);
     return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
 }

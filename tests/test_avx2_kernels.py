@@ -101,6 +101,10 @@ ODD_CASES = [
     (1, 70, (9, 7), 24, (5, 5), 1, 2, 1, 1),
     (1, 20, (6, 31), 64, (3, 3), 1, 4, 1, 2),   # groups, Kg = 32, pad > tile
     (1, 3, (5, 2), 33, (7, 7), 2, 3, 1, 1),     # fewer pixels than a tile
+    # ... and its 1x1 GEMM: channel chunks, a partial last tile, N > 1
+    (2, 300, (5, 7), 40, (1, 1), 1, 0, 1, 1),
+    (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1 -> band path
+    (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
 ]
 
 
