@@ -251,13 +251,15 @@ static void a5_ocv_band(const float *wg, const float *band, int64_t Cg, int64_t 
 
 
 /* 1x1, unit stride, unpadded: out[K, P] = W[K, C] X[C, P] with the same
- * 12 x 32 tile, pixels broadcast straight from the input rows (no packing:
- * a broadcast needs no alignment).  A task is a block of A5_PXB pixels of
- * one image and group and a range of 32-oc blocks; channels run in chunks
- * whose weights stay in L1 (A5_C1CHUNK), partial sums parked per tile.
- * The last, partial tile reads a zero-padded copy of its pixels. */
+ * 12 x 32 tile, pixels broadcast from a per-task panel.  A task is a block
+ * of up to A5_PXB pixels of one image and group (its panel [tile][c][12]
+ * within A5_PANEL bytes) and a range of 32-oc blocks; channels run in chunks
+ * whose weights stay in L1 (A5_C1CHUNK), partial sums parked per tile. */
 #ifndef A5_C1CHUNK
 #define A5_C1CHUNK 128           /* 1x1: input channels per chunk (16 KiB of weights) */
+#endif
+#ifndef A5_PANEL
+#define A5_PANEL (256 * 1024)    /* 1x1: bytes of a task's packed pixels (L2) */
 #endif
 #ifndef A5_PXB
 #define A5_PXB (16 * A5_NP)      /* 1x1: pixels per task */
@@ -267,11 +269,14 @@ static int a5_ocv_gemm(const cconv_conv_params *p, const float *x, const float *
                        const float *bias, const float *res, float *y, int nthreads)
 {
     static const int64_t zoff[1] = {0};
-    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G;
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, C1 = a5_max1(Cg);
     const int64_t nkb = (Kg + A5_KB - 1) / A5_KB;
     const int64_t P = p->out[0] * p->out[1] * p->out[2];
-    const int64_t npb = (P + A5_PXB - 1) / A5_PXB;
-    const int64_t cch = A5_C1CHUNK, nch = Cg > 0 ? (Cg + cch - 1) / cch : 1;
+    /* pixels per task: whole tiles, the packed panel within A5_PANEL bytes */
+    int64_t pxb = A5_PANEL / (C1 * A5_NP * (int64_t)sizeof(float)) * A5_NP;
+    pxb = pxb < A5_NP ? A5_NP : pxb > A5_PXB ? A5_PXB : pxb;
+    const int64_t npb = (P + pxb - 1) / pxb, tpb = pxb / A5_NP;
+    const int64_t cch = A5_C1CHUNK, nch = (C1 + cch - 1) / cch;
     const int relu = p->activation == CCONV_ACT_RELU;
     const double work = (double)p->N * p->w.K * Cg * P;
     const int nt = cconv_threads_for(nthreads, work, p->N * G * npb * nkb);
@@ -279,18 +284,16 @@ static int a5_ocv_gemm(const cconv_conv_params *p, const float *x, const float *
     int64_t nkc = 1;
     if (nt > 1 && p->N * G * npb < 4 * nt) nkc = a5_min(nkb, (4 * nt + p->N * G * npb - 1) / (p->N * G * npb));
     const int64_t tasks = p->N * G * npb * nkc, nkbt = (nkb + nkc - 1) / nkc;
-    const int64_t tpb = A5_PXB / A5_NP;
     int failed = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) reduction(| : failed)
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        float *tb = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)(A5_TILE * (1 + (nch > 1 ? nkbt * tpb : 0))
-                                                                      + A5_NP * a5_min(a5_max1(Cg), cch)));
+        const size_t nacc = (size_t)(A5_TILE * (1 + (nch > 1 ? nkbt * tpb : 0)));
+        float *tb = (float *)cconv_scratch_alloc(sizeof(float) * (nacc + (size_t)(tpb * A5_NP * C1)));
         if (!tb) failed = 1;
-        float *acc = tb + A5_TILE;
-        float *tail = acc + (nch > 1 ? nkbt * tpb * A5_TILE : 0);
+        float *acc = tb + A5_TILE, *panel = tb + nacc;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -302,10 +305,22 @@ static int a5_ocv_gemm(const cconv_conv_params *p, const float *x, const float *
             const int64_t g = q % G;
             const int64_t n = q / G;
             const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-            const int64_t px0 = pb * A5_PXB, px1 = a5_min(P, px0 + A5_PXB);
-            const int64_t ntl = (px1 - px0 + A5_NP - 1) / A5_NP;
+            const int64_t px0 = pb * pxb, npx = a5_min(P, px0 + pxb) - px0;
+            const int64_t ntl = (npx + A5_NP - 1) / A5_NP;
             const float *xg = x + n * p->x_sn + g * Cg * p->x_sc;
             const float *wg = wp + g * nkb * Cg * A5_KB;
+            /* pack the block's pixels [tile][c][12], zero past P: the input
+             * rows of a channel lie a whole plane apart (often a multiple of
+             * 4 KiB, all in one L1 set); the panel is read sequentially */
+            for (int64_t c = 0; c < Cg; c++) {
+                const float *src = xg + c * p->x_sc + px0;
+                for (int64_t tl = 0; tl < ntl; tl++) {
+                    const int64_t cnt = a5_min(A5_NP, npx - tl * A5_NP);
+                    const __mmask16 m = (__mmask16)((1u << cnt) - 1);
+                    _mm512_mask_storeu_ps(panel + (tl * Cg + c) * A5_NP, (__mmask16)0x0fff,
+                                          _mm512_maskz_loadu_ps(m, src + tl * A5_NP));
+                }
+            }
             for (int64_t ch = 0; ch < nch; ch++) {
                 const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
                 const int last = ch == nch - 1;
@@ -314,21 +329,12 @@ static int a5_ocv_gemm(const cconv_conv_params *p, const float *x, const float *
                     const float *wc = wg + (kb * Cg + c0) * A5_KB;
                     const int64_t k = g * Kg + k0;
                     for (int64_t tl = 0; tl < ntl; tl++) {
-                        const int64_t pp = px0 + tl * A5_NP;
-                        const float *b = xg + c0 * p->x_sc + pp;
-                        int64_t bcs = p->x_sc;
-                        if (pp + A5_NP > P) {
-                            /* the last tile: zero-padded copy of its pixels */
-                            for (int64_t c = 0; c < cn; c++)
-                                for (int64_t e = 0; e < A5_NP; e++)
-                                    tail[c * A5_NP + e] = pp + e < P ? b[c * p->x_sc + e] : 0.0f;
-                            b = tail;
-                            bcs = A5_NP;
-                        }
+                        const float *b = panel + (tl * Cg + c0) * A5_NP;
                         float *ap = nch > 1 ? acc + ((kb - kb0) * tpb + tl) * A5_TILE : NULL;
-                        a5_ocv_mk(wc, b, cn, bcs, zoff, 1, ch > 0 ? ap : NULL, last ? tb : ap);
+                        a5_ocv_mk(wc, b, cn, A5_NP, zoff, 1, ch > 0 ? ap : NULL, last ? tb : ap);
                         if (last)
-                            a5_ocv_epi(tb, pp, 1, P, P, kn, y + n * p->y_sn + k * p->y_sk, p->y_sk,
+                            a5_ocv_epi(tb, px0 + tl * A5_NP, 1, P, P, kn,
+                                       y + n * p->y_sn + k * p->y_sk, p->y_sk,
                                        res ? res + n * p->r_sn + k * p->r_sk : NULL, p->r_sk,
                                        bias ? bias + k : NULL, relu);
                     }
