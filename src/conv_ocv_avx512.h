@@ -1,0 +1,279 @@
+/* conv_ocv_avx512.h - the AVX-512 output-channel-vectorised convolution
+ * tile, written once and instantiated per dtype by conv_avx512.c.
+ *
+ * The spatially vectorised tile of conv_simd_template.h loads two unaligned
+ * zmm of pixels per (channel, tap): with 16 lanes nearly every such load
+ * splits a cache line, and the kernel becomes load-bound.  Here a tile is ONP
+ * output pixels x OKB output channels (2 zmm; 24 or 16 accumulators): per
+ * (channel, tap) two aligned weight vectors are loaded and each pixel is
+ * broadcast (never split) into two FMAs.  KxK layers read pixels from the
+ * prepared band of conv_simd_template.h (flat rows of width Wq, stride
+ * phases), so padding, stride and dilation cost nothing in the loop; 1x1
+ * layers read a packed per-task panel.  Weights are packed
+ * [g][OKB-oc block][c][tap][OKB] and consumed in channel chunks whose weights
+ * stay in L1; partial sums of a tile park in per-thread scratch between
+ * chunks (exact round trips, ascending (c, tap) order: bitwise the same for
+ * any thread count).  The epilogue transposes a tile in registers
+ * (O_TRANSPOSE) and applies bias, residual and ReLU on the way to NCHW.
+ *
+ * The including file defines OT, OV, OL (lanes), ONP (pixels per tile),
+ * OKB (= 2 * OL), OM (lane mask type), ONM(x) (name suffix), O_ALL(X)
+ * (X(0) .. X(ONP - 1)), O_LOADU, O_STOREU, O_SET1, O_FMA, O_ADD, O_MAX,
+ * O_ZERO, O_MLOADZ(m, p), O_MSTORE(p, m, v) and O_TRANSPOSE(src, stride, col)
+ * (col[o] lane p = src[p * stride + o], o < OL, p < ONP); this header
+ * undefines them at its end.
+ */
+#define OTILE (ONP * OKB)  /* values of one tile's sums */
+
+static int ONM(a5_ocv_use)(const cconv_wshape *ws)
+{
+    /* at least 3/4 of the OKB lanes busy */
+    return ws->K / ws->groups >= OKB * 3 / 4;
+}
+
+static int64_t ONM(a5_ocv_nkb)(const cconv_wshape *ws) { return (ws->K / ws->groups + OKB - 1) / OKB; }
+
+static int64_t ONM(a5_ocv_packed_size)(const cconv_wshape *ws)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    return ws->groups * ONM(a5_ocv_nkb)(ws) * ws->Cg * taps * OKB * (int64_t)sizeof(OT);
+}
+
+static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *p)
+{
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    const int64_t Kg = ws->K / ws->groups, Cg = ws->Cg, nkb = ONM(a5_ocv_nkb)(ws);
+    for (int64_t g = 0; g < ws->groups; g++)
+        for (int64_t kb = 0; kb < nkb; kb++)
+            for (int64_t c = 0; c < Cg; c++)
+                for (int64_t t = 0; t < taps; t++, p += OKB)
+                    for (int64_t l = 0; l < OKB; l++) {
+                        const int64_t k = kb * OKB + l;
+                        p[l] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : (OT)0;
+                    }
+}
+
+static int64_t ONM(a5_ocv_chunk)(int64_t taps)
+{
+    const int64_t c = A5_WCHUNK / (taps * OKB * (int64_t)sizeof(OT));
+    return c > 0 ? c : 1;
+}
+
+/* bytes of per-thread scratch for a band of npx flat positions */
+static size_t ONM(a5_ocv_scratch)(int64_t npx, int64_t Cg, int64_t taps)
+{
+    const int64_t nch = (Cg + ONM(a5_ocv_chunk)(taps) - 1) / ONM(a5_ocv_chunk)(taps);
+    const int64_t slots = 1 + (nch > 1 ? (npx + ONP - 1) / ONP : 0);
+    return sizeof(OT) * (size_t)(slots * OTILE);
+}
+
+/* ONP pixels x OKB channels over nc channels x ntaps taps; sums start from
+ * zero or ain, end in aout ([pixel][OKB] each) */
+static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const int64_t *off,
+                           int64_t ntaps, const OT *ain, OT *aout)
+{
+#define DC(i) OV a##i, b##i;
+    O_ALL(DC)
+#undef DC
+    if (ain) {
+#define LD(i) a##i = O_LOADU(ain + i * OKB); b##i = O_LOADU(ain + i * OKB + OL);
+        O_ALL(LD)
+#undef LD
+    } else {
+#define ZR(i) a##i = b##i = O_ZERO();
+        O_ALL(ZR)
+#undef ZR
+    }
+    for (int64_t c = 0; c < nc; c++) {
+        const OT *bc = b + c * cs;
+        for (int64_t t = 0; t < ntaps; t++) {
+            const OT *bp = bc + off[t];
+            const OV w0 = O_LOADU(w), w1 = O_LOADU(w + OL);
+            w += OKB;
+            OV x;
+#define ST(i) x = O_SET1(bp[i]); a##i = O_FMA(w0, x, a##i); b##i = O_FMA(w1, x, b##i);
+            O_ALL(ST)
+#undef ST
+        }
+    }
+#define SV(i) O_STOREU(aout + i * OKB, a##i); O_STOREU(aout + i * OKB + OL, b##i);
+    O_ALL(SV)
+#undef SV
+}
+
+/* one tile's sums tb ([pixel][32]) for flat positions q0.. of the band, to
+ * output channels [k0, k0 + kn): transposed in registers, bias, residual
+ * (may alias y), ReLU */
+static void ONM(a5_ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo,
+                       int64_t kn, OT *yk, int64_t ysk, const OT *rk, int64_t rsk,
+                       const OT *bk, int relu)
+{
+    int64_t base[ONP];
+    OM msk[ONP];
+    int ns = 0;
+    int64_t l = 0;
+    while (l < ONP) {
+        const int64_t q = q0 + l, i = q / Wq, j = q - i * Wq;
+        if (i >= rbn) break;
+        const int64_t len = a5_min(ONP - l, Wq - j), cnt = a5_min(len, Wo - j);
+        if (cnt > 0) {
+            base[ns] = i * Wo + j - l;
+            msk[ns] = (OM)(((1u << (l + cnt)) - 1) & ~((1u << l) - 1));
+            ns++;
+        }
+        l += len;
+    }
+    if (ns == 0) return;
+    const OV z = O_ZERO();
+    OV col[OL];
+    for (int64_t o = 0; o < kn; o++) {
+        if (o % OL == 0) O_TRANSPOSE(tb + o, OKB, col);
+        OV v = col[o % OL];
+        if (bk) v = O_ADD(v, O_SET1(bk[o]));
+        OT *yr = yk + o * ysk;
+        const OT *rr = rk ? rk + o * rsk : NULL;
+        for (int s = 0; s < ns; s++) {
+            OV u = v;
+            if (rr) u = O_ADD(u, O_MLOADZ(msk[s], rr + base[s]));
+            if (relu) u = O_MAX(z, u);  /* max(0, NaN) = NaN */
+            O_MSTORE(yr + base[s], msk[s], u);
+        }
+    }
+}
+
+/* output-channel blocks [kb0, kb1) of one prepared band (group's weights wg,
+ * outputs yg/rg/bg at the band's first pixel of the group's channel 0) */
+static void ONM(a5_ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
+                        const int64_t *off, int64_t taps, int64_t rbn, int64_t Wq, int64_t Wo,
+                        int64_t kb0, int64_t kb1, int64_t Kg, OT *yg, int64_t ysk,
+                        const OT *rg, int64_t rsk, const OT *bg, int relu, OT *pb)
+{
+    const int64_t ntl = (rbn * Wq + ONP - 1) / ONP;
+    const int64_t cch = ONM(a5_ocv_chunk)(taps), nch = (Cg + cch - 1) / cch;
+    OT *tb = pb;
+    for (int64_t kb = kb0; kb < kb1; kb++) {
+        const OT *wk = wg + kb * Cg * taps * OKB;
+        const int64_t k0 = kb * OKB, kn = a5_min(OKB, Kg - k0);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
+            const int last = ch == nch - 1;
+            for (int64_t tl = 0; tl < ntl; tl++) {
+                OT *acc = nch > 1 ? pb + (tl + 1) * OTILE : NULL;
+                ONM(a5_ocv_mk)(wk + c0 * taps * OKB, band + c0 * cs + tl * ONP, cn, cs, off, taps,
+                          ch > 0 ? acc : NULL, last ? tb : acc);
+                if (last)
+                    ONM(a5_ocv_epi)(tb, tl * ONP, rbn, Wq, Wo, kn, yg + k0 * ysk, ysk,
+                               rg ? rg + k0 * rsk : NULL, rsk, bg ? bg + k0 : NULL, relu);
+            }
+        }
+    }
+}
+
+
+/* 1x1, unit stride, unpadded: out[K, P] = W[K, C] X[C, P] with the same
+ * tile, pixels broadcast from a per-task panel.  A task is a block of up to
+ * A5_PXT tiles of one image and group (its panel [tile][c][ONP]
+ * within A5_PANEL bytes) and a range of 32-oc blocks; channels run in chunks
+ * whose weights stay in L1 (A5_C1CHUNK), partial sums parked per tile. */
+static int ONM(a5_ocv_gemm)(const cconv_conv_params *p, const OT *x, const OT *wp,
+                       const OT *bias, const OT *res, OT *y, int nthreads)
+{
+    static const int64_t zoff[1] = {0};
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, C1 = a5_max1(Cg);
+    const int64_t nkb = (Kg + OKB - 1) / OKB;
+    const int64_t P = p->out[0] * p->out[1] * p->out[2];
+    /* pixels per task: whole tiles, the packed panel within A5_PANEL bytes */
+    int64_t pxb = A5_PANEL / (C1 * ONP * (int64_t)sizeof(OT)) * ONP;
+    pxb = pxb < ONP ? ONP : pxb > A5_PXT * ONP ? A5_PXT * ONP : pxb;
+    const int64_t npb = (P + pxb - 1) / pxb, tpb = pxb / ONP;
+    const int64_t cch = A5_C1CHUNK, nch = (C1 + cch - 1) / cch;
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const double work = (double)p->N * p->w.K * Cg * P;
+    const int nt = cconv_threads_for(nthreads, work, p->N * G * npb * nkb);
+    /* split the oc blocks too when there are too few pixel blocks to share */
+    int64_t nkc = 1;
+    if (nt > 1 && p->N * G * npb < 4 * nt) nkc = a5_min(nkb, (4 * nt + p->N * G * npb - 1) / (p->N * G * npb));
+    const int64_t tasks = p->N * G * npb * nkc, nkbt = (nkb + nkc - 1) / nkc;
+    int failed = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        const size_t nacc = (size_t)(OTILE * (1 + (nch > 1 ? nkbt * tpb : 0)));
+        OT *tb = (OT *)cconv_scratch_alloc(sizeof(OT) * (nacc + (size_t)(tpb * ONP * C1)));
+        if (!tb) failed = 1;
+        OT *acc = tb + OTILE, *panel = tb + nacc;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int64_t task = 0; task < tasks; task++) {
+            if (!tb) continue;
+            int64_t q = task;
+            const int64_t kc = q % nkc; q /= nkc;
+            const int64_t pb = q % npb; q /= npb;
+            const int64_t g = q % G;
+            const int64_t n = q / G;
+            const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+            const int64_t px0 = pb * pxb, npx = a5_min(P, px0 + pxb) - px0;
+            const int64_t ntl = (npx + ONP - 1) / ONP;
+            const OT *xg = x + n * p->x_sn + g * Cg * p->x_sc;
+            const OT *wg = wp + g * nkb * Cg * OKB;
+            /* pack the block's pixels [tile][c][12], zero past P: the input
+             * rows of a channel lie a whole plane apart (often a multiple of
+             * 4 KiB, all in one L1 set); the panel is read sequentially */
+            for (int64_t c = 0; c < Cg; c++) {
+                const OT *src = xg + c * p->x_sc + px0;
+                for (int64_t tl = 0; tl < ntl; tl++) {
+                    const int64_t cnt = a5_min(ONP, npx - tl * ONP);
+                    const OM m = (OM)((1u << cnt) - 1);
+                    O_MSTORE(panel + (tl * Cg + c) * ONP, (OM)((1u << ONP) - 1),
+                                          O_MLOADZ(m, src + tl * ONP));
+                }
+            }
+            for (int64_t ch = 0; ch < nch; ch++) {
+                const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
+                const int last = ch == nch - 1;
+                for (int64_t kb = kb0; kb < kb1; kb++) {
+                    const int64_t k0 = kb * OKB, kn = a5_min(OKB, Kg - k0);
+                    const OT *wc = wg + (kb * Cg + c0) * OKB;
+                    const int64_t k = g * Kg + k0;
+                    for (int64_t tl = 0; tl < ntl; tl++) {
+                        const OT *b = panel + (tl * Cg + c0) * ONP;
+                        OT *ap = nch > 1 ? acc + ((kb - kb0) * tpb + tl) * OTILE : NULL;
+                        ONM(a5_ocv_mk)(wc, b, cn, ONP, zoff, 1, ch > 0 ? ap : NULL, last ? tb : ap);
+                        if (last)
+                            ONM(a5_ocv_epi)(tb, px0 + tl * ONP, 1, P, P, kn,
+                                       y + n * p->y_sn + k * p->y_sk, p->y_sk,
+                                       res ? res + n * p->r_sn + k * p->r_sk : NULL, p->r_sk,
+                                       bias ? bias + k : NULL, relu);
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(tb);
+        cconv_fpenv_leave(fps);
+    }
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+#undef OTILE
+/* the parameters end with the instantiation */
+#undef OT
+#undef OV
+#undef OL
+#undef ONP
+#undef OKB
+#undef OM
+#undef ONM
+#undef O_ALL
+#undef O_LOADU
+#undef O_STOREU
+#undef O_SET1
+#undef O_FMA
+#undef O_ADD
+#undef O_MAX
+#undef O_ZERO
+#undef O_MLOADZ
+#undef O_MSTORE
+#undef O_TRANSPOSE
