@@ -5,7 +5,8 @@ Copies tests/ (and the pytest settings) from the project into a fresh
 temporary directory, checks that `import cconv` there resolves to an
 installed package rather than a checkout, then runs:
 
-  1. pytest on the copied tests (default dispatch: AVX2 where the CPU has it),
+  1. pytest on the copied tests (default dispatch: AVX-512 or AVX2 where the CPU has
+     it; the kernel tests also run every ISA the CPU has in-process),
   2. pytest again with CCONV_DISABLE_CPU_FEATURES=AVX2 (portable kernels),
   3. python -m cconv (self-check and demo).
 
