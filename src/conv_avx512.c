@@ -16,6 +16,7 @@
 #include "cconv.h"
 #include "fpenv.h"
 #include "scratch.h"
+#include "conv_simd_common.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -67,8 +68,6 @@ static inline __m512d a5_evens64(const double *p)
 #endif
 
 
-static inline int64_t a5_min(int64_t a, int64_t b) { return a < b ? a : b; }
-static inline int64_t a5_max1(int64_t a) { return a > 1 ? a : 1; }
 
 /* c[o] lane p = src[p * stride + o] for p < 12 (lanes 12..15 zero), o < 16:
  * a 16x16 transpose in registers (unpack ps, unpack pd, two 128-bit lane
@@ -165,14 +164,16 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #define O_TRANSPOSE a5_transpose8
 #include "conv_ocv_avx512.h"
 
+/* the template's hooks into the output-channel tile, for either dtype (NM
+ * names the dtype's instance: a5_ocv_use_f32, a5_ocv_use_f64, ...) */
 #define A2_OCV 1
-#define A2_OCV_KB 32
-#define A2_OCV_USE a5_ocv_use_f32
-#define A2_OCV_PACKED_SIZE a5_ocv_packed_size_f32
-#define A2_OCV_PACK a5_ocv_pack_f32
-#define A2_OCV_SCRATCH a5_ocv_scratch_f32
-#define A2_OCV_BAND a5_ocv_band_f32
-#define A2_OCV_GEMM a5_ocv_gemm_f32
+#define A2_OCV_KB (2 * VL)
+#define A2_OCV_USE NM(a5_ocv_use)
+#define A2_OCV_PACKED_SIZE NM(a5_ocv_packed_size)
+#define A2_OCV_PACK NM(a5_ocv_pack)
+#define A2_OCV_SCRATCH NM(a5_ocv_scratch)
+#define A2_OCV_BAND NM(a5_ocv_band)
+#define A2_OCV_GEMM NM(a5_ocv_gemm)
 
 #define T float
 #define V __m512
@@ -196,23 +197,6 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
 
-#undef A2_OCV
-#undef A2_OCV_KB
-#undef A2_OCV_USE
-#undef A2_OCV_PACKED_SIZE
-#undef A2_OCV_PACK
-#undef A2_OCV_SCRATCH
-#undef A2_OCV_BAND
-#undef A2_OCV_GEMM
-
-#define A2_OCV 1
-#define A2_OCV_KB 16
-#define A2_OCV_USE a5_ocv_use_f64
-#define A2_OCV_PACKED_SIZE a5_ocv_packed_size_f64
-#define A2_OCV_PACK a5_ocv_pack_f64
-#define A2_OCV_SCRATCH a5_ocv_scratch_f64
-#define A2_OCV_BAND a5_ocv_band_f64
-#define A2_OCV_GEMM a5_ocv_gemm_f64
 
 #define T double
 #define V __m512d

@@ -109,20 +109,10 @@ static void ONM(a5_ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, i
                        const OT *bk, int relu)
 {
     int64_t base[ONP];
+    int lo[ONP], hi[ONP];
     OM msk[ONP];
-    int ns = 0;
-    int64_t l = 0;
-    while (l < ONP) {
-        const int64_t q = q0 + l, i = q / Wq, j = q - i * Wq;
-        if (i >= rbn) break;
-        const int64_t len = a5_min(ONP - l, Wq - j), cnt = a5_min(len, Wo - j);
-        if (cnt > 0) {
-            base[ns] = i * Wo + j - l;
-            msk[ns] = (OM)(((1u << (l + cnt)) - 1) & ~((1u << l) - 1));
-            ns++;
-        }
-        l += len;
-    }
+    const int ns = a2_row_segments(q0, ONP, rbn, Wq, Wo, base, lo, hi);
+    for (int s = 0; s < ns; s++) msk[s] = (OM)(((1u << hi[s]) - 1) & ~((1u << lo[s]) - 1));
     if (ns == 0) return;
     const OV z = O_ZERO();
     OV col[OL];
@@ -153,9 +143,9 @@ static void ONM(a5_ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t c
     OT *tb = pb;
     for (int64_t kb = kb0; kb < kb1; kb++) {
         const OT *wk = wg + kb * Cg * taps * OKB;
-        const int64_t k0 = kb * OKB, kn = a5_min(OKB, Kg - k0);
+        const int64_t k0 = kb * OKB, kn = a2_min(OKB, Kg - k0);
         for (int64_t ch = 0; ch < nch; ch++) {
-            const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
+            const int64_t c0 = ch * cch, cn = a2_min(cch, Cg - c0);
             const int last = ch == nch - 1;
             for (int64_t tl = 0; tl < ntl; tl++) {
                 OT *acc = nch > 1 ? pb + (tl + 1) * OTILE : NULL;
@@ -179,7 +169,7 @@ static int ONM(a5_ocv_gemm)(const cconv_conv_params *p, const OT *x, const OT *w
                        const OT *bias, const OT *res, OT *y, int nthreads)
 {
     static const int64_t zoff[1] = {0};
-    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, C1 = a5_max1(Cg);
+    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, C1 = a2_max(Cg, 1);
     const int64_t nkb = (Kg + OKB - 1) / OKB;
     const int64_t P = p->out[0] * p->out[1] * p->out[2];
     /* pixels per task: whole tiles, the packed panel within A5_PANEL bytes */
@@ -192,7 +182,7 @@ static int ONM(a5_ocv_gemm)(const cconv_conv_params *p, const OT *x, const OT *w
     const int nt = cconv_threads_for(nthreads, work, p->N * G * npb * nkb);
     /* split the oc blocks too when there are too few pixel blocks to share */
     int64_t nkc = 1;
-    if (nt > 1 && p->N * G * npb < 4 * nt) nkc = a5_min(nkb, (4 * nt + p->N * G * npb - 1) / (p->N * G * npb));
+    if (nt > 1 && p->N * G * npb < 4 * nt) nkc = a2_min(nkb, (4 * nt + p->N * G * npb - 1) / (p->N * G * npb));
     const int64_t tasks = p->N * G * npb * nkc, nkbt = (nkb + nkc - 1) / nkc;
     int failed = 0;
 #ifdef _OPENMP
@@ -215,7 +205,7 @@ static int ONM(a5_ocv_gemm)(const cconv_conv_params *p, const OT *x, const OT *w
             const int64_t g = q % G;
             const int64_t n = q / G;
             const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-            const int64_t px0 = pb * pxb, npx = a5_min(P, px0 + pxb) - px0;
+            const int64_t px0 = pb * pxb, npx = a2_min(P, px0 + pxb) - px0;
             const int64_t ntl = (npx + ONP - 1) / ONP;
             const OT *xg = x + n * p->x_sn + g * Cg * p->x_sc;
             const OT *wg = wp + g * nkb * Cg * OKB;
@@ -225,17 +215,17 @@ static int ONM(a5_ocv_gemm)(const cconv_conv_params *p, const OT *x, const OT *w
             for (int64_t c = 0; c < Cg; c++) {
                 const OT *src = xg + c * p->x_sc + px0;
                 for (int64_t tl = 0; tl < ntl; tl++) {
-                    const int64_t cnt = a5_min(ONP, npx - tl * ONP);
+                    const int64_t cnt = a2_min(ONP, npx - tl * ONP);
                     const OM m = (OM)((1u << cnt) - 1);
                     O_MSTORE(panel + (tl * Cg + c) * ONP, (OM)((1u << ONP) - 1),
                                           O_MLOADZ(m, src + tl * ONP));
                 }
             }
             for (int64_t ch = 0; ch < nch; ch++) {
-                const int64_t c0 = ch * cch, cn = a5_min(cch, Cg - c0);
+                const int64_t c0 = ch * cch, cn = a2_min(cch, Cg - c0);
                 const int last = ch == nch - 1;
                 for (int64_t kb = kb0; kb < kb1; kb++) {
-                    const int64_t k0 = kb * OKB, kn = a5_min(OKB, Kg - k0);
+                    const int64_t k0 = kb * OKB, kn = a2_min(OKB, Kg - k0);
                     const OT *wc = wg + (kb * Cg + c0) * OKB;
                     const int64_t k = g * Kg + k0;
                     for (int64_t tl = 0; tl < ntl; tl++) {

@@ -1,0 +1,92 @@
+/* conv_simd_common.h - what every SIMD convolution kernel file shares,
+ * whatever its ISA and dtype: blocking parameters, small integer helpers,
+ * the output-channel block split, thread balancing and the row segments of a
+ * tile in a prepared band.  Included by conv_simd_template.h and
+ * conv_ocv_avx512.h. */
+#ifndef CCONV_SIMD_COMMON_H
+#define CCONV_SIMD_COMMON_H
+
+#include <stdint.h>
+
+#ifndef A2_PFD
+#define A2_PFD 4                   /* prefetch distance in channels (band path) */
+#endif
+#ifndef A2_TG
+#define A2_TG 1                    /* tiles per group: each tile runs all oc blocks */
+#endif
+#define OCB 6                      /* output channels per packed block / tile rows */
+#ifndef BAND_BUDGET
+#define BAND_BUDGET (512 * 1024)
+#endif   /* bytes of prepared input per thread (L2) */
+#define PANEL_BUDGET (160 * 1024)  /* bytes of packed 1x1 input panel per thread */
+#ifndef A2_KBO_BYTES
+#define A2_KBO_BYTES (16 * 1024)   /* oc-block-outer order above this many weight bytes per block */
+#endif
+#ifndef A2_DIRECT_NKB
+#define A2_DIRECT_NKB 4            /* 1x1: run unpacked when K/6 <= this */
+#endif
+#ifndef A2_WCHUNK
+#define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
+#endif
+#ifndef A2_C1CHUNK
+#define A2_C1CHUNK 256             /* 1x1: input channels per L1 chunk (NR px each: 64 B) */
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AINLINE static inline __attribute__((always_inline))
+#else
+#define AINLINE static __forceinline
+#endif
+
+static inline int64_t a2_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t a2_max(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t a2_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Output-channel blocks: ceil(Kg/OCB) blocks whose sizes differ by at most
+ * one (Kg = 32: 6,6,5,5,5,5 rather than 6,6,6,6,6,2), so that no block is
+ * left with too few accumulators to hide the FMA latency.  Block kb holds
+ * channels [a2_kfirst(Kg, kb), a2_kfirst(Kg, kb + 1)). */
+static inline int64_t a2_kfirst(int64_t Kg, int64_t kb)
+{
+    const int64_t nkb = (Kg + OCB - 1) / OCB;
+    if (nkb <= 0) return 0;
+    const int64_t base = Kg / nkb, rem = Kg % nkb;
+    return kb * base + (kb < rem ? kb : rem);
+}
+
+/* Pick the number of equal parts to split `base` tasks into so that nt
+ * threads get balanced shares: returns a multiplier for `base`. */
+static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
+{
+    if (nt <= 1 || base % nt == 0 || base >= 8 * nt) return 1;
+    int64_t m = 1;
+    while (m < maxsplit && ((base * m) % nt != 0) && base * m < 8 * nt) m++;
+    return m;
+}
+
+/* The valid lanes of a tile of nl lanes at flat position q0 of a band (rows
+ * of width Wq, of which the first Wo columns and the first rbn rows are
+ * outputs), row segment by row segment: segment s holds lanes
+ * [lo[s], hi[s]), lane l of it going to output position base[s] + l.
+ * Returns the number of segments (0: the tile holds only junk). */
+static inline int a2_row_segments(int64_t q0, int64_t nl, int64_t rbn, int64_t Wq, int64_t Wo,
+                                  int64_t *base, int *lo, int *hi)
+{
+    int ns = 0;
+    int64_t l = 0;
+    while (l < nl) {
+        const int64_t q = q0 + l, i = q / Wq, j = q - i * Wq;
+        if (i >= rbn) break;
+        const int64_t len = a2_min(nl - l, Wq - j), cnt = a2_min(len, Wo - j);
+        if (cnt > 0) {
+            base[ns] = i * Wo + j - l;
+            lo[ns] = (int)l;
+            hi[ns] = (int)(l + cnt);
+            ns++;
+        }
+        l += len;
+    }
+    return ns;
+}
+
+#endif /* CCONV_SIMD_COMMON_H */
