@@ -21,8 +21,7 @@ extern const cconv_conv_kernels cconv_avx512_select_f32, cconv_avx512_f64;
 extern const cconv_conv_kernels cconv_portable_f32, cconv_portable_f64;
 
 static int active_isa = CCONV_ISA_PORTABLE;
-static int cpu_avx2 = -1;   /* cached detection: -1 not yet asked */
-static int cpu_avx512 = -1;
+static int cpu_level = -1;  /* cached detect_level(): -1 not yet asked */
 
 /* 0: neither, 1: AVX2 + FMA, 2: that and AVX-512F (each with OS support) */
 static int detect_level(void)
@@ -63,17 +62,15 @@ static int detect_level(void)
 #endif
 }
 
-int cconv_cpu_has_avx2_fma(void)
+static int cpu_level_cached(void)
 {
-    if (cpu_avx2 < 0) cpu_avx2 = detect_level() >= 1;
-    return cpu_avx2;
+    if (cpu_level < 0) cpu_level = detect_level();
+    return cpu_level;
 }
 
-int cconv_cpu_has_avx512(void)
-{
-    if (cpu_avx512 < 0) cpu_avx512 = detect_level() >= 2;
-    return cpu_avx512;
-}
+int cconv_cpu_has_avx2_fma(void) { return cpu_level_cached() >= 1; }
+
+int cconv_cpu_has_avx512(void) { return cpu_level_cached() >= 2; }
 
 /* does the comma/space separated list name `feat` (case-insensitive)? */
 static int list_names(const char *list, const char *feat)
