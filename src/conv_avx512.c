@@ -1,11 +1,12 @@
 /* conv_avx512.c - the AVX-512 (F) convolution kernels (float32, float64).
  *
- * The kernels of conv_simd_template.h (a 6-oc x 2-vector register tile, 1x1
- * as a GEMM over packed pixel panels, direct KxK over zero-padded
- * stride-phase bands) instantiated for zmm vectors: a tile is 6 output
- * channels x 32 float32 (16 float64) pixels.  Float32 KxK layers with at
- * least 24 output channels per group use their own output-channel-vectorised
- * tile instead (below), with its own packed layout.  Compiled with -mavx512f
+ * The kernels of conv_simd_template.h (6-oc register tiles, 1x1 as a GEMM
+ * over packed pixel panels, direct KxK over zero-padded stride-phase bands)
+ * instantiated for zmm vectors: a KxK tile is 6 output channels x 2 vectors
+ * (32 float32 / 16 float64 pixels), a 1x1 tile 6 x 4 vectors (A2_NV1).
+ * KxK layers with at least 24 (float64: 12) output channels per group use
+ * their own output-channel-vectorised tile instead (below), with its own
+ * packed layout.  Compiled with -mavx512f
  * and only called after dispatch.c has checked that the CPU has AVX-512F and
  * the OS saves the zmm and opmask state.
  */
@@ -56,15 +57,6 @@ static inline __m512d a5_evens64(const double *p)
 /* ---- the output-channel-vectorised tile (conv_ocv_avx512.h) ---- */
 #ifndef A5_WCHUNK
 #define A5_WCHUNK (24 * 1024)    /* bytes of one channel chunk's weights (L1) */
-#endif
-#ifndef A5_C1CHUNK
-#define A5_C1CHUNK 128           /* 1x1: input channels per chunk (16 KiB of weights) */
-#endif
-#ifndef A5_PANEL
-#define A5_PANEL (256 * 1024)    /* 1x1: bytes of a task's packed pixels (L2) */
-#endif
-#ifndef A5_PXT
-#define A5_PXT 16                /* 1x1: most tiles per task */
 #endif
 
 
@@ -173,7 +165,10 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #define A2_OCV_PACK NM(a5_ocv_pack)
 #define A2_OCV_SCRATCH NM(a5_ocv_scratch)
 #define A2_OCV_BAND NM(a5_ocv_band)
-#define A2_OCV_GEMM NM(a5_ocv_gemm)
+
+/* the spatial 1x1 tile: 6 output channels x 4 vectors (64 floats / 32
+ * doubles), 24 accumulators, the weights broadcast from memory */
+#define A2_NV1 4
 
 #define T float
 #define V __m512
@@ -227,4 +222,3 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #undef A2_OCV_PACK
 #undef A2_OCV_SCRATCH
 #undef A2_OCV_BAND
-#undef A2_OCV_GEMM

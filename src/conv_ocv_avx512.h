@@ -8,8 +8,8 @@
  * (channel, tap) two aligned weight vectors are loaded and each pixel is
  * broadcast (never split) into two FMAs.  KxK layers read pixels from the
  * prepared band of conv_simd_template.h (flat rows of width Wq, stride
- * phases), so padding, stride and dilation cost nothing in the loop; 1x1
- * layers read a packed per-task panel.  Weights are packed
+ * phases), so padding, stride and dilation cost nothing in the loop.  1x1
+ * layers do not come here (see a5_ocv_use).  Weights are packed
  * [g][OKB-oc block][c][tap][OKB] and consumed in channel chunks whose weights
  * stay in L1; partial sums of a tile park in per-thread scratch between
  * chunks (exact round trips, ascending (c, tap) order: bitwise the same for
@@ -27,8 +27,11 @@
 
 static int ONM(a5_ocv_use)(const cconv_wshape *ws)
 {
-    /* at least 3/4 of the OKB lanes busy */
-    return ws->K / ws->groups >= OKB * 3 / 4;
+    /* KxK only, at least 3/4 of the OKB lanes busy.  1x1 layers keep the
+     * spatial tile (conv_simd_template.h, 6 oc x 4 vectors on AVX-512): its
+     * pixel panel is a plain row copy, aligned, and needs no transposes */
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    return taps > 1 && ws->K / ws->groups >= OKB * 3 / 4;
 }
 
 static int64_t ONM(a5_ocv_nkb)(const cconv_wshape *ws) { return (ws->K / ws->groups + OKB - 1) / OKB; }
@@ -157,94 +160,6 @@ static void ONM(a5_ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t c
             }
         }
     }
-}
-
-
-/* 1x1, unit stride, unpadded: out[K, P] = W[K, C] X[C, P] with the same
- * tile, pixels broadcast from a per-task panel.  A task is a block of up to
- * A5_PXT tiles of one image and group (its panel [tile][c][ONP]
- * within A5_PANEL bytes) and a range of 32-oc blocks; channels run in chunks
- * whose weights stay in L1 (A5_C1CHUNK), partial sums parked per tile. */
-static int ONM(a5_ocv_gemm)(const cconv_conv_params *p, const OT *x, const OT *wp,
-                       const OT *bias, const OT *res, OT *y, int nthreads)
-{
-    static const int64_t zoff[1] = {0};
-    const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, C1 = a2_max(Cg, 1);
-    const int64_t nkb = (Kg + OKB - 1) / OKB;
-    const int64_t P = p->out[0] * p->out[1] * p->out[2];
-    /* pixels per task: whole tiles, the packed panel within A5_PANEL bytes */
-    int64_t pxb = A5_PANEL / (C1 * ONP * (int64_t)sizeof(OT)) * ONP;
-    pxb = pxb < ONP ? ONP : pxb > A5_PXT * ONP ? A5_PXT * ONP : pxb;
-    const int64_t npb = (P + pxb - 1) / pxb, tpb = pxb / ONP;
-    const int64_t cch = A5_C1CHUNK, nch = (C1 + cch - 1) / cch;
-    const int relu = p->activation == CCONV_ACT_RELU;
-    const double work = (double)p->N * p->w.K * Cg * P;
-    const int nt = cconv_threads_for(nthreads, work, p->N * G * npb * nkb);
-    /* split the oc blocks too when there are too few pixel blocks to share */
-    int64_t nkc = 1;
-    if (nt > 1 && p->N * G * npb < 4 * nt) nkc = a2_min(nkb, (4 * nt + p->N * G * npb - 1) / (p->N * G * npb));
-    const int64_t tasks = p->N * G * npb * nkc, nkbt = (nkb + nkc - 1) / nkc;
-    int failed = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) reduction(| : failed)
-#endif
-    {
-        cconv_fpstate fps = cconv_fpenv_enter();
-        const size_t nacc = (size_t)(OTILE * (1 + (nch > 1 ? nkbt * tpb : 0)));
-        OT *tb = (OT *)cconv_scratch_alloc(sizeof(OT) * (nacc + (size_t)(tpb * ONP * C1)));
-        if (!tb) failed = 1;
-        OT *acc = tb + OTILE, *panel = tb + nacc;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int64_t task = 0; task < tasks; task++) {
-            if (!tb) continue;
-            int64_t q = task;
-            const int64_t kc = q % nkc; q /= nkc;
-            const int64_t pb = q % npb; q /= npb;
-            const int64_t g = q % G;
-            const int64_t n = q / G;
-            const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-            const int64_t px0 = pb * pxb, npx = a2_min(P, px0 + pxb) - px0;
-            const int64_t ntl = (npx + ONP - 1) / ONP;
-            const OT *xg = x + n * p->x_sn + g * Cg * p->x_sc;
-            const OT *wg = wp + g * nkb * Cg * OKB;
-            /* pack the block's pixels [tile][c][12], zero past P: the input
-             * rows of a channel lie a whole plane apart (often a multiple of
-             * 4 KiB, all in one L1 set); the panel is read sequentially */
-            for (int64_t c = 0; c < Cg; c++) {
-                const OT *src = xg + c * p->x_sc + px0;
-                for (int64_t tl = 0; tl < ntl; tl++) {
-                    const int64_t cnt = a2_min(ONP, npx - tl * ONP);
-                    const OM m = (OM)((1u << cnt) - 1);
-                    O_MSTORE(panel + (tl * Cg + c) * ONP, (OM)((1u << ONP) - 1),
-                                          O_MLOADZ(m, src + tl * ONP));
-                }
-            }
-            for (int64_t ch = 0; ch < nch; ch++) {
-                const int64_t c0 = ch * cch, cn = a2_min(cch, Cg - c0);
-                const int last = ch == nch - 1;
-                for (int64_t kb = kb0; kb < kb1; kb++) {
-                    const int64_t k0 = kb * OKB, kn = a2_min(OKB, Kg - k0);
-                    const OT *wc = wg + (kb * Cg + c0) * OKB;
-                    const int64_t k = g * Kg + k0;
-                    for (int64_t tl = 0; tl < ntl; tl++) {
-                        const OT *b = panel + (tl * Cg + c0) * ONP;
-                        OT *ap = nch > 1 ? acc + ((kb - kb0) * tpb + tl) * OTILE : NULL;
-                        ONM(a5_ocv_mk)(wc, b, cn, ONP, zoff, 1, ch > 0 ? ap : NULL, last ? tb : ap);
-                        if (last)
-                            ONM(a5_ocv_epi)(tb, px0 + tl * ONP, 1, P, P, kn,
-                                       y + n * p->y_sn + k * p->y_sk, p->y_sk,
-                                       res ? res + n * p->r_sn + k * p->r_sk : NULL, p->r_sk,
-                                       bias ? bias + k : NULL, relu);
-                    }
-                }
-            }
-        }
-        cconv_scratch_free(tb);
-        cconv_fpenv_leave(fps);
-    }
-    return failed ? CCONV_ENOMEM : CCONV_OK;
 }
 
 #undef OTILE

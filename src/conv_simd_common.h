@@ -18,7 +18,9 @@
 #ifndef BAND_BUDGET
 #define BAND_BUDGET (512 * 1024)
 #endif   /* bytes of prepared input per thread (L2) */
+#ifndef PANEL_BUDGET
 #define PANEL_BUDGET (160 * 1024)  /* bytes of packed 1x1 input panel per thread */
+#endif
 #ifndef A2_KBO_BYTES
 #define A2_KBO_BYTES (16 * 1024)   /* oc-block-outer order above this many weight bytes per block */
 #endif

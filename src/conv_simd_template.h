@@ -12,7 +12,11 @@
  */
 #include "conv_simd_common.h"
 
-#define NR (2 * VL)  /* pixels per register tile */
+#define NR (2 * VL)  /* pixels per register tile (band path) */
+#ifndef A2_NV1
+#define A2_NV1 2     /* vectors per 1x1 tile row: OCB x A2_NV1 accumulators */
+#endif
+#define NR1 (A2_NV1 * VL)  /* pixels per 1x1 register tile */
 
 /* ---- weight packing: [g][kb][c][t][r][s][OCB] ---- */
 
@@ -251,6 +255,79 @@ static const NM(a2_mk_fn) NM(a2_mk1)[OCB + 1] = {
 static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
     NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
 
+/* ---- the 1x1 microkernel: MR (<= OCB) channels x NR1 pixels ----
+ * a: packed weights [c][OCB] (broadcast); b: NR1 pixels of channel 0, channel
+ * c at b + c*bcs.  Partial sums in ain/aout ([OCB][A2_NV1][VL]) as in a2_mk.
+ * The epilogue writes a contiguous run of e->nv <= NR1 pixels per channel. */
+typedef struct {
+    T *y;
+    const T *r;        /* residual (same layout as y, stride rsk) or NULL */
+    const T *bias;     /* bias of the tile's first channel, or NULL */
+    int64_t ysk, rsk, nv;
+    int relu;
+} NM(a2_e1_t);
+
+AINLINE void NM(a2_mk1x1)(const int MR, const T *a, const T *b, int64_t nc, int64_t bcs,
+                          const T *ain, T *aout, const NM(a2_e1_t) *e)
+{
+    V acc[OCB][A2_NV1];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < A2_NV1; j++)
+            acc[i][j] = ain ? VLOADU(ain + (i * A2_NV1 + j) * VL) : VZERO();
+    for (int64_t c = 0; c < nc; c++) {
+        V xv[A2_NV1];
+        for (int j = 0; j < A2_NV1; j++) xv[j] = VLOADU(b + j * VL);
+        for (int i = 0; i < MR; i++) {
+            const V w = VBCAST(a + i);
+            for (int j = 0; j < A2_NV1; j++) acc[i][j] = VFMA(w, xv[j], acc[i][j]);
+        }
+        a += OCB;
+        b += bcs;
+    }
+    if (aout) {
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < A2_NV1; j++) VSTOREU(aout + (i * A2_NV1 + j) * VL, acc[i][j]);
+        return;
+    }
+    const V z = VZERO();  /* max(0, NaN) = NaN */
+    const int64_t nv = e->nv;
+    for (int i = 0; i < MR; i++) {
+        T *yr = e->y + i * e->ysk;
+        const T *rr = e->r ? e->r + i * e->rsk : NULL;
+        const V vb = e->bias ? VSET1(e->bias[i]) : z;
+        for (int j = 0; j < A2_NV1; j++) {
+            V u = e->bias ? VADD(acc[i][j], vb) : acc[i][j];
+            if (nv >= (j + 1) * VL) {
+                if (rr) u = VADD(u, VLOADU(rr + j * VL));
+                if (e->relu) u = VMAX(z, u);
+                VSTOREU(yr + j * VL, u);
+            } else if (nv > j * VL) {
+                const VMASK_T m = VMRANGE(0, nv, j * VL);
+                if (rr) u = VADD(u, VMLOAD(rr + j * VL, m));
+                if (e->relu) u = VMAX(z, u);
+                VMSTORE(yr + j * VL, m, u);
+            }
+        }
+    }
+}
+
+typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T *, T *,
+                                const NM(a2_e1_t) *);
+#define A2_MK1DEF(mr)                                                                     \
+    static void NM(a2_mk1x1_##mr)(const T *a, const T *b, int64_t nc, int64_t bcs,         \
+                                   const T *ain, T *aout, const NM(a2_e1_t) *e)            \
+    { NM(a2_mk1x1)(mr, a, b, nc, bcs, ain, aout, e); }
+A2_MK1DEF(1)
+A2_MK1DEF(2)
+A2_MK1DEF(3)
+A2_MK1DEF(4)
+A2_MK1DEF(5)
+A2_MK1DEF(6)
+#undef A2_MK1DEF
+static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[OCB + 1] = {
+    NULL, NM(a2_mk1x1_1), NM(a2_mk1x1_2), NM(a2_mk1x1_3),
+    NM(a2_mk1x1_4), NM(a2_mk1x1_5), NM(a2_mk1x1_6)};
+
 /* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
 static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
                           const T *res, T *y, int nthreads)
@@ -261,9 +338,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
     const int unit = sd == 1 && sh == 1 && sw == 1;
     const int relu = p->activation == CCONV_ACT_RELU;
-    const int64_t ntiles = a2_cdiv(P, NR);
-    /* tiles per panel: the panel Cg x (nsub*NR) stays within the L2 budget */
-    int64_t nsub = PANEL_BUDGET / (a2_max(Cg, 1) * NR * (int64_t)sizeof(T));
+    const int64_t ntiles = a2_cdiv(P, NR1);
+    /* tiles per panel: the panel Cg x (nsub*NR1) stays within the L2 budget */
+    int64_t nsub = PANEL_BUDGET / (a2_max(Cg, 1) * NR1 * (int64_t)sizeof(T));
     nsub = a2_max(1, a2_min(nsub, 16));
     int64_t npb = a2_cdiv(ntiles, nsub);
     const double work = (double)p->N * p->w.K * Cg * P;
@@ -284,7 +361,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t nkbt = a2_cdiv(nkb, nkc);       /* most oc blocks per task */
     /* input-channel chunks: fixed by Cg alone (never by the thread count) */
     /* unpacked tiles: few oc blocks, all channels of a tile within L1 */
-    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR * (int64_t)sizeof(T) <= 16 * 1024;
+    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR1 * (int64_t)sizeof(T) <= 16 * 1024;
     /* loop order: oc-block-outer when one block's weights are large */
     const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES;
     const int64_t cbw = A2_WCHUNK / (nkb * OCB * (int64_t)sizeof(T));
@@ -297,11 +374,11 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR * a2_max(Cg, 1)));
-        int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR));
-        T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR)) : NULL;
-        NM(a2_epi_t) ep;
-        ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu; ep.nseg = 1; ep.lo[0] = 0;
+        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR1 * a2_max(Cg, 1)));
+        int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR1));
+        T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR1)) : NULL;
+        NM(a2_e1_t) ep;
+        ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         const int ok = panel && (unit || idx) && (nch <= 1 || accb);
         if (!ok) failed = 1;
         {
@@ -319,43 +396,40 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 const int64_t g = q % G; q /= G;
                 const int64_t n = q;
                 const int64_t tl0 = pb * tpp, tl1 = a2_min(ntiles, tl0 + tpp), ntl = tl1 - tl0;
-                const int64_t px0 = tl0 * NR, npx = a2_min(P, tl1 * NR) - px0;
+                const int64_t px0 = tl0 * NR1, npx = a2_min(P, tl1 * NR1) - px0;
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
                 if (direct) {
                     /* few oc blocks: packing would cost as much as it saves;
                      * run the tiles straight from the input rows (prefetched
                      * a few channels ahead), only a partial last tile packed */
-                    static const int64_t zoff[1] = {0};
                     const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                     for (int64_t j = 0; j < ntl; j++) {
-                        const int64_t pp = px0 + j * NR, nv = a2_min(NR, P - pp);
+                        const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);
                         const T *bj = xg + pp;
                         int64_t bcs = p->x_sc;
-                        if (nv < NR) {
+                        if (nv < NR1) {
                             for (int64_t c = 0; c < Cg; c++)
-                                for (int64_t e = 0; e < NR; e++)
-                                    panel[c * NR + e] = e < nv ? xg[c * p->x_sc + pp + e] : (T)0;
+                                for (int64_t e = 0; e < NR1; e++)
+                                    panel[c * NR1 + e] = e < nv ? xg[c * p->x_sc + pp + e] : (T)0;
                             bj = panel;
-                            bcs = NR;
+                            bcs = NR1;
                         }
-                        ep.base[0] = pp;
-                        ep.hi[0] = (int)nv;
-                        ep.full = nv == NR;
+                        ep.nv = nv;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
                             const int64_t k = g * Kg + k0;
-                            ep.y = y + n * p->y_sn + k * p->y_sk;
-                            ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                            ep.y = y + n * p->y_sn + k * p->y_sk + pp;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            NM(a2_mkg)[mr](wp + (g * nkb + kb) * Cg * OCB, bj, Cg, bcs, zoff, 1,
-                                           NULL, NULL, &ep);
+                            NM(a2_mk1x1t)[mr](wp + (g * nkb + kb) * Cg * OCB, bj, Cg, bcs, NULL, NULL,
+                                              &ep);
                         }
                     }
                     continue;
                 }
-                /* pack the panel: [tile][c][NR], zero-filled past P */
+                /* pack the panel: [tile][c][NR1], zero-filled past P */
                 if (!unit) {
-                    for (int64_t e = 0; e < ntl * NR; e++) {
+                    for (int64_t e = 0; e < ntl * NR1; e++) {
                         int64_t pp = px0 + e;
                         if (pp >= P) { idx[e] = -1; continue; }
                         int64_t ow = pp % Wo, r2 = pp / Wo, oh = r2 % Ho, od = r2 / Ho;
@@ -364,7 +438,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 }
                 for (int64_t c = 0; c < Cg; c++) {
                     const T *src = xg + c * p->x_sc;
-                    T *dst = panel + c * NR;
+                    T *dst = panel + c * NR1;
                     if (unit) {
                         const T *s = src + px0;
                         /* input rows may come from DRAM: too many streams for
@@ -373,26 +447,25 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             for (int64_t e = 0; e < npx; e += 64 / (int64_t)sizeof(T))
                                 _mm_prefetch((const char *)(s + 8 * p->x_sc + e), _MM_HINT_T0);
                         int64_t j = 0;
-                        for (; j < ntl && (j + 1) * NR <= npx; j++) {
-                            VSTOREU(dst + j * Cg * NR, VLOADU(s + j * NR));
-                            VSTOREU(dst + j * Cg * NR + VL, VLOADU(s + j * NR + VL));
-                        }
+                        for (; j < ntl && (j + 1) * NR1 <= npx; j++)
+                            for (int v = 0; v < A2_NV1; v++)
+                                VSTOREU(dst + j * Cg * NR1 + v * VL, VLOADU(s + j * NR1 + v * VL));
                         for (; j < ntl; j++) {
-                            for (int64_t e = 0; e < NR; e++) {
-                                int64_t pe = j * NR + e;
-                                dst[j * Cg * NR + e] = pe < npx ? s[pe] : (T)0;
+                            for (int64_t e = 0; e < NR1; e++) {
+                                int64_t pe = j * NR1 + e;
+                                dst[j * Cg * NR1 + e] = pe < npx ? s[pe] : (T)0;
                             }
                         }
                     } else {
                         for (int64_t j = 0; j < ntl; j++)
-                            for (int64_t e = 0; e < NR; e++) {
-                                int64_t ii = idx[j * NR + e];
-                                dst[j * Cg * NR + e] = ii >= 0 ? src[ii] : (T)0;
+                            for (int64_t e = 0; e < NR1; e++) {
+                                int64_t ii = idx[j * NR1 + e];
+                                dst[j * Cg * NR1 + e] = ii >= 0 ? src[ii] : (T)0;
                             }
                     }
                 }
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-                /* chunk-outer: a tile's chunk of the panel (cb x NR) stays
+                /* chunk-outer: a tile's chunk of the panel (cb x NR1) stays
                  * in L1 while every oc block runs over it; the chunk's
                  * weights for all blocks stay in L2 */
                 if (kbo) {
@@ -406,32 +479,30 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
                         ep.bias = bias ? bias + k : NULL;
                         for (int64_t j = 0; j < ntl; j++) {
-                            const int64_t pp = px0 + j * NR;
-                            ep.base[0] = pp;
-                            ep.hi[0] = (int)a2_min(NR, P - pp);
-                            ep.full = ep.hi[0] == NR;
-                            NM(a2_mk1)[mr](a, panel + j * Cg * NR, Cg, NR, NULL, 1, NULL, NULL, &ep);
+                            const int64_t pp = px0 + j * NR1;
+                            ep.y = y + n * p->y_sn + k * p->y_sk + pp;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
+                            ep.nv = a2_min(NR1, P - pp);
+                            NM(a2_mk1x1t)[mr](a, panel + j * Cg * NR1, Cg, NR1, NULL, NULL, &ep);
                         }
                     }
                 } else
                 for (int64_t ch = 0; ch < nch; ch++) {
                     const int64_t c0 = ch * cb, cn = a2_min(cb, Cg - c0);
                     for (int64_t j = 0; j < ntl; j++) {
-                        const int64_t pp = px0 + j * NR;
-                        ep.base[0] = pp;
-                        ep.hi[0] = (int)a2_min(NR, P - pp);
-                        ep.full = ep.hi[0] == NR;
-                        const T *bj = panel + j * Cg * NR + c0 * NR;
+                        const int64_t pp = px0 + j * NR1;
+                        ep.nv = a2_min(NR1, P - pp);
+                        const T *bj = panel + j * Cg * NR1 + c0 * NR1;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
                             const T *a = wp + ((g * nkb + kb) * Cg + c0) * OCB;
-                            T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR) : NULL;
+                            T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR1) : NULL;
                             const int64_t k = g * Kg + k0;
-                            ep.y = y + n * p->y_sn + k * p->y_sk;
-                            ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                            ep.y = y + n * p->y_sn + k * p->y_sk + pp;
+                            ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            NM(a2_mk1)[mr](a, bj, cn, NR, NULL, 1, ch > 0 ? ap : NULL,
-                                           ch + 1 < nch ? ap : NULL, &ep);
+                            NM(a2_mk1x1t)[mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
+                                              ch + 1 < nch ? ap : NULL, &ep);
                         }
                     }
                 }
@@ -670,10 +741,7 @@ static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *p
     const int unpadded = p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0;
 #ifdef A2_OCV
     if (A2_OCV_USE(&p->w)) {
-        /* weights in the output-channel-vectorised layout: strided or padded
-         * 1x1 layers go through the band path, which handles both */
-        const int unit = p->stride[0] == 1 && p->stride[1] == 1 && p->stride[2] == 1;
-        if (taps == 1 && unpadded && unit) return A2_OCV_GEMM(p, x, wp, bias, res, y, nthreads);
+        /* weights in the output-channel-vectorised layout (KxK only) */
         return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
     }
 #endif
@@ -687,3 +755,4 @@ const cconv_conv_kernels TABLE = {
 };
 
 #undef NR
+#undef NR1

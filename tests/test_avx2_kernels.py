@@ -101,9 +101,13 @@ ODD_CASES = [
     (1, 70, (9, 7), 24, (5, 5), 1, 2, 1, 1),
     (1, 20, (6, 31), 64, (3, 3), 1, 4, 1, 2),   # groups, Kg = 32, pad > tile
     (1, 3, (5, 2), 33, (7, 7), 2, 3, 1, 1),     # fewer pixels than a tile
-    # ... and its 1x1 GEMM: channel chunks, a partial last tile, N > 1
+    # 1x1 GEMM with many output channels (AVX-512: 6 oc x 64 px tiles, the
+    # output-channel tile is KxK only): channel chunks with parked partial
+    # sums, a partial last tile, N > 1; oc-block-outer order (long C)
     (2, 300, (5, 7), 40, (1, 1), 1, 0, 1, 1),
-    (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1 -> band path
+    (1, 700, (3, 5), 13, (1, 1), 1, 0, 1, 1),
+    (1, 24, (9, 11), 96, (1, 1), 1, 0, 1, 1),   # 99 pixels: one full tile + 35
+    (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1: gathered panel
     (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
 ]
 
