@@ -255,10 +255,12 @@ static const NM(a2_mk_fn) NM(a2_mk1)[OCB + 1] = {
 static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
     NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
 
-/* ---- the 1x1 microkernel: MR (<= OCB) channels x NR1 pixels ----
- * a: packed weights [c][OCB] (broadcast); b: NR1 pixels of channel 0, channel
- * c at b + c*bcs.  Partial sums in ain/aout ([OCB][A2_NV1][VL]) as in a2_mk.
- * The epilogue writes a contiguous run of e->nv <= NR1 pixels per channel. */
+/* ---- the 1x1 microkernel: MR (<= OCB) channels x NV (<= A2_NV1) vectors ----
+ * a: packed weights [c][OCB] (broadcast); b: the tile's pixels of channel 0,
+ * channel c at b + c*bcs.  Partial sums in ain/aout ([OCB][A2_NV1][VL]) as in
+ * a2_mk.  The epilogue writes a contiguous run of e->nv <= NV*VL pixels per
+ * channel.  A narrower NV serves a short last tile (14x14: 196 = 3*64 + 4
+ * pixels costs 3 full tiles and one vector, not 4 full tiles). */
 typedef struct {
     T *y;
     const T *r;        /* residual (same layout as y, stride rsk) or NULL */
@@ -267,26 +269,26 @@ typedef struct {
     int relu;
 } NM(a2_e1_t);
 
-AINLINE void NM(a2_mk1x1)(const int MR, const T *a, const T *b, int64_t nc, int64_t bcs,
-                          const T *ain, T *aout, const NM(a2_e1_t) *e)
+AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, int64_t nc,
+                          int64_t bcs, const T *ain, T *aout, const NM(a2_e1_t) *e)
 {
     V acc[OCB][A2_NV1];
     for (int i = 0; i < MR; i++)
-        for (int j = 0; j < A2_NV1; j++)
+        for (int j = 0; j < NV; j++)
             acc[i][j] = ain ? VLOADU(ain + (i * A2_NV1 + j) * VL) : VZERO();
     for (int64_t c = 0; c < nc; c++) {
         V xv[A2_NV1];
-        for (int j = 0; j < A2_NV1; j++) xv[j] = VLOADU(b + j * VL);
+        for (int j = 0; j < NV; j++) xv[j] = VLOADU(b + j * VL);
         for (int i = 0; i < MR; i++) {
             const V w = VBCAST(a + i);
-            for (int j = 0; j < A2_NV1; j++) acc[i][j] = VFMA(w, xv[j], acc[i][j]);
+            for (int j = 0; j < NV; j++) acc[i][j] = VFMA(w, xv[j], acc[i][j]);
         }
         a += OCB;
         b += bcs;
     }
     if (aout) {
         for (int i = 0; i < MR; i++)
-            for (int j = 0; j < A2_NV1; j++) VSTOREU(aout + (i * A2_NV1 + j) * VL, acc[i][j]);
+            for (int j = 0; j < NV; j++) VSTOREU(aout + (i * A2_NV1 + j) * VL, acc[i][j]);
         return;
     }
     const V z = VZERO();  /* max(0, NaN) = NaN */
@@ -295,7 +297,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const T *a, const T *b, int64_t nc, int6
         T *yr = e->y + i * e->ysk;
         const T *rr = e->r ? e->r + i * e->rsk : NULL;
         const V vb = e->bias ? VSET1(e->bias[i]) : z;
-        for (int j = 0; j < A2_NV1; j++) {
+        for (int j = 0; j < NV; j++) {
             V u = e->bias ? VADD(acc[i][j], vb) : acc[i][j];
             if (nv >= (j + 1) * VL) {
                 if (rr) u = VADD(u, VLOADU(rr + j * VL));
@@ -313,20 +315,32 @@ AINLINE void NM(a2_mk1x1)(const int MR, const T *a, const T *b, int64_t nc, int6
 
 typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T *, T *,
                                 const NM(a2_e1_t) *);
-#define A2_MK1DEF(mr)                                                                     \
-    static void NM(a2_mk1x1_##mr)(const T *a, const T *b, int64_t nc, int64_t bcs,         \
-                                   const T *ain, T *aout, const NM(a2_e1_t) *e)            \
-    { NM(a2_mk1x1)(mr, a, b, nc, bcs, ain, aout, e); }
-A2_MK1DEF(1)
-A2_MK1DEF(2)
-A2_MK1DEF(3)
-A2_MK1DEF(4)
-A2_MK1DEF(5)
-A2_MK1DEF(6)
+#define A2_MK1DEF(nv, mr)                                                                 \
+    static void NM(a2_mk1x1_##nv##_##mr)(const T *a, const T *b, int64_t nc, int64_t bcs,  \
+                                          const T *ain, T *aout, const NM(a2_e1_t) *e)     \
+    { NM(a2_mk1x1)(mr, nv, a, b, nc, bcs, ain, aout, e); }
+#define A2_MK1ROW(nv) \
+    A2_MK1DEF(nv, 1) A2_MK1DEF(nv, 2) A2_MK1DEF(nv, 3) A2_MK1DEF(nv, 4) A2_MK1DEF(nv, 5) A2_MK1DEF(nv, 6)
+#define A2_MK1ENT(nv) \
+    {NULL, NM(a2_mk1x1_##nv##_1), NM(a2_mk1x1_##nv##_2), NM(a2_mk1x1_##nv##_3), \
+     NM(a2_mk1x1_##nv##_4), NM(a2_mk1x1_##nv##_5), NM(a2_mk1x1_##nv##_6)}
+A2_MK1ROW(1)
+A2_MK1ROW(2)
+#if A2_NV1 == 4
+A2_MK1ROW(3)
+A2_MK1ROW(4)
+/* [vectors][channels] */
+static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[A2_NV1 + 1][OCB + 1] = {
+    {NULL}, A2_MK1ENT(1), A2_MK1ENT(2), A2_MK1ENT(3), A2_MK1ENT(4)};
+#elif A2_NV1 == 2
+static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[A2_NV1 + 1][OCB + 1] = {
+    {NULL}, A2_MK1ENT(1), A2_MK1ENT(2)};
+#else
+#error "A2_NV1 must be 2 or 4"
+#endif
 #undef A2_MK1DEF
-static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[OCB + 1] = {
-    NULL, NM(a2_mk1x1_1), NM(a2_mk1x1_2), NM(a2_mk1x1_3),
-    NM(a2_mk1x1_4), NM(a2_mk1x1_5), NM(a2_mk1x1_6)};
+#undef A2_MK1ROW
+#undef A2_MK1ENT
 
 /* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
 static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
@@ -421,8 +435,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            NM(a2_mk1x1t)[mr](wp + (g * nkb + kb) * Cg * OCB, bj, Cg, bcs, NULL, NULL,
-                                              &ep);
+                            NM(a2_mk1x1t)[a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * Cg * OCB, bj,
+                                                               Cg, bcs, NULL, NULL, &ep);
                         }
                     }
                     continue;
@@ -483,7 +497,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.nv = a2_min(NR1, P - pp);
-                            NM(a2_mk1x1t)[mr](a, panel + j * Cg * NR1, Cg, NR1, NULL, NULL, &ep);
+                            NM(a2_mk1x1t)[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1,
+                                                                  NULL, NULL, &ep);
                         }
                     }
                 } else
@@ -501,8 +516,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            NM(a2_mk1x1t)[mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
-                                              ch + 1 < nch ? ap : NULL, &ep);
+                            NM(a2_mk1x1t)[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
+                                                                  ch + 1 < nch ? ap : NULL, &ep);
                         }
                     }
                 }
