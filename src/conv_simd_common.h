@@ -27,6 +27,9 @@
 #ifndef A2_DIRECT_NKB
 #define A2_DIRECT_NKB 4            /* 1x1: run unpacked when K/6 <= this */
 #endif
+#ifndef A2_DIRECT_BYTES
+#define A2_DIRECT_BYTES (48 * 1024) /* 1x1: ... and one tile's column of all channels fits L1 */
+#endif
 #ifndef A2_WCHUNK
 #define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
 #endif

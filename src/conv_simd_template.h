@@ -375,7 +375,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t nkbt = a2_cdiv(nkb, nkc);       /* most oc blocks per task */
     /* input-channel chunks: fixed by Cg alone (never by the thread count) */
     /* unpacked tiles: few oc blocks, all channels of a tile within L1 */
-    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR1 * (int64_t)sizeof(T) <= 16 * 1024;
+    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR1 * (int64_t)sizeof(T) <= A2_DIRECT_BYTES;
     /* loop order: oc-block-outer when one block's weights are large */
     const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES;
     const int64_t cbw = A2_WCHUNK / (nkb * OCB * (int64_t)sizeof(T));
