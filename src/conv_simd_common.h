@@ -33,6 +33,9 @@
 #ifndef A2_WCHUNK
 #define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
 #endif
+#ifndef A2_MIN_CHUNK
+#define A2_MIN_CHUNK 64            /* 1x1: shorter channel chunks than this: oc-block-outer instead */
+#endif
 #ifndef A2_C1CHUNK
 #define A2_C1CHUNK 256             /* 1x1: input channels per L1 chunk (NR px each: 64 B) */
 #endif

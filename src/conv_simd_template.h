@@ -376,9 +376,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     /* input-channel chunks: fixed by Cg alone (never by the thread count) */
     /* unpacked tiles: few oc blocks, all channels of a tile within L1 */
     const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR1 * (int64_t)sizeof(T) <= A2_DIRECT_BYTES;
-    /* loop order: oc-block-outer when one block's weights are large */
-    const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES;
+    /* loop order: oc-block-outer when one block's weights are large, or
+     * when so many oc blocks share the L2 weight budget that the channel
+     * chunks would be short (256 -> 1024: 29 channels a chunk, a partial-sum
+     * round trip every 29 steps) */
     const int64_t cbw = A2_WCHUNK / (nkb * OCB * (int64_t)sizeof(T));
+    const int kbo = Cg * OCB * (int64_t)sizeof(T) > A2_KBO_BYTES
+                    || (cbw < A2_MIN_CHUNK && Cg > cbw);
     const int64_t nch = kbo ? 1 : a2_cdiv(a2_max(Cg, 1), a2_max(1, a2_min(A2_C1CHUNK, cbw)));
     const int64_t cb = a2_cdiv(a2_max(Cg, 1), nch);
     int failed = 0;

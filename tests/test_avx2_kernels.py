@@ -106,6 +106,7 @@ ODD_CASES = [
     # sums, a partial last tile, N > 1; oc-block-outer order (long C)
     (2, 300, (5, 7), 40, (1, 1), 1, 0, 1, 1),
     (1, 700, (3, 5), 13, (1, 1), 1, 0, 1, 1),
+    (1, 70, (3, 7), 520, (1, 1), 1, 0, 1, 1),   # many oc blocks: oc-block-outer too
     (1, 24, (9, 11), 96, (1, 1), 1, 0, 1, 1),   # 99 pixels: one full tile + 35
     (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1: gathered panel
     (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
