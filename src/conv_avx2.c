@@ -14,7 +14,10 @@
  *    Small C: tile-outer, each tile's panel (a chunk of <= A2_C1CHUNK
  *    channels) stays in L1 while every oc block runs over it, partial sums of
  *    earlier chunks parked in a small per-thread buffer.  Large C (one
- *    block's weights > A2_KBO_BYTES): oc-block-outer, the panel streams past.
+ *    block's weights > A2_KBO_BYTES) or many oc blocks (chunks would be
+ *    shorter than A2_MIN_CHUNK): oc-block-outer, the panel streams past.
+ *    Few oc blocks and a tile column within A2_DIRECT_BYTES: no panel, the
+ *    tiles read the input rows directly.
  *  - everything else (KxK, strides, dilation, padding, 3-D, groups): a
  *    direct convolution over a prepared band of input rows.  The band is a
  *    zero-padded copy of the input rows that one band of output rows needs,
