@@ -66,13 +66,18 @@ class PackedWeights:
         weight: npt.ArrayLike,
         groups: int = 1,
         *,
+        num_threads: int | None = None,
         _isa: str | None = None,
         _direct_only: bool = False,
     ) -> None: ...
     def __reduce__(self) -> Any: ...
 
 def pack_weights(
-    weight: npt.ArrayLike, groups: int = 1, *, _isa: str | None = None
+    weight: npt.ArrayLike,
+    groups: int = 1,
+    *,
+    num_threads: int | None = None,
+    _isa: str | None = None,
 ) -> PackedWeights: ...
 def conv(
     nd: int,

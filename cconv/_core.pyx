@@ -51,7 +51,7 @@ cdef extern from "cconv.h":
     ctypedef struct cconv_conv_kernels:
         const char *isa
         int64_t (*packed_size)(const cconv_wshape *ws) noexcept nogil
-        void (*pack)(const cconv_wshape *ws, const void *w, void *packed) noexcept nogil
+        void (*pack)(const cconv_wshape *ws, const void *w, void *packed, int nthreads) noexcept nogil
         int (*conv)(const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *residual, void *y, int nthreads) noexcept nogil
     ctypedef struct cconv_pool_params:
@@ -332,12 +332,13 @@ cdef class PackedWeights:
             cconv_scratch_free(self.buf)
             self.buf = NULL
 
-    def __init__(self, weight, groups=1, *, _isa=None, _direct_only=False):
+    def __init__(self, weight, groups=1, *, num_threads=None, _isa=None, _direct_only=False):
         w = _as_float_array(weight, "weight")
         if w.ndim < 3 or w.ndim > 5:
             raise ValueError(f"weight must have 3 to 5 dimensions (K, C/groups, *kernel), "
                              f"got shape {w.shape}")
         g = _int_arg(groups, "groups", 1)
+        cdef int nt = _threads_arg(num_threads)
         K = w.shape[0]
         if K % g:
             raise ValueError(f"groups={g} does not divide the weight's {K} output channels")
@@ -370,7 +371,7 @@ cdef class PackedWeights:
         cdef bint empty = w.size == 0
         if not empty:   # nothing to pack (and a huge `groups` would loop for nothing)
             with nogil:
-                self.kern.pack(&self.ws, wp, self.buf)
+                self.kern.pack(&self.ws, wp, self.buf, nt)
 
     @property
     def ndim(self):
@@ -384,13 +385,15 @@ cdef class PackedWeights:
         raise TypeError("PackedWeights cannot be pickled; pickle the weight array and repack")
 
 
-def pack_weights(weight, groups=1, *, _isa=None):
+def pack_weights(weight, groups=1, *, num_threads=None, _isa=None):
     """Pack convolution weights (K, C/groups, *kernel) once for repeated calls.
 
     The result is accepted by conv1d/conv2d/conv3d in place of `weight`.
     The layout is private to the kernels chosen at import (for 3x3 float32
-    weights on AVX2 it includes Winograd-transformed weights)."""
-    return PackedWeights(weight, groups, _isa=_isa)
+    weights on AVX2 it includes Winograd-transformed weights).  `num_threads`
+    as for conv2d (None: OMP_NUM_THREADS or all cores); large weights pack in
+    parallel, and the packed bytes never depend on it."""
+    return PackedWeights(weight, groups, num_threads=num_threads, _isa=_isa)
 
 
 # A one-shot call (raw weights) packs on every call.  Transforming 3x3 weights
@@ -523,7 +526,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
             tiles *= (o + 3) // 4
         wino = (nd == 2 and g == 1 and tuple(ks) == (3, 3) and st == (1, 1) and dl == (1, 1)
                 and tiles >= _ONESHOT_WINOGRAD_MIN_TILES)
-        pw = PackedWeights(wa, g, _direct_only=not wino)
+        pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=not wino)
 
     xa = np.ascontiguousarray(xa)
     if out is None:

@@ -64,8 +64,9 @@ typedef struct {
     const char *isa;
     /* bytes needed for the packed weights (the buffer must be 64-byte aligned) */
     int64_t (*packed_size)(const cconv_wshape *ws);
-    /* w: contiguous (K, Cg, T, R, S) array of the table's dtype */
-    void (*pack)(const cconv_wshape *ws, const void *w, void *packed);
+    /* w: contiguous (K, Cg, T, R, S) array of the table's dtype; nthreads
+     * as for conv (the packed bytes do not depend on it) */
+    void (*pack)(const cconv_wshape *ws, const void *w, void *packed, int nthreads);
     /* bias may be NULL, residual may be NULL.  nthreads <= 0: OpenMP default.
      * Returns CCONV_OK or CCONV_ENOMEM (scratch allocation failed). */
     int (*conv)(const cconv_conv_params *p, const void *x, const void *packed,
@@ -89,6 +90,8 @@ int cconv_openmp_enabled(void);
 int cconv_default_threads(void);   /* what num_threads=None means */
 /* the thread count to use for `work` multiply-adds split into `tasks` tasks */
 int cconv_threads_for(int requested, double work, int64_t tasks);
+/* the thread count for packing `values` weights in `tasks` independent blocks */
+int cconv_pack_threads(int requested, int64_t values, int64_t tasks);
 /* Called once at import: registers a fork handler (POSIX + OpenMP builds) so
  * that a forked child runs every kernel on one thread (libgomp's pool does not
  * survive fork; entering a parallel region in the child would hang). */

@@ -38,22 +38,28 @@ static int64_t CG_NAME(packed_size)(const cconv_wshape *ws)
 }
 
 /* Layout: [group][k-block][c][t][r][s][KB lanes], zero-padded lanes. */
-static void CG_NAME(pack)(const cconv_wshape *ws, const void *wv, void *dst)
+static void CG_NAME(pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
 {
     const CG_T *w = (const CG_T *)wv;
-    CG_T *p = (CG_T *)dst;
     const int64_t Kg = ws->K / ws->groups, nkb = CG_NAME(nkb)(ws);
-    const int64_t taps = CG_NAME(taps)(ws), Cg = ws->Cg;
-    for (int64_t g = 0; g < ws->groups; g++)
-        for (int64_t kb = 0; kb < nkb; kb++)
-            for (int64_t c = 0; c < Cg; c++)
-                for (int64_t t = 0; t < taps; t++) {
-                    for (int64_t l = 0; l < CG_KB; l++) {
-                        int64_t k = kb * CG_KB + l;
-                        p[l] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : (CG_T)0;
-                    }
-                    p += CG_KB;
+    const int64_t taps = CG_NAME(taps)(ws), Cg = ws->Cg, nblk = ws->groups * nkb;
+    const int nt = cconv_pack_threads(nthreads, nblk * Cg * taps * CG_KB, nblk);
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t gk = 0; gk < nblk; gk++) {
+        const int64_t g = gk / nkb, kb = gk % nkb;
+        CG_T *p = (CG_T *)dst + gk * Cg * taps * CG_KB;
+        for (int64_t c = 0; c < Cg; c++)
+            for (int64_t t = 0; t < taps; t++) {
+                for (int64_t l = 0; l < CG_KB; l++) {
+                    int64_t k = kb * CG_KB + l;
+                    p[l] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : (CG_T)0;
                 }
+                p += CG_KB;
+            }
+    }
 }
 
 /* first ow in [0, Wo) with 0 <= ow*s + off, and one past the last with ow*s + off < W */

@@ -42,7 +42,7 @@ static int64_t ONM(a5_ocv_packed_size)(const cconv_wshape *ws)
     return ws->groups * ONM(a5_ocv_nkb)(ws) * ws->Cg * taps * OKB * (int64_t)sizeof(OT);
 }
 
-static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *p)
+static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *dst, int nthreads)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
     const int64_t Kg = ws->K / ws->groups, Cg = ws->Cg, nkb = ONM(a5_ocv_nkb)(ws);
@@ -51,20 +51,28 @@ static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *p)
      * contiguous row reads and an 8-16 KiB output block that stays in L1
      * (reading down the columns touched a page per value: 5x5, C=192 took
      * 3 ns a weight) */
-    for (int64_t g = 0; g < ws->groups; g++)
-        for (int64_t kb = 0; kb < nkb; kb++, p += ct * OKB)
-            for (int64_t j0 = 0; j0 < ct; j0 += 64) {
-                const int64_t j1 = j0 + 64 < ct ? j0 + 64 : ct;
-                for (int64_t l = 0; l < OKB; l++) {
-                    const int64_t k = kb * OKB + l;
-                    if (k < Kg) {
-                        const OT *row = w + (g * Kg + k) * ct;
-                        for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = row[j];
-                    } else {
-                        for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = (OT)0;
-                    }
+    const int64_t nblk = ws->groups * nkb;
+    const int nt = cconv_pack_threads(nthreads, nblk * ct * OKB, nblk);
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t gk = 0; gk < nblk; gk++) {
+        const int64_t g = gk / nkb, kb = gk % nkb;
+        OT *p = dst + gk * ct * OKB;
+        for (int64_t j0 = 0; j0 < ct; j0 += 64) {
+            const int64_t j1 = j0 + 64 < ct ? j0 + 64 : ct;
+            for (int64_t l = 0; l < OKB; l++) {
+                const int64_t k = kb * OKB + l;
+                if (k < Kg) {
+                    const OT *row = w + (g * Kg + k) * ct;
+                    for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = row[j];
+                } else {
+                    for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = (OT)0;
                 }
             }
+        }
+    }
 }
 
 static int64_t ONM(a5_ocv_chunk)(int64_t taps)

@@ -36,11 +36,12 @@ static int64_t sel_packed_size(const cconv_conv_kernels *direct, const cconv_wsh
 }
 
 static void sel_pack(const cconv_conv_kernels *direct, const cconv_wshape *ws, const void *w,
-                     void *dst)
+                     void *dst, int nthreads)
 {
-    direct->pack(ws, w, dst);
+    direct->pack(ws, w, dst, nthreads);
     if (has_wino(ws))
-        cconv_wino3x3_pack_f32(ws, (const float *)w, (char *)dst + wino_offset(direct, ws));
+        cconv_wino3x3_pack_f32(ws, (const float *)w, (char *)dst + wino_offset(direct, ws),
+                               nthreads);
 }
 
 /* 1 when every input value image n holds is finite (bit test: vectorises) */
@@ -100,9 +101,9 @@ static int sel_conv(const cconv_conv_kernels *direct, const cconv_conv_params *p
 /* one table per ISA: thin wrappers naming their direct kernels */
 #define SEL_TABLE(name, isa, direct)                                                       \
     static int64_t name##_size(const cconv_wshape *ws) { return sel_packed_size(&direct, ws); } \
-    static void name##_pack(const cconv_wshape *ws, const void *w, void *dst)               \
+    static void name##_pack(const cconv_wshape *ws, const void *w, void *dst, int nthreads) \
     {                                                                                       \
-        sel_pack(&direct, ws, w, dst);                                                      \
+        sel_pack(&direct, ws, w, dst, nthreads);                                            \
     }                                                                                       \
     static int name##_conv(const cconv_conv_params *p, const void *x, const void *packed,  \
                            const void *bias, const void *res, void *y, int nthreads)        \

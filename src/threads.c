@@ -97,6 +97,15 @@ int cconv_threads_for(int requested, double work, int64_t tasks)
     return (int)nt;
 }
 
+/* a thread pays for itself from about this many packed weights */
+#define CCONV_MIN_PACK_PER_THREAD 65536.0
+
+int cconv_pack_threads(int requested, int64_t values, int64_t tasks)
+{
+    return cconv_threads_for(requested, (double)values / CCONV_MIN_PACK_PER_THREAD
+                                            * CCONV_MIN_WORK_PER_THREAD, tasks);
+}
+
 void *cconv_scratch_alloc(size_t bytes)
 {
     if (bytes == 0) bytes = 64;

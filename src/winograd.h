@@ -24,7 +24,7 @@ extern "C" {
 /* bytes of the transformed weights; 0 unless the weight shape is 3x3, groups 1, 2-D */
 int64_t cconv_wino3x3_packed_size_f32(const cconv_wshape *ws);
 /* w: contiguous (K, C, 1, 3, 3) float32; dst: 64-byte aligned, packed_size bytes */
-void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst);
+void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads);
 /* 1 when the Winograd path is eligible for p and expected to be faster */
 int cconv_wino3x3_applies(const cconv_conv_params *p);
 /* y = act(conv(x, w) + bias + residual); packed from cconv_wino3x3_pack_f32.

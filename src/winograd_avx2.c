@@ -60,7 +60,7 @@ int64_t cconv_wino3x3_packed_size_f32(const cconv_wshape *ws)
     return (int64_t)NE * w_cdiv(ws->K, KR) * KR * ws->Cg * (int64_t)sizeof(float);
 }
 
-void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst)
+void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads)
 {
     static const double G[6][3] = {
         {1, 0, 0},
@@ -75,6 +75,11 @@ void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst)
     /* in double, 6 output channels at a time (lanes 0-3 and 4-5 of two
      * vectors): T = G g (6x3), then U = T G^T (6x6); G rows 0 and 5 pick a
      * single tap.  Rounded to float once, at the end. */
+    const int nt = cconv_pack_threads(nthreads, nkb * C * KR * NE, nkb);
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
     for (int64_t kb = 0; kb < nkb; kb++)
         for (int64_t c = 0; c < C; c++) {
             _Alignas(32) double gl[9][8];

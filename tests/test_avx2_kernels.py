@@ -153,6 +153,28 @@ def test_threads_bitwise_equal_all_paths(isa):
             np.testing.assert_array_equal(ys[0], y)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+def test_pack_threads_give_the_same_weights(isa, dtype):
+    """Weights packed on 1 or 4 threads give identical bits and match the
+    float64 reference: spatial 1x1, output-channel KxK, Winograd, grouped."""
+    rng = np.random.default_rng(12)
+    for C, K, k, g, H in [(512, 300, 1, 1, 9), (64, 256, 3, 1, 12), (128, 520, 3, 4, 9),
+                          (96, 128, 5, 1, 7)]:
+        x = rng.standard_normal((1, C, H, H)).astype(dtype)
+        w = rng.standard_normal((K, C // g, k, k)).astype(dtype)
+        assert w.size >= 2 * 65536          # large enough to pack on several threads
+        ys = [cconv.conv2d(x, cconv.pack_weights(w, g, num_threads=t, _isa=isa), padding=k // 2,
+                           groups=g, num_threads=1) for t in (1, 4)]
+        np.testing.assert_array_equal(ys[0], ys[1])
+        Cg, Kg = C // g, K // g
+        parts = [conv_ref_fast(x[:, i * Cg:(i + 1) * Cg], w[i * Kg:(i + 1) * Kg], None, 1, k // 2)
+                 for i in range(g)]
+        ref = np.concatenate([r for r, _ in parts], axis=1)
+        absref = np.concatenate([a for _, a in parts], axis=1)
+        assert_close(ys[0], ref, absref, Cg * k * k)
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_raw_and_packed_weights_agree(isa):
     rng = np.random.default_rng(4)

@@ -40,6 +40,8 @@ def X(*shape, dtype=f32):
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), activation="gelu"), ValueError, "activation"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), num_threads=0), ValueError, "num_threads"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), num_threads="2"), TypeError, "num_threads"),
+    (lambda: cconv.pack_weights(X(2, 3, 1, 1), num_threads=0), ValueError, "num_threads"),
+    (lambda: cconv.pack_weights(X(2, 3, 1, 1), num_threads=2.0), TypeError, "num_threads"),
     # pooling
     (lambda: cconv.max_pool2d(X(1, 3, 5, 5), 3, padding=2), ValueError, "padding"),
     (lambda: cconv.avg_pool2d(X(1, 3, 5, 5), 2, padding=2), ValueError, "padding"),
