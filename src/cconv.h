@@ -90,8 +90,11 @@ int cconv_openmp_enabled(void);
 int cconv_default_threads(void);   /* what num_threads=None means */
 /* the thread count to use for `work` multiply-adds split into `tasks` tasks */
 int cconv_threads_for(int requested, double work, int64_t tasks);
-/* the thread count for packing `values` weights in `tasks` independent blocks */
-int cconv_pack_threads(int requested, int64_t values, int64_t tasks);
+/* Weight packing: fn(ctx, b) for each of `nblk` independent blocks that
+ * together write `values` packed weights, on as many of `requested` threads
+ * as that many values pay for */
+void cconv_pack_blocks(int requested, int64_t values, int64_t nblk,
+                       void (*fn)(void *ctx, int64_t b), void *ctx);
 /* Called once at import: registers a fork handler (POSIX + OpenMP builds) so
  * that a forked child runs every kernel on one thread (libgomp's pool does not
  * survive fork; entering a parallel region in the child would hang). */

@@ -38,28 +38,33 @@ static int64_t CG_NAME(packed_size)(const cconv_wshape *ws)
 }
 
 /* Layout: [group][k-block][c][t][r][s][KB lanes], zero-padded lanes. */
+typedef struct { const cconv_wshape *ws; const CG_T *w; CG_T *dst; } CG_NAME(pack_ctx);
+
+/* block gk = (group, k-block) of the packed weights */
+static void CG_NAME(pack_block)(void *vctx, int64_t gk)
+{
+    const CG_NAME(pack_ctx) *cx = (const CG_NAME(pack_ctx) *)vctx;
+    const cconv_wshape *ws = cx->ws;
+    const int64_t Kg = ws->K / ws->groups, nkb = CG_NAME(nkb)(ws);
+    const int64_t taps = CG_NAME(taps)(ws), Cg = ws->Cg;
+    const int64_t g = gk / nkb, kb = gk % nkb;
+    CG_T *p = cx->dst + gk * Cg * taps * CG_KB;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t t = 0; t < taps; t++) {
+            for (int64_t l = 0; l < CG_KB; l++) {
+                int64_t k = kb * CG_KB + l;
+                p[l] = k < Kg ? cx->w[((g * Kg + k) * Cg + c) * taps + t] : (CG_T)0;
+            }
+            p += CG_KB;
+        }
+}
+
 static void CG_NAME(pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
 {
-    const CG_T *w = (const CG_T *)wv;
-    const int64_t Kg = ws->K / ws->groups, nkb = CG_NAME(nkb)(ws);
-    const int64_t taps = CG_NAME(taps)(ws), Cg = ws->Cg, nblk = ws->groups * nkb;
-    const int nt = cconv_pack_threads(nthreads, nblk * Cg * taps * CG_KB, nblk);
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t gk = 0; gk < nblk; gk++) {
-        const int64_t g = gk / nkb, kb = gk % nkb;
-        CG_T *p = (CG_T *)dst + gk * Cg * taps * CG_KB;
-        for (int64_t c = 0; c < Cg; c++)
-            for (int64_t t = 0; t < taps; t++) {
-                for (int64_t l = 0; l < CG_KB; l++) {
-                    int64_t k = kb * CG_KB + l;
-                    p[l] = k < Kg ? w[((g * Kg + k) * Cg + c) * taps + t] : (CG_T)0;
-                }
-                p += CG_KB;
-            }
-    }
+    CG_NAME(pack_ctx) cx = {ws, (const CG_T *)wv, (CG_T *)dst};
+    const int64_t nblk = ws->groups * CG_NAME(nkb)(ws);
+    cconv_pack_blocks(nthreads, nblk * ws->Cg * CG_NAME(taps)(ws) * CG_KB, nblk,
+                      CG_NAME(pack_block), &cx);
 }
 
 /* first ow in [0, Wo) with 0 <= ow*s + off, and one past the last with ow*s + off < W */

@@ -42,37 +42,40 @@ static int64_t ONM(a5_ocv_packed_size)(const cconv_wshape *ws)
     return ws->groups * ONM(a5_ocv_nkb)(ws) * ws->Cg * taps * OKB * (int64_t)sizeof(OT);
 }
 
-static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *dst, int nthreads)
+typedef struct { const cconv_wshape *ws; const OT *w; OT *dst; } ONM(a5_ocv_pack_ctx);
+
+/* block gk = (group, OKB-oc block): a transpose of its OKB rows, 64
+ * (c, tap) columns at a time: contiguous row reads and an 8-16 KiB output
+ * block that stays in L1 (reading down the columns touched a page per
+ * value: 5x5, C=192 took 3 ns a weight) */
+static void ONM(a5_ocv_pack_block)(void *vctx, int64_t gk)
 {
-    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
-    const int64_t Kg = ws->K / ws->groups, Cg = ws->Cg, nkb = ONM(a5_ocv_nkb)(ws);
-    const int64_t ct = Cg * taps;  /* (c, tap) pairs: one weight row */
-    /* a transpose of each block's OKB rows, 64 (c, tap) columns at a time:
-     * contiguous row reads and an 8-16 KiB output block that stays in L1
-     * (reading down the columns touched a page per value: 5x5, C=192 took
-     * 3 ns a weight) */
-    const int64_t nblk = ws->groups * nkb;
-    const int nt = cconv_pack_threads(nthreads, nblk * ct * OKB, nblk);
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t gk = 0; gk < nblk; gk++) {
-        const int64_t g = gk / nkb, kb = gk % nkb;
-        OT *p = dst + gk * ct * OKB;
-        for (int64_t j0 = 0; j0 < ct; j0 += 64) {
-            const int64_t j1 = j0 + 64 < ct ? j0 + 64 : ct;
-            for (int64_t l = 0; l < OKB; l++) {
-                const int64_t k = kb * OKB + l;
-                if (k < Kg) {
-                    const OT *row = w + (g * Kg + k) * ct;
-                    for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = row[j];
-                } else {
-                    for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = (OT)0;
-                }
+    const ONM(a5_ocv_pack_ctx) *cx = (const ONM(a5_ocv_pack_ctx) *)vctx;
+    const cconv_wshape *ws = cx->ws;
+    const int64_t Kg = ws->K / ws->groups, nkb = ONM(a5_ocv_nkb)(ws);
+    const int64_t ct = ws->Cg * ws->ks[0] * ws->ks[1] * ws->ks[2];  /* one weight row */
+    const int64_t g = gk / nkb, kb = gk % nkb;
+    OT *p = cx->dst + gk * ct * OKB;
+    for (int64_t j0 = 0; j0 < ct; j0 += 64) {
+        const int64_t j1 = j0 + 64 < ct ? j0 + 64 : ct;
+        for (int64_t l = 0; l < OKB; l++) {
+            const int64_t k = kb * OKB + l;
+            if (k < Kg) {
+                const OT *row = cx->w + (g * Kg + k) * ct;
+                for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = row[j];
+            } else {
+                for (int64_t j = j0; j < j1; j++) p[j * OKB + l] = (OT)0;
             }
         }
     }
+}
+
+static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *dst, int nthreads)
+{
+    ONM(a5_ocv_pack_ctx) cx = {ws, w, dst};
+    const int64_t nblk = ws->groups * ONM(a5_ocv_nkb)(ws);
+    cconv_pack_blocks(nthreads, ONM(a5_ocv_packed_size)(ws) / (int64_t)sizeof(OT), nblk,
+                      ONM(a5_ocv_pack_block), &cx);
 }
 
 static int64_t ONM(a5_ocv_chunk)(int64_t taps)

@@ -31,35 +31,39 @@ static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
     return ws->groups * NM(a2_nkb)(ws) * ws->Cg * taps * OCB * (int64_t)sizeof(T);
 }
 
-static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
+typedef struct { const cconv_wshape *ws; const T *w; T *dst; } NM(a2_pack_ctx);
+
+/* block gk = (group, oc block): row by row, contiguous reads, stride-OCB
+ * writes within L1 */
+static void NM(a2_pack_block)(void *vctx, int64_t gk)
 {
-    const T *w = (const T *)wv;
-#ifdef A2_OCV
-    if (A2_OCV_USE(ws)) { A2_OCV_PACK(ws, w, (T *)dst, nthreads); return; }
-#endif
-    const int64_t Kg = ws->K / ws->groups, nkb = NM(a2_nkb)(ws), nblk = ws->groups * nkb;
-    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
-    const int64_t ct = ws->Cg * taps; /* (c, tap) pairs per output channel */
-    const int nt = cconv_pack_threads(nthreads, nblk * ct * OCB, nblk);
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t gk = 0; gk < nblk; gk++) {
-        const int64_t g = gk / nkb, kb = gk % nkb;
-        const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
-        const T *src = w + (g * Kg + k0) * ct;
-        T *p = (T *)dst + gk * ct * OCB;
-        /* row by row: contiguous reads, stride-OCB writes within L1 */
-        for (int64_t l = 0; l < OCB; l++) {
-            if (l < mr) {
-                const T *sr = src + l * ct;
-                for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = sr[j];
-            } else {
-                for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = (T)0;
-            }
+    const NM(a2_pack_ctx) *cx = (const NM(a2_pack_ctx) *)vctx;
+    const cconv_wshape *ws = cx->ws;
+    const int64_t Kg = ws->K / ws->groups, nkb = NM(a2_nkb)(ws);
+    const int64_t ct = ws->Cg * ws->ks[0] * ws->ks[1] * ws->ks[2]; /* (c, tap) pairs per oc */
+    const int64_t g = gk / nkb, kb = gk % nkb;
+    const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+    const T *src = cx->w + (g * Kg + k0) * ct;
+    T *p = cx->dst + gk * ct * OCB;
+    for (int64_t l = 0; l < OCB; l++) {
+        if (l < mr) {
+            const T *sr = src + l * ct;
+            for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = sr[j];
+        } else {
+            for (int64_t j = 0; j < ct; j++) p[j * OCB + l] = (T)0;
         }
     }
+}
+
+static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
+{
+#ifdef A2_OCV
+    if (A2_OCV_USE(ws)) { A2_OCV_PACK(ws, (const T *)wv, (T *)dst, nthreads); return; }
+#endif
+    NM(a2_pack_ctx) cx = {ws, (const T *)wv, (T *)dst};
+    const int64_t nblk = ws->groups * NM(a2_nkb)(ws);
+    cconv_pack_blocks(nthreads, NM(a2_packed_size)(ws) / (int64_t)sizeof(T), nblk,
+                      NM(a2_pack_block), &cx);
 }
 
 /* ---- the fused epilogue of one tile ----

@@ -100,10 +100,16 @@ int cconv_threads_for(int requested, double work, int64_t tasks)
 /* a thread pays for itself from about this many packed weights */
 #define CCONV_MIN_PACK_PER_THREAD 65536.0
 
-int cconv_pack_threads(int requested, int64_t values, int64_t tasks)
+void cconv_pack_blocks(int requested, int64_t values, int64_t nblk,
+                       void (*fn)(void *ctx, int64_t b), void *ctx)
 {
-    return cconv_threads_for(requested, (double)values / CCONV_MIN_PACK_PER_THREAD
-                                            * CCONV_MIN_WORK_PER_THREAD, tasks);
+    const int nt = cconv_threads_for(requested, (double)values / CCONV_MIN_PACK_PER_THREAD
+                                                    * CCONV_MIN_WORK_PER_THREAD, nblk);
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int64_t b = 0; b < nblk; b++) fn(ctx, b);
 }
 
 void *cconv_scratch_alloc(size_t bytes)

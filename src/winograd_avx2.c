@@ -60,7 +60,13 @@ int64_t cconv_wino3x3_packed_size_f32(const cconv_wshape *ws)
     return (int64_t)NE * w_cdiv(ws->K, KR) * KR * ws->Cg * (int64_t)sizeof(float);
 }
 
-void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads)
+typedef struct { const cconv_wshape *ws; const float *w; float *u; } wino_pack_ctx;
+
+/* output-channel block kb (KR channels), every input channel: in double, 6
+ * output channels at a time (lanes 0-3 and 4-5 of two vectors): T = G g
+ * (6x3), then U = T G^T (6x6); G rows 0 and 5 pick a single tap.  Rounded to
+ * float once, at the end. */
+static void wino_pack_block(void *vctx, int64_t kb)
 {
     static const double G[6][3] = {
         {1, 0, 0},
@@ -69,51 +75,52 @@ void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, i
         {1.0 / 15, 2.0 / 15, 4.0 / 15},
         {-16.0 / 15, 8.0 / 15, -4.0 / 15},
         {0, 0, 1}};
-    if (!w_shape_ok(ws)) return;
-    const int64_t K = ws->K, C = ws->Cg, nkb = w_cdiv(K, KR);
-    float *u = (float *)dst;
-    /* in double, 6 output channels at a time (lanes 0-3 and 4-5 of two
-     * vectors): T = G g (6x3), then U = T G^T (6x6); G rows 0 and 5 pick a
-     * single tap.  Rounded to float once, at the end. */
-    const int nt = cconv_pack_threads(nthreads, nkb * C * KR * NE, nkb);
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (int64_t kb = 0; kb < nkb; kb++)
-        for (int64_t c = 0; c < C; c++) {
-            _Alignas(32) double gl[9][8];
-            for (int l = 0; l < 8; l++) {
-                const int64_t k = kb * KR + l;
-                const float *g = w + (k * C + c) * 9;
-                for (int t = 0; t < 9; t++) gl[t][l] = (l < KR && k < K) ? (double)g[t] : 0.0;
-            }
-            for (int h = 0; h < 2; h++) {
-                __m256d gv[9], T[6][3];
-                for (int t = 0; t < 9; t++) gv[t] = _mm256_load_pd(gl[t] + 4 * h);
-                for (int s2 = 0; s2 < 3; s2++) {
-                    T[0][s2] = gv[s2];
-                    T[5][s2] = gv[6 + s2];
-                    for (int i = 1; i < 5; i++)
-                        T[i][s2] = _mm256_fmadd_pd(_mm256_set1_pd(G[i][2]), gv[6 + s2],
-                                   _mm256_fmadd_pd(_mm256_set1_pd(G[i][1]), gv[3 + s2],
-                                   _mm256_mul_pd(_mm256_set1_pd(G[i][0]), gv[s2])));
-                }
-                for (int i = 0; i < 6; i++)
-                    for (int j = 0; j < 6; j++) {
-                        __m256d v;
-                        if (j == 0) v = T[i][0];
-                        else if (j == 5) v = T[i][2];
-                        else v = _mm256_fmadd_pd(_mm256_set1_pd(G[j][2]), T[i][2],
-                                 _mm256_fmadd_pd(_mm256_set1_pd(G[j][1]), T[i][1],
-                                 _mm256_mul_pd(_mm256_set1_pd(G[j][0]), T[i][0])));
-                        const __m128 f = _mm256_cvtpd_ps(v);
-                        float *d = u + (((int64_t)(i * 6 + j) * nkb + kb) * C + c) * KR + 4 * h;
-                        if (h == 0) _mm_storeu_ps(d, f);
-                        else _mm_storel_pi((__m64 *)d, f);
-                    }
-            }
+    const wino_pack_ctx *cx = (const wino_pack_ctx *)vctx;
+    const float *w = cx->w;
+    float *u = cx->u;
+    const int64_t K = cx->ws->K, C = cx->ws->Cg, nkb = w_cdiv(K, KR);
+    for (int64_t c = 0; c < C; c++) {
+        _Alignas(32) double gl[9][8];
+        for (int l = 0; l < 8; l++) {
+            const int64_t k = kb * KR + l;
+            const float *g = w + (k * C + c) * 9;
+            for (int t = 0; t < 9; t++) gl[t][l] = (l < KR && k < K) ? (double)g[t] : 0.0;
         }
+        for (int h = 0; h < 2; h++) {
+            __m256d gv[9], T[6][3];
+            for (int t = 0; t < 9; t++) gv[t] = _mm256_load_pd(gl[t] + 4 * h);
+            for (int s2 = 0; s2 < 3; s2++) {
+                T[0][s2] = gv[s2];
+                T[5][s2] = gv[6 + s2];
+                for (int i = 1; i < 5; i++)
+                    T[i][s2] = _mm256_fmadd_pd(_mm256_set1_pd(G[i][2]), gv[6 + s2],
+                               _mm256_fmadd_pd(_mm256_set1_pd(G[i][1]), gv[3 + s2],
+                               _mm256_mul_pd(_mm256_set1_pd(G[i][0]), gv[s2])));
+            }
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++) {
+                    __m256d v;
+                    if (j == 0) v = T[i][0];
+                    else if (j == 5) v = T[i][2];
+                    else v = _mm256_fmadd_pd(_mm256_set1_pd(G[j][2]), T[i][2],
+                             _mm256_fmadd_pd(_mm256_set1_pd(G[j][1]), T[i][1],
+                             _mm256_mul_pd(_mm256_set1_pd(G[j][0]), T[i][0])));
+                    const __m128 f = _mm256_cvtpd_ps(v);
+                    float *d = u + (((int64_t)(i * 6 + j) * nkb + kb) * C + c) * KR + 4 * h;
+                    if (h == 0) _mm_storeu_ps(d, f);
+                    else _mm_storel_pi((__m64 *)d, f);
+                }
+        }
+    }
+}
+
+void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads)
+{
+    if (!w_shape_ok(ws)) return;
+    wino_pack_ctx cx = {ws, w, (float *)dst};
+    const int64_t nkb = w_cdiv(ws->K, KR);
+    cconv_pack_blocks(nthreads, cconv_wino3x3_packed_size_f32(ws) / (int64_t)sizeof(float), nkb,
+                      wino_pack_block, &cx);
 }
 
 /* ---- when to use it ---- */
