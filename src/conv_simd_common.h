@@ -37,7 +37,7 @@
 #define A2_MIN_CHUNK 64            /* 1x1: shorter channel chunks than this: oc-block-outer instead */
 #endif
 #ifndef A2_C1CHUNK
-#define A2_C1CHUNK 256             /* 1x1: input channels per L1 chunk (NR px each: 64 B) */
+#define A2_C1CHUNK 256             /* 1x1: most input channels per chunk */
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)

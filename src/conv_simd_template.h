@@ -129,30 +129,15 @@ static void NM(a2_epi_tile)(const NM(a2_epi_t) *e, int mr, const V *acc)
     for (int i = 0; i < mr; i++) NM(a2_epi_row)(e, i, acc[2 * i], acc[2 * i + 1]);
 }
 
-/* ---- the microkernel: MR (<= OCB) channels x NR pixels ----
- * a: packed weights [c][tap][OCB]; b: input, channel c at b + c*cs, tap t
- * at + off[t] (GEN) or a single tap at offset 0 (!GEN).  The accumulators
- * start from zero, or from the partial sums at ain (a [2*OCB][VL] block
- * written by an earlier input-channel chunk); they end in aout (partial sums
- * for a later chunk) or, when aout is NULL, in the fused epilogue.  A partial
- * sum round-trips through memory exactly, so splitting the reduction into
- * chunks gives the same bits as one pass. */
-AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int64_t nc,
-                       int64_t cs, const int64_t *off, int64_t ntaps, const T *ain, T *aout,
-                       const NM(a2_epi_t) *e)
+/* ---- the band microkernel: MR (<= OCB) channels x NR pixels ----
+ * a: packed weights [c][tap][OCB]; b: the prepared band, channel c at
+ * b + c*cs, tap t at + off[t].  The sums end in the fused epilogue. */
+AINLINE void NM(a2_mk)(const int MR, const T *a, const T *b, int64_t nc, int64_t cs,
+                       const int64_t *off, int64_t ntaps, const NM(a2_epi_t) *e)
 {
     V c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b;
-    if (ain) {
-        c0a = VLOADU(ain + 0 * VL); c0b = VLOADU(ain + 1 * VL);
-        c1a = VLOADU(ain + 2 * VL); c1b = VLOADU(ain + 3 * VL);
-        c2a = VLOADU(ain + 4 * VL); c2b = VLOADU(ain + 5 * VL);
-        c3a = VLOADU(ain + 6 * VL); c3b = VLOADU(ain + 7 * VL);
-        c4a = VLOADU(ain + 8 * VL); c4b = VLOADU(ain + 9 * VL);
-        c5a = VLOADU(ain + 10 * VL); c5b = VLOADU(ain + 11 * VL);
-    } else {
-        c0a = c0b = c1a = c1b = c2a = c2b = VZERO();
-        c3a = c3b = c4a = c4b = c5a = c5b = VZERO();
-    }
+    c0a = c0b = c1a = c1b = c2a = c2b = VZERO();
+    c3a = c3b = c4a = c4b = c5a = c5b = VZERO();
 #define A2_STEP(bp)                                                                  \
     do {                                                                             \
         const V x0 = VLOADU(bp), x1 = VLOADU((bp) + VL);                             \
@@ -165,35 +150,17 @@ AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int6
         if (MR > 5) { w_ = VBCAST(a + 5); c5a = VFMA(w_, x0, c5a); c5b = VFMA(w_, x1, c5b); } \
         a += OCB;                                                                    \
     } while (0)
-    if (GEN) {
-        for (int64_t c = 0; c < nc; c++) {
-            const T *bc = b + c * cs;
-            for (int64_t t = 0; t < ntaps; t++) {
-                /* the band streams from L2: fetch a later channel's lines */
-                const T *bp = bc + off[t];
-                _mm_prefetch((const char *)(bp + A2_PFD * cs), _MM_HINT_T0);
-                _mm_prefetch((const char *)(bp + A2_PFD * cs + NR - 1), _MM_HINT_T0);
-                A2_STEP(bc + off[t]);
-            }
-        }
-    } else {
-        /* no unrolling: an unrolled body makes the compiler hoist the next
-         * step's loads, run out of registers and shuffle accumulators */
-        for (int64_t c = 0; c < nc; c++) {
-            A2_STEP(b);
-            b += cs;
+    for (int64_t c = 0; c < nc; c++) {
+        const T *bc = b + c * cs;
+        for (int64_t t = 0; t < ntaps; t++) {
+            /* the band streams from L2: fetch a later channel's lines */
+            const T *bp = bc + off[t];
+            _mm_prefetch((const char *)(bp + A2_PFD * cs), _MM_HINT_T0);
+            _mm_prefetch((const char *)(bp + A2_PFD * cs + NR - 1), _MM_HINT_T0);
+            A2_STEP(bp);
         }
     }
 #undef A2_STEP
-    if (aout) {
-        VSTOREU(aout + 0 * VL, c0a); VSTOREU(aout + 1 * VL, c0b);
-        VSTOREU(aout + 2 * VL, c1a); VSTOREU(aout + 3 * VL, c1b);
-        VSTOREU(aout + 4 * VL, c2a); VSTOREU(aout + 5 * VL, c2b);
-        VSTOREU(aout + 6 * VL, c3a); VSTOREU(aout + 7 * VL, c3b);
-        VSTOREU(aout + 8 * VL, c4a); VSTOREU(aout + 9 * VL, c4b);
-        VSTOREU(aout + 10 * VL, c5a); VSTOREU(aout + 11 * VL, c5b);
-        return;
-    }
     if (e->full) {
         /* a whole MR x NR tile in one contiguous run of pixels: fused
          * epilogue straight from the registers */
@@ -241,16 +208,11 @@ AINLINE void NM(a2_mk)(const int MR, const int GEN, const T *a, const T *b, int6
 }
 
 typedef void (*NM(a2_mk_fn))(const T *, const T *, int64_t, int64_t, const int64_t *, int64_t,
-                             const T *, T *, const NM(a2_epi_t) *);
+                             const NM(a2_epi_t) *);
 #define A2_MKDEF(mr)                                                                      \
-    static void NM(a2_mk1_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
-                                 const int64_t *off, int64_t nt, const T *ain, T *aout,     \
-                                 const NM(a2_epi_t) *e)                                     \
-    { NM(a2_mk)(mr, 0, a, b, nc, cs, off, nt, ain, aout, e); }                             \
     static void NM(a2_mkg_##mr)(const T *a, const T *b, int64_t nc, int64_t cs,             \
-                                 const int64_t *off, int64_t nt, const T *ain, T *aout,     \
-                                 const NM(a2_epi_t) *e)                                     \
-    { NM(a2_mk)(mr, 1, a, b, nc, cs, off, nt, ain, aout, e); }
+                                 const int64_t *off, int64_t nt, const NM(a2_epi_t) *e)     \
+    { NM(a2_mk)(mr, a, b, nc, cs, off, nt, e); }
 A2_MKDEF(1)
 A2_MKDEF(2)
 A2_MKDEF(3)
@@ -258,15 +220,16 @@ A2_MKDEF(4)
 A2_MKDEF(5)
 A2_MKDEF(6)
 #undef A2_MKDEF
-static const NM(a2_mk_fn) NM(a2_mk1)[OCB + 1] = {
-    NULL, NM(a2_mk1_1), NM(a2_mk1_2), NM(a2_mk1_3), NM(a2_mk1_4), NM(a2_mk1_5), NM(a2_mk1_6)};
 static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
     NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
 
 /* ---- the 1x1 microkernel: MR (<= OCB) channels x NV (<= A2_NV1) vectors ----
  * a: packed weights [c][OCB] (broadcast); b: the tile's pixels of channel 0,
- * channel c at b + c*bcs.  Partial sums in ain/aout ([OCB][A2_NV1][VL]) as in
- * a2_mk.  The epilogue writes a contiguous run of e->nv <= NV*VL pixels per
+ * channel c at b + c*bcs.  The sums start from zero or from the partial sums
+ * at ain ([OCB][A2_NV1][VL], written by an earlier input-channel chunk) and
+ * end in aout (for a later chunk) or, when aout is NULL, in the fused
+ * epilogue.  A partial sum round-trips through memory exactly, so chunking
+ * the reduction gives the same bits as one pass.  The epilogue writes a contiguous run of e->nv <= NV*VL pixels per
  * channel.  A narrower NV serves a short last tile (14x14: 196 = 3*64 + 4
  * pixels costs 3 full tiles and one vector, not 4 full tiles). */
 typedef struct {
@@ -426,8 +389,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
                 if (direct) {
                     /* few oc blocks: packing would cost as much as it saves;
-                     * run the tiles straight from the input rows (prefetched
-                     * a few channels ahead), only a partial last tile packed */
+                     * run the tiles straight from the input rows, only a
+                     * partial last tile packed */
                     const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);
@@ -747,7 +710,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                         const int ns = a2_row_segments(q0, NR, rbn, Wq, Wo, ep.base, ep.lo, ep.hi);
                         ep.nseg = ns;
                         ep.full = ns == 1 && ep.lo[0] == 0 && ep.hi[0] == NR;
-                        mk(a, band + q0, Cg, KT * cs, off, taps, NULL, NULL, &ep);
+                        mk(a, band + q0, Cg, KT * cs, off, taps, &ep);
                     }
                 }
             }
