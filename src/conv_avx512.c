@@ -6,9 +6,9 @@
  * (32 float32 / 16 float64 pixels), a 1x1 tile 6 x 4 vectors (A2_NV1).
  * KxK layers with at least 24 (float64: 12) output channels per group use
  * their own output-channel-vectorised tile instead (below), with its own
- * packed layout.  Compiled with -mavx512f
- * and only called after dispatch.c has checked that the CPU has AVX-512F and
- * the OS saves the zmm and opmask state.
+ * packed layout.  Compiled with -mavx512f and only called after dispatch.c
+ * has checked that the CPU has AVX-512F and the OS saves the zmm and opmask
+ * state.
  */
 #include <immintrin.h>
 #include <stdint.h>
