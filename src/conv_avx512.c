@@ -169,6 +169,15 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 /* the spatial 1x1 tile: 6 output channels x 4 vectors (64 floats / 32
  * doubles), 24 accumulators, the weights broadcast from memory */
 #define A2_NV1 4
+/* KxK layers with Cg * taps up to A2_PANEL_CT and at least A2_PANEL_KG
+ * output channels per group run the 1x1 tile over per-tile panels (128 x 64
+ * float32 / 32 float64: 32 KiB, L1); see a2_panel_use */
+#ifndef A2_PANEL_CT
+#define A2_PANEL_CT 128
+#endif
+#ifndef A2_PANEL_KG
+#define A2_PANEL_KG 96
+#endif
 
 #define T float
 #define V __m512
@@ -222,3 +231,6 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #undef A2_OCV_PACK
 #undef A2_OCV_SCRATCH
 #undef A2_OCV_BAND
+#undef A2_NV1
+#undef A2_PANEL_CT
+#undef A2_PANEL_KG

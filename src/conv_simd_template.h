@@ -22,11 +22,35 @@
 
 static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->groups, OCB); }
 
+/* KxK layers with a short reduction and many output channels (Cg * taps <=
+ * A2_PANEL_CT, K/groups >= A2_PANEL_KG: NIN's 5x5 on 3 channels to 192) run
+ * the 1x1 tile over a per-tile panel copied from the prepared band
+ * (a2_convband), with the spatial weight layout.  Each panel serves every
+ * oc block; with fewer blocks, or a longer reduction, the copy costs more
+ * than the output-channel tile's transposing epilogue (A/B on AVX-512:
+ * 5x5 C=3 K=192 +28 %, 3x3 C=8 K=64 -7 %, 7x7/s2 C=3 K=96 -15 %) */
+static int NM(a2_panel_use)(const cconv_wshape *ws)
+{
+#ifdef A2_PANEL_CT
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    return taps > 1 && ws->Cg * taps <= A2_PANEL_CT && ws->K / ws->groups >= A2_PANEL_KG;
+#else
+    (void)ws;
+    return 0;
+#endif
+}
+
+#ifdef A2_OCV
+/* the output-channel-vectorised layout: what A2_OCV_USE asks for, unless
+ * the panel path takes the layer */
+static int NM(a2_ocv)(const cconv_wshape *ws) { return !NM(a2_panel_use)(ws) && A2_OCV_USE(ws); }
+#endif
+
 static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
 #ifdef A2_OCV
-    if (A2_OCV_USE(ws)) return A2_OCV_PACKED_SIZE(ws);
+    if (NM(a2_ocv)(ws)) return A2_OCV_PACKED_SIZE(ws);
 #endif
     return ws->groups * NM(a2_nkb)(ws) * ws->Cg * taps * OCB * (int64_t)sizeof(T);
 }
@@ -58,7 +82,7 @@ static void NM(a2_pack_block)(void *vctx, int64_t gk)
 static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
 {
 #ifdef A2_OCV
-    if (A2_OCV_USE(ws)) { A2_OCV_PACK(ws, (const T *)wv, (T *)dst, nthreads); return; }
+    if (NM(a2_ocv)(ws)) { A2_OCV_PACK(ws, (const T *)wv, (T *)dst, nthreads); return; }
 #endif
     NM(a2_pack_ctx) cx = {ws, (const T *)wv, (T *)dst};
     const int64_t nblk = ws->groups * NM(a2_nkb)(ws);
@@ -529,11 +553,12 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
 {
 #ifdef A2_OCV
     /* weights packed for the output-channel-vectorised kernel (A2_OCV_BAND) */
-    const int ocv = A2_OCV_USE(&p->w);
+    const int ocv = NM(a2_ocv)(&p->w);
     const int64_t kbw = ocv ? A2_OCV_KB : OCB;
 #else
     const int64_t kbw = OCB;
 #endif
+    const int panel = NM(a2_panel_use)(&p->w);
     const int64_t G = p->w.groups, Cg = p->w.Cg, Kg = p->w.K / G, nkb = a2_cdiv(Kg, kbw);
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
     const int64_t Do = p->out[0], Ho = p->out[1], Wo = p->out[2];
@@ -584,10 +609,13 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         tailz = a2_max(tailz, cshb);
     }
     const int64_t bpr = a2_max(Cg, 1) * KT * nrp * ncp * Wq * (int64_t)sizeof(T);
-    int64_t rb = BAND_BUDGET / bpr - rsh_max;
+#ifndef A2_PANEL_BAND
+#define A2_PANEL_BAND BAND_BUDGET
+#endif
+    int64_t rb = (panel ? A2_PANEL_BAND : BAND_BUDGET) / bpr - rsh_max;
     rb = a2_max(1, a2_min(rb, Ho));
     /* a band should hold at least a few tiles */
-    if (rb * Wq < 4 * NR) rb = a2_min(Ho, a2_cdiv(4 * NR, Wq));
+    if (rb * Wq < 4 * (panel ? NR1 : NR)) rb = a2_min(Ho, a2_cdiv(4 * (panel ? NR1 : NR), Wq));
     int64_t nbands = a2_cdiv(Ho, rb);
     const double work = (double)p->N * p->w.K * Cg * taps * Do * Ho * Wo;
     const int nt = cconv_threads_for(nthreads, work, p->N * Do * G * Ho * nkb);
@@ -627,8 +655,15 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         T *pb = ocv ? (T *)cconv_scratch_alloc(A2_OCV_SCRATCH(rb * Wq, Cg, taps)) : NULL;
         if (ocv && !pb) { cconv_scratch_free(band); band = NULL; }
 #endif
+        /* the panel path's per-tile panel [Cg*taps][NR1] (+ VL: the last
+         * row's copy may run past NR1) */
+        T *pn = panel ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(Cg * taps * NR1 + VL)) : NULL;
+        if (panel && !pn) { cconv_scratch_free(band); band = NULL; }
+        else if (pn) memset(pn, 0, sizeof(T) * (size_t)(Cg * taps * NR1 + VL));
         NM(a2_epi_t) ep;
+        NM(a2_e1_t) e1;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
+        e1.ysk = p->y_sk; e1.rsk = p->r_sk; e1.relu = relu;
         if (!band) failed = 1;
         else memset(band, 0, sizeof(T) * (size_t)bufsz);
         {
@@ -687,6 +722,46 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                 /* oc-block-outer: one block's weights (all Cg x taps) stay
                  * hot while the band streams past them from L2, a few
                  * channels prefetched ahead */
+                if (panel) {
+                    /* tiles of NR1 consecutive output pixels; a tile's
+                     * panel row (c, tap) is copied from the band row by
+                     * row segment (a segment's overrun is overwritten by
+                     * the next segment or row), then every oc block runs
+                     * the 1x1 tile over the panel in L1 */
+                    const int64_t npx = rbn * Wo, ct = Cg * taps;
+                    for (int64_t pp = 0; pp < npx; pp += NR1) {
+                        const int64_t nv = a2_min(NR1, npx - pp);
+                        int64_t sl[NR1 + 1], sq[NR1 + 1], ns = 0;
+                        for (int64_t l = 0; l < nv; ns++) {
+                            const int64_t i = (pp + l) / Wo, j = (pp + l) - i * Wo;
+                            sl[ns] = l;
+                            sq[ns] = i * Wq + j;
+                            l += a2_min(nv - l, Wo - j);
+                        }
+                        sl[ns] = nv;
+                        for (int64_t c = 0; c < Cg; c++) {
+                            const T *bc = band + c * KT * cs;
+                            for (int64_t t = 0; t < taps; t++) {
+                                const T *src = bc + off[t];
+                                T *dst = pn + (c * taps + t) * NR1;
+                                for (int64_t sg = 0; sg < ns; sg++)
+                                    for (int64_t e = sl[sg]; e < sl[sg + 1]; e += VL)
+                                        VSTOREU(dst + e, VLOADU(src + sq[sg] + (e - sl[sg])));
+                            }
+                        }
+                        e1.nv = nv;
+                        for (int64_t kb = kb0; kb < kb1; kb++) {
+                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const int64_t k = g * Kg + k0;
+                            e1.y = y + ybase + k * p->y_sk + pp;
+                            e1.r = res ? res + rbase + k * p->r_sk + pp : NULL;
+                            e1.bias = bias ? bias + k : NULL;
+                            NM(a2_mk1x1t)[a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn, ct,
+                                                               NR1, NULL, NULL, &e1);
+                        }
+                    }
+                    continue;
+                }
 #ifdef A2_OCV
                 if (ocv) {
                     A2_OCV_BAND(wp + g * nkb * Cg * taps * A2_OCV_KB, band, Cg, KT * cs, off, taps,
@@ -716,6 +791,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
             }
         }
         cconv_scratch_free(band);
+        cconv_scratch_free(pn);
 #ifdef A2_OCV
         cconv_scratch_free(pb);
 #endif
@@ -736,7 +812,7 @@ static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *p
     const int64_t taps = p->w.ks[0] * p->w.ks[1] * p->w.ks[2];
     const int unpadded = p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0;
 #ifdef A2_OCV
-    if (A2_OCV_USE(&p->w)) {
+    if (NM(a2_ocv)(&p->w)) {
         /* weights in the output-channel-vectorised layout (KxK only) */
         return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
     }

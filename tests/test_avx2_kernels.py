@@ -110,6 +110,12 @@ ODD_CASES = [
     (1, 24, (9, 11), 96, (1, 1), 1, 0, 1, 1),   # 99 pixels: one full tile + 35
     (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1: gathered panel
     (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
+    # AVX-512 panel path (Cg * taps <= 128, K/groups >= 96): the 1x1 tile over
+    # per-tile panels copied from the band, tiles spanning row ends
+    (1, 3, (32, 32), 192, (5, 5), 1, 2, 1, 1),  # NIN's first layer
+    (2, 3, (13, 11), 100, (3, 3), 2, (1, 2), (1, 2), 1),
+    (1, 4, (9, 40), 200, (3, 3), 1, 1, 1, 2),   # groups: Cg = 2, Kg = 100
+    (1, 2, (5, 3), 97, (7, 7), 1, 3, 1, 1),     # fewer pixels than a tile
 ]
 
 
@@ -133,6 +139,7 @@ def test_odd_1d_3d(isa, dtype):
     _run_case(rng, isa, dtype, 1, 3, (5, 6, 7), 4, (3, 2, 3), (2, 1, 2), (1, 1, 0), (2, 1, 1),
               act="relu", residual=True)
     _run_case(rng, isa, dtype, 2, 4, (3, 4, 5), 7, (1, 1, 1), 1, 0, 1)
+    _run_case(rng, isa, dtype, 1, 3, (5, 6, 7), 96, (3, 3, 3), 1, 1, 1, act="relu")  # panel path
     _run_case(rng, isa, dtype, 1, 4, (4, 5, 6), 6, (1, 1, 1), (2, 2, 1), 0, 1, groups=2)
 
 
@@ -142,7 +149,7 @@ def test_threads_bitwise_equal_all_paths(isa):
     rng = np.random.default_rng(9)
     for N, C, H, W, K, k, s, p in [(1, 64, 14, 14, 70, 1, 1, 0), (1, 24, 30, 31, 20, 3, 1, 1),
                                    (2, 16, 29, 29, 13, 3, 2, 1), (1, 3, 45, 45, 16, 7, 2, 3),
-                                   (1, 32, 20, 20, 12, 1, 2, 0)]:
+                                   (1, 32, 20, 20, 12, 1, 2, 0), (1, 3, 32, 32, 192, 5, 1, 2)]:
         x = rng.standard_normal((N, C, H, W)).astype(np.float32)
         w = rng.standard_normal((K, C, k, k)).astype(np.float32)
         b = rng.standard_normal(K).astype(np.float32)
