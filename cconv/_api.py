@@ -64,6 +64,30 @@ def conv3d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=None
                       activation, residual, out, num_threads)
 
 
+def conv1x1_chain(x, weights, biases=None, *, activation=None, out=None, num_threads=None):
+    """A chain of 1x1 convolutions, ``y_i = activation_i(W_i y_(i-1) + b_i)``, in one call.
+
+    The network-in-network "MLP over every pixel" (NIN's cccp layers, any
+    run of pointwise convolutions): the kernels run it one pixel tile at a
+    time, so the intermediate activations stay in cache instead of making a
+    round trip through memory per layer.  The result is bitwise the one of
+    calling ``conv2d`` layer by layer.
+
+    Parameters
+    ----------
+    x : ndarray, float32 or float64, (N, C, H, W) or (C, H, W)
+    weights : list of ndarray (K_i, C_i, 1, 1) or PackedWeights (groups=1)
+        C_0 = C and C_i = K_(i-1).
+    biases : None or list with one (K_i,) array (or None) per layer
+    activation : None, 'relu', or a list with one of those per layer
+    out : ndarray, optional
+        (N, K_last, H, W) as for ``conv2d`` (a channel slice works).
+    num_threads : int, optional
+        As for ``conv2d``.
+    """
+    return _core.conv1x1_chain(x, weights, biases, activation, out, num_threads)
+
+
 conv1d.__doc__ = _CONV_DOC.format(nd=1, sp="L", ks="k", osp="Lo")
 conv2d.__doc__ = _CONV_DOC.format(nd=2, sp="H, W", ks="R, S", osp="Ho, Wo")
 conv3d.__doc__ = _CONV_DOC.format(nd=3, sp="D, H, W", ks="T, R, S", osp="Do, Ho, Wo")

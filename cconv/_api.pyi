@@ -57,6 +57,15 @@ def conv3d(
     out: np.ndarray | None = None,
     num_threads: int | None = None,
 ) -> _FloatArray: ...
+def conv1x1_chain(
+    x: npt.ArrayLike,
+    weights: Sequence[npt.ArrayLike | PackedWeights],
+    biases: Sequence[npt.ArrayLike | None] | None = None,
+    *,
+    activation: Literal["relu"] | None | Sequence[Literal["relu"] | None] = None,
+    out: np.ndarray | None = None,
+    num_threads: int | None = None,
+) -> _FloatArray: ...
 def max_pool1d(
     x: npt.ArrayLike,
     kernel_size: _IntOrTuple,

@@ -54,6 +54,17 @@ cdef extern from "cconv.h":
         void (*pack)(const cconv_wshape *ws, const void *w, void *packed, int nthreads) noexcept nogil
         int (*conv)(const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *residual, void *y, int nthreads) noexcept nogil
+        int (*chain)(const cconv_chain_params *p, const void *x, void *y, int nthreads) noexcept nogil
+    enum:
+        CCONV_CHAIN_MAX
+    ctypedef struct cconv_chain_params:
+        int64_t N, P
+        int nl
+        int64_t C[9]
+        const void *w[8]
+        const void *bias[8]
+        int act[8]
+        int64_t x_sn, x_sc, y_sn, y_sk
     ctypedef struct cconv_pool_params:
         int64_t NC
         int64_t in_ "in"[3]
@@ -170,6 +181,101 @@ cdef int64_t _next_step(int64_t step, double seconds):
     elif seconds < target / 4 and step < (<int64_t>1 << 40):
         step *= 2
     return step if step > 1 else 1
+
+
+# One chunk of a big call: items [i0, i0 + cnt) (images, planes, elements)
+ctypedef int (*_chunk_fn)(void *ctx, int64_t i0, int64_t cnt) noexcept nogil
+
+
+cdef int _in_chunks(_chunk_fn fn, void *ctx, int64_t n, double work_per_item) except -1:
+    """fn(ctx, i0, cnt) over n items, chunk by chunk with the GIL released
+    (sized by _chunk_step / _next_step), checking for Ctrl-C in between.
+    Returns the first return code other than CCONV_OK, else CCONV_OK."""
+    cdef int64_t i0 = 0, cnt
+    cdef int64_t step = _chunk_step(n, work_per_item)
+    cdef int rc = CCONV_OK
+    while i0 < n:
+        cnt = step if n - i0 > step else n - i0
+        t_chunk = perf_counter()
+        with nogil:
+            rc = fn(ctx, i0, cnt)
+        if rc != CCONV_OK:
+            return rc
+        i0 += cnt
+        if i0 < n:
+            PyErr_CheckSignals()
+            step = _next_step(step, perf_counter() - t_chunk)
+    return rc
+
+
+ctypedef struct _conv_job:
+    const cconv_conv_kernels *kern
+    cconv_conv_params p
+    const char *x
+    const char *r
+    char *y
+    const void *w
+    const void *b
+    int64_t isz
+    int nt
+
+
+cdef int _conv_chunk(void *ctx, int64_t n0, int64_t cnt) noexcept nogil:
+    """Images [n0, n0 + cnt): the pointers move by whole images, so every
+    output is computed as in one call."""
+    cdef _conv_job *j = <_conv_job *>ctx
+    cdef cconv_conv_params q = j.p
+    q.N = cnt
+    return j.kern.conv(&q, j.x + n0 * q.x_sn * j.isz, j.w, j.b,
+                       j.r + n0 * q.r_sn * j.isz if j.r != NULL else NULL,
+                       j.y + n0 * q.y_sn * j.isz, j.nt)
+
+
+ctypedef struct _chain_job:
+    const cconv_conv_kernels *kern
+    cconv_chain_params p
+    const char *x
+    char *y
+    int64_t isz
+    int nt
+
+
+cdef int _chain_chunk(void *ctx, int64_t n0, int64_t cnt) noexcept nogil:
+    cdef _chain_job *j = <_chain_job *>ctx
+    cdef cconv_chain_params q = j.p
+    q.N = cnt
+    return j.kern.chain(&q, j.x + n0 * q.x_sn * j.isz, j.y + n0 * q.y_sn * j.isz, j.nt)
+
+
+ctypedef struct _pool_job:
+    cconv_pool_params p
+    cconv_dtype dt
+    const char *x
+    char *y
+    int64_t in_plane, out_plane, isz
+    int nt
+
+
+cdef int _pool_chunk(void *ctx, int64_t c0, int64_t cnt) noexcept nogil:
+    """Planes (image, channel) [c0, c0 + cnt)."""
+    cdef _pool_job *j = <_pool_job *>ctx
+    cdef cconv_pool_params q = j.p
+    q.NC = cnt
+    return cconv_pool(&q, j.dt, j.x + c0 * j.in_plane * j.isz, j.y + c0 * j.out_plane * j.isz, j.nt)
+
+
+ctypedef struct _relu_job:
+    cconv_dtype dt
+    const char *x
+    char *y
+    int64_t isz
+    int nt
+
+
+cdef int _relu_chunk(void *ctx, int64_t i0, int64_t cnt) noexcept nogil:
+    cdef _relu_job *j = <_relu_job *>ctx
+    cconv_relu(j.dt, j.x + i0 * j.isz, j.y + i0 * j.isz, cnt, j.nt)
+    return CCONV_OK
 
 
 def fma_peak_gflops(dtype=np.float32, double seconds=0.2):
@@ -582,41 +688,165 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     if ra is not None:
         tmp = ra
         rp = cnp.PyArray_DATA(tmp)
-    cdef const cconv_conv_kernels *kern = pw.kern
-    cdef const void *wpk = pw.buf
-    cdef int rc = CCONV_OK
-    # Big calls run batch chunk by batch chunk, checking for Ctrl-C in between;
-    # the pointers move by whole images, so every output is computed as in one call.
-    cdef int64_t n0 = 0, n1, Ntot = N, isz = xa.itemsize
+    cdef _conv_job job
+    job.kern = pw.kern
+    job.p = p
+    job.x = <const char *>xp
+    job.r = <const char *>rp
+    job.y = <char *>yp
+    job.w = pw.buf
+    job.b = bp
+    job.isz = xa.itemsize
+    job.nt = nt
+    # Big calls run batch chunk by batch chunk, checking for Ctrl-C in between.
     cdef double per_image = float(K) * Cg
     for v in ks:
         per_image *= v
     for v in osp:
         per_image *= v
-    cdef int64_t step = _chunk_step(Ntot, per_image)
-    cdef const char *xcp
-    cdef const char *rcp
-    cdef char *ycp
+    cdef int rc = CCONV_OK
     if ya.size:
-        while n0 < Ntot:
-            n1 = n0 + step if Ntot - n0 > step else Ntot
-            t_chunk = perf_counter()
-            p.N = n1 - n0
-            xcp = <const char *>xp + n0 * p.x_sn * isz
-            ycp = <char *>yp + n0 * p.y_sn * isz
-            rcp = <const char *>rp + n0 * p.r_sn * isz if rp != NULL else NULL
-            with nogil:
-                rc = kern.conv(&p, xcp, wpk, bp, rcp, ycp, nt)
-            if rc != CCONV_OK:
-                break
-            n0 = n1
-            if n0 < Ntot:
-                PyErr_CheckSignals()
-                step = _next_step(step, perf_counter() - t_chunk)
+        rc = _in_chunks(_conv_chunk, &job, N, per_image)
     if rc == CCONV_ENOMEM:
         raise MemoryError("cconv: could not allocate kernel scratch memory")
     if out_user is not None:
         return out_user
+    return ya[0] if unbatched else ya
+
+
+def _per_layer(v, int nl, str name):
+    """v (one value for every layer) or a list/tuple of nl values."""
+    if isinstance(v, (list, tuple)):
+        if len(v) != nl:
+            raise ValueError(f"{name} must have one entry per layer ({nl}), got {len(v)}")
+        return list(v)
+    return [v] * nl
+
+
+def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_threads=None):
+    """A chain of 1x1 convolutions; see cconv.conv1x1_chain."""
+    xa, unbatched = _batched_input(x, 2, "conv1x1_chain")
+    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    if not isinstance(weights, (list, tuple)) or not weights:
+        raise TypeError("weights must be a non-empty list of (K, C, 1, 1) weights "
+                        "(arrays or PackedWeights)")
+    nl = len(weights)
+    bs = [None] * nl if biases is None else _per_layer(biases, nl, "biases")
+    if biases is not None and not isinstance(biases, (list, tuple)):
+        raise TypeError("biases must be None or a list with one bias (or None) per layer")
+    acts = _per_layer(activation, nl, "activation")
+    N, C, H, W = xa.shape
+    pws, bas, chans = [], [], [C]
+    for i, w in enumerate(weights):
+        name = f"weights[{i}]"
+        if isinstance(w, PackedWeights):
+            pw = w
+            if pw.groups != 1:
+                raise ValueError(f"{name}: a 1x1 chain takes groups=1 weights, got groups={pw.groups}")
+        else:
+            wa = _as_float_array(w, name)
+            if wa.ndim != 4:
+                raise ValueError(f"{name} must have shape (K, C, 1, 1), got {wa.shape}")
+            pw = None
+        shape = (pw.shape if pw is not None else wa.shape)
+        wdt = pw.dtype if pw is not None else wa.dtype
+        if len(shape) != 4 or shape[2:] != (1, 1):
+            raise ValueError(f"{name} must have shape (K, C, 1, 1), got {tuple(shape)}")
+        if wdt != xa.dtype:
+            raise TypeError(f"{name} has dtype {wdt} but x has dtype {xa.dtype}; "
+                            "cconv does not cast silently")
+        if shape[1] != chans[i]:
+            raise ValueError(f"{name} expects {shape[1]} input channels, but "
+                             + ("x has" if i == 0 else f"layer {i - 1} gives") + f" {chans[i]}")
+        if pw is None:
+            pw = PackedWeights(wa, 1, num_threads=num_threads, _direct_only=True)
+        if acts[i] not in _ACTIVATIONS:
+            raise ValueError(f"activation[{i}] must be None or 'relu', got {acts[i]!r}")
+        b = bs[i]
+        if b is not None:
+            b = _as_float_array(b, f"biases[{i}]")
+            if b.dtype != xa.dtype:
+                raise TypeError(f"biases[{i}] has dtype {b.dtype} but x has dtype {xa.dtype}; "
+                                "cconv does not cast silently")
+            if b.shape != (shape[0],):
+                raise ValueError(f"biases[{i}] must have shape ({shape[0]},), got {b.shape}")
+            b = np.ascontiguousarray(b)
+        pws.append(pw)
+        bas.append(b)
+        chans.append(shape[0])
+    oshape = (N, chans[nl], H, W)
+    _check_size(oshape, xa.itemsize, "output")
+    cdef int nt = _threads_arg(num_threads)
+    xa = np.ascontiguousarray(xa)
+    if out is None:
+        ya = np.empty(oshape, dtype=xa.dtype)
+    else:
+        want = oshape[1:] if unbatched else oshape
+        _check_out(out, want, xa.dtype, 2, [(x if isinstance(x, np.ndarray) else None, "x"),
+                                            (xa, "x")])
+        ya = out[None] if unbatched else out
+
+    cdef PackedWeights pk = pws[0]
+    cdef const cconv_conv_kernels *kern = pk.kern
+    for i in range(1, nl):
+        pk = pws[i]
+        if pk.kern != kern:
+            kern = NULL
+    if kern == NULL or kern.chain == NULL or xa.size == 0 or ya.size == 0:
+        # no fused chain for these kernels: one conv per layer
+        h = xa
+        for i in range(nl):
+            last = i + 1 == nl
+            h = conv(2, h, pws[i], bas[i], 1, 0, 1, None, acts[i], None,
+                     ya if last else None, num_threads)
+        return out if out is not None else (ya[0] if unbatched else ya)
+
+    cdef _chain_job job
+    memset(&job, 0, sizeof(job))
+    job.kern = kern
+    job.isz = xa.itemsize
+    job.nt = nt
+    cdef cnp.ndarray tmp
+    cdef int l, l0, l1
+    cdef int64_t P = H * W
+    cdef int rc = CCONV_OK
+    job.p.P = P
+    cdef double per_image = 0
+    for l in range(nl):
+        per_image += float(chans[l]) * chans[l + 1] * P
+    # CCONV_CHAIN_MAX layers per kernel call; a longer chain runs as several,
+    # the in-between activations in a temporary
+    l0 = 0
+    src = xa
+    while l0 < nl and rc == CCONV_OK:
+        l1 = min(nl, l0 + CCONV_CHAIN_MAX)
+        dst = ya if l1 == nl else np.empty((N, chans[l1], H, W), dtype=xa.dtype)
+        job.p.nl = l1 - l0
+        for l in range(l0, l1):
+            pk = pws[l]
+            job.p.w[l - l0] = pk.buf
+            job.p.bias[l - l0] = NULL
+            if bas[l] is not None:
+                tmp = bas[l]
+                job.p.bias[l - l0] = cnp.PyArray_DATA(tmp)
+            job.p.act[l - l0] = _ACTIVATIONS[acts[l]]
+            job.p.C[l - l0] = chans[l]
+        job.p.C[l1 - l0] = chans[l1]
+        job.p.x_sn = _elem_stride(src, 0)
+        job.p.x_sc = _elem_stride(src, 1)
+        job.p.y_sn = _elem_stride(dst, 0)
+        job.p.y_sk = _elem_stride(dst, 1)
+        tmp = src
+        job.x = <const char *>cnp.PyArray_DATA(tmp)
+        tmp = dst
+        job.y = <char *>cnp.PyArray_DATA(tmp)
+        rc = _in_chunks(_chain_chunk, &job, N, per_image)
+        src = dst
+        l0 = l1
+    if rc == CCONV_ENOMEM:
+        raise MemoryError("cconv: could not allocate kernel scratch memory")
+    if out is not None:
+        return out
     return ya[0] if unbatched else ya
 
 
@@ -680,27 +910,20 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
     cdef cnp.ndarray yc = ya
     cdef const void *xp = cnp.PyArray_DATA(xc)
     cdef void *yp = cnp.PyArray_DATA(yc)
-    cdef int rc = CCONV_OK
     # Big calls run plane chunk by plane chunk, checking for Ctrl-C in between.
-    cdef int64_t NC = N * C, c0 = 0, c1, isz = xa.itemsize
-    cdef int64_t in_plane = p.in_[0] * p.in_[1] * p.in_[2]
-    cdef int64_t out_plane = p.out[0] * p.out[1] * p.out[2]
-    cdef double per_plane = float(out_plane) * p.ks[0] * p.ks[1] * p.ks[2] + in_plane
-    cdef int64_t step = _chunk_step(NC, per_plane)
+    cdef _pool_job job
+    job.p = p
+    job.dt = dt
+    job.x = <const char *>xp
+    job.y = <char *>yp
+    job.isz = xa.itemsize
+    job.nt = nt
+    job.in_plane = p.in_[0] * p.in_[1] * p.in_[2]
+    job.out_plane = p.out[0] * p.out[1] * p.out[2]
+    cdef double per_plane = float(job.out_plane) * p.ks[0] * p.ks[1] * p.ks[2] + job.in_plane
+    cdef int rc = CCONV_OK
     if ya.size:
-        while c0 < NC:
-            c1 = c0 + step if NC - c0 > step else NC
-            t_chunk = perf_counter()
-            p.NC = c1 - c0
-            with nogil:
-                rc = cconv_pool(&p, dt, <const char *>xp + c0 * in_plane * isz,
-                                <char *>yp + c0 * out_plane * isz, nt)
-            if rc != CCONV_OK:
-                break
-            c0 = c1
-            if c0 < NC:
-                PyErr_CheckSignals()
-                step = _next_step(step, perf_counter() - t_chunk)
+        rc = _in_chunks(_pool_chunk, &job, N * C, per_plane)
     if rc == CCONV_ENOMEM:
         raise MemoryError("cconv: could not allocate pooling scratch memory")
     return ya[0] if unbatched else ya
@@ -731,17 +954,13 @@ def relu(x, out=None, num_threads=None):
     cdef cnp.ndarray yc = dst
     cdef const void *xp = cnp.PyArray_DATA(xc)
     cdef void *yp = cnp.PyArray_DATA(yc)
-    cdef int64_t n = src.size, i0 = 0, cnt, isz = src.itemsize
-    cdef int64_t step = _chunk_step(n, 1.0)
-    while i0 < n:
-        cnt = step if n - i0 > step else n - i0
-        t_chunk = perf_counter()
-        with nogil:
-            cconv_relu(dt, <const char *>xp + i0 * isz, <char *>yp + i0 * isz, cnt, nt)
-        i0 += cnt
-        if i0 < n:
-            PyErr_CheckSignals()
-            step = _next_step(step, perf_counter() - t_chunk)
+    cdef _relu_job job
+    job.dt = dt
+    job.x = <const char *>xp
+    job.y = <char *>yp
+    job.isz = src.itemsize
+    job.nt = nt
+    _in_chunks(_relu_chunk, &job, src.size, 1.0)
     if out is not None and dst is not out:
         np.copyto(out, dst)
         return out

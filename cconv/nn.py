@@ -653,8 +653,54 @@ def conv_bn_act(conv: Conv2d, bn, x, *, relu=False, residual=None, out=None, fus
     return _epilogue(y, out, residual, relu)
 
 
+_CHAIN = "1x1 chain"  # the module slot of a step that runs several 1x1 steps as one call
+
+
+def _chainable(step) -> bool:
+    """A fused step that cconv.conv1x1_chain can run: a plain 1x1 conv (+BN, +ReLU)."""
+    m, bn, _ = step
+    return (isinstance(m, Conv2d) and m.kernel_size == (1, 1) and m.stride == (1, 1)
+            and m.padding in ((0, 0), "valid", "same") and m.groups == 1
+            and (bn is None or m.activation is None))
+
+
+def _merge_chains(steps):
+    """Runs of two or more chainable steps of one dtype become one (_CHAIN, steps, False) step."""
+    merged, i = [], 0
+    while i < len(steps):
+        j = i
+        while j < len(steps) and _chainable(steps[j]) and steps[j][0].dtype == steps[i][0].dtype:
+            j += 1
+        if j - i >= 2:
+            merged.append((_CHAIN, steps[i:j], False))
+            i = j
+        else:
+            merged.append(steps[i])
+            i += 1
+    return merged
+
+
+def _run_chain(steps, x, out=None, residual=None, relu=False):
+    """The 1x1 steps as one conv1x1_chain call (the intermediate activations stay in cache)."""
+    if residual is not None:  # the chain has no residual epilogue: the last conv adds it
+        x = _run_chain(steps[:-1], x) if len(steps) > 2 else _run_step(steps[0], x)
+        return _run_step(steps[-1], x, out, residual, relu)
+    first = steps[0][0]
+    x = first._check(x)
+    ws, bs, acts = [], [], []
+    for i, (m, bn, step_relu) in enumerate(steps):
+        w, b = m._effective(bn)
+        ws.append(w)
+        bs.append(b)
+        last_relu = relu and i + 1 == len(steps)
+        acts.append("relu" if (step_relu or last_relu or m.activation == "relu") else None)
+    return _cc.conv1x1_chain(x, ws, bs, activation=acts, out=out, num_threads=first.num_threads)
+
+
 def _run_step(step, x, out=None, residual=None, relu=False, fused=True):
     m, bn, step_relu = step
+    if m is _CHAIN:
+        return _run_chain(step[1], x, out, residual, relu)
     if isinstance(m, Conv2d) and fused:
         if residual is None or not step_relu:
             return conv_bn_act(m, bn, x, relu=step_relu or relu, residual=residual, out=out)
@@ -687,7 +733,8 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def _steps(self):
-        return _plan(list(self._modules.values()), self._fused)
+        steps = _plan(list(self._modules.values()), self._fused)
+        return _merge_chains(steps) if self._fused else steps
 
     def forward(self, x):
         for step in self._steps():

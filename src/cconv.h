@@ -57,6 +57,23 @@ typedef struct {
     int activation;           /* CCONV_ACT_* */
 } cconv_conv_params;
 
+/* A chain of 1x1 convolutions (stride 1, no padding, one group):
+ *   y_0 = x,  y_l = act_l(W_l y_(l-1) + b_l),  y = y_nl
+ * computed one pixel tile at a time, so the intermediate activations stay in
+ * per-thread cache-sized scratch and never reach memory (NIN's cccp layers).
+ *   x[n*x_sn + c*x_sc + p], y[n*y_sn + k*y_sk + p], p < P (pixels per image)
+ * w[l] is layer l's (C[l+1], C[l], 1, 1, 1) weight packed by the same table. */
+#define CCONV_CHAIN_MAX 8
+typedef struct {
+    int64_t N, P;
+    int nl;                               /* layers, 1 .. CCONV_CHAIN_MAX */
+    int64_t C[CCONV_CHAIN_MAX + 1];       /* C[0] input channels, C[l+1] layer l's outputs */
+    const void *w[CCONV_CHAIN_MAX];
+    const void *bias[CCONV_CHAIN_MAX];    /* each may be NULL */
+    int act[CCONV_CHAIN_MAX];             /* CCONV_ACT_* */
+    int64_t x_sn, x_sc, y_sn, y_sk;
+} cconv_chain_params;
+
 /* Kernels for one ISA and one dtype.  The packed weight layout is private to
  * the table that packed it: conv() must only be given weights packed by the
  * same table's pack(). */
@@ -71,6 +88,9 @@ typedef struct {
      * Returns CCONV_OK or CCONV_ENOMEM (scratch allocation failed). */
     int (*conv)(const cconv_conv_params *p, const void *x, const void *packed,
                 const void *bias, const void *residual, void *y, int nthreads);
+    /* a 1x1 chain (above); NULL where the table has none (the caller then
+     * runs the layers one conv() at a time).  y must not overlap x. */
+    int (*chain)(const cconv_chain_params *p, const void *x, void *y, int nthreads);
 } cconv_conv_kernels;
 
 /* ---- dispatch (dispatch.c) ---- */

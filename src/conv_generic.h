@@ -187,6 +187,7 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
 
 const cconv_conv_kernels CG_TABLE = {
     CG_ISA, CG_NAME(packed_size), CG_NAME(pack), CG_NAME(conv),
+    NULL,  /* no fused 1x1 chain: callers run its layers one conv at a time */
 };
 
 #undef CG_KB

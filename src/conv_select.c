@@ -110,7 +110,11 @@ static int sel_conv(const cconv_conv_kernels *direct, const cconv_conv_params *p
     {                                                                                       \
         return sel_conv(&direct, p, x, packed, bias, res, y, nthreads);                    \
     }                                                                                       \
-    const cconv_conv_kernels name = {isa, name##_size, name##_pack, name##_conv};
+    static int name##_chain(const cconv_chain_params *p, const void *x, void *y, int nthreads) \
+    {                                                                                       \
+        return direct.chain(p, x, y, nthreads); /* 1x1: never Winograd */                   \
+    }                                                                                       \
+    const cconv_conv_kernels name = {isa, name##_size, name##_pack, name##_conv, name##_chain};
 
 SEL_TABLE(cconv_avx2_select_f32, "avx2", cconv_avx2_f32)
 SEL_TABLE(cconv_avx512_select_f32, "avx512", cconv_avx512_f32)

@@ -822,8 +822,79 @@ static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *p
     return NM(a2_convband)(p, x, wp, bias, res, y, nthreads);
 }
 
+/* ---- a chain of 1x1 convolutions, one NR1-pixel tile at a time ----
+ * The tile's input channels are copied into a panel [C][NR1]; each layer
+ * runs the 1x1 tile over it into the other panel (the full NR1 lanes: past
+ * the image the input lanes are zero, the sums finite), the last layer into
+ * y.  A tile's values are those of one conv() per layer: the same panels,
+ * microkernel and ascending channel order. */
+static int NM(a2_chain)(const cconv_chain_params *p, const void *xv, void *yv, int nthreads)
+{
+    const T *x = (const T *)xv;
+    T *y = (T *)yv;
+    const int64_t P = p->P, ntiles = a2_cdiv(P, NR1), tasks = p->N * ntiles;
+    if (tasks <= 0) return CCONV_OK;
+    int64_t cmax = 1;
+    double work = 0;
+    for (int l = 0; l <= p->nl; l++) cmax = a2_max(cmax, p->C[l]);
+    for (int l = 0; l < p->nl; l++) work += (double)p->C[l] * p->C[l + 1];
+    work *= (double)p->N * P;
+    const int nt = cconv_threads_for(nthreads, work, tasks);
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+        cconv_fpstate fps = cconv_fpenv_enter();
+        T *buf = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(2 * cmax * NR1));
+        if (!buf) failed = 1;
+        NM(a2_e1_t) e1;
+        e1.r = NULL;
+        e1.rsk = 0;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int64_t task = 0; task < tasks; task++) {
+            if (!buf) continue;
+            const int64_t n = task / ntiles, pp = (task % ntiles) * NR1;
+            const int64_t nv = a2_min(NR1, P - pp);
+            T *in = buf, *out = buf + cmax * NR1;
+            for (int64_t c = 0; c < p->C[0]; c++) {
+                const T *s = x + n * p->x_sn + c * p->x_sc + pp;
+                T *d = in + c * NR1;
+                if (nv == NR1) {
+                    for (int v = 0; v < A2_NV1; v++) VSTOREU(d + v * VL, VLOADU(s + v * VL));
+                } else {
+                    for (int64_t e = 0; e < NR1; e++) d[e] = e < nv ? s[e] : (T)0;
+                }
+            }
+            for (int l = 0; l < p->nl; l++) {
+                const int last = l + 1 == p->nl;
+                const int64_t Cin = p->C[l], Kl = p->C[l + 1], nkb = a2_cdiv(Kl, OCB);
+                const T *wl = (const T *)p->w[l], *bl = (const T *)p->bias[l];
+                T *yl = last ? y + n * p->y_sn + pp : out;
+                e1.ysk = last ? p->y_sk : NR1;
+                e1.nv = last ? nv : NR1;
+                e1.relu = p->act[l] == CCONV_ACT_RELU;
+                const int nvec = (int)a2_cdiv(e1.nv, VL);
+                for (int64_t kb = 0; kb < nkb; kb++) {
+                    const int64_t k0 = a2_kfirst(Kl, kb), mr = a2_kfirst(Kl, kb + 1) - k0;
+                    e1.y = yl + k0 * e1.ysk;
+                    e1.bias = bl ? bl + k0 : NULL;
+                    NM(a2_mk1x1t)[nvec][mr](wl + kb * Cin * OCB, in, Cin, NR1, NULL, NULL, &e1);
+                }
+                T *t = in; in = out; out = t;
+            }
+        }
+        cconv_scratch_free(buf);
+        cconv_fpenv_leave(fps);
+    }
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
 const cconv_conv_kernels TABLE = {
-    ISA_NAME, NM(a2_packed_size), NM(a2_pack), NM(a2_conv),
+    ISA_NAME, NM(a2_packed_size), NM(a2_pack), NM(a2_conv), NM(a2_chain),
 };
 
 #undef NR

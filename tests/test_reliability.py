@@ -589,6 +589,9 @@ def test_chunked_calls_are_bitwise_identical(isa, monkeypatch):
     # a layer the AVX2 build may run with Winograd F(4x4,3x3): 3x3/s1, >= 16 channels
     xw, ww = rand(rng, 6, 16, 18, 17), rand(rng, 16, 16, 3, 3)
     pww = cconv.pack_weights(ww, _isa=None if isa == "dispatched" else "portable")
+    # a 1x1 chain (fused on SIMD builds), 10 layers: two kernel calls
+    wch = [rand(rng, 12, 12, 1, 1) * 0.3 for _ in range(10)]
+    pch = [cconv.pack_weights(v, _isa=None if isa == "dispatched" else "portable") for v in wch]
 
     def run():
         buf = np.full((7, 30, 15, 14), -1.0, np.float32)
@@ -601,7 +604,8 @@ def test_chunked_calls_are_bitwise_identical(isa, monkeypatch):
                 cconv.avg_pool3d(x3, 2, ceil_mode=True),
                 cconv.global_max_pool2d(x),
                 cconv.relu(x),
-                cconv.conv2d(xw, pww, padding=1, activation="relu")]
+                cconv.conv2d(xw, pww, padding=1, activation="relu"),
+                cconv.conv1x1_chain(x, pch, activation="relu")]
 
     whole = run()
     monkeypatch.setattr(_core, "_CHUNK_WORK", 1.0)       # one image / plane / element each
