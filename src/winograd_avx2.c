@@ -79,16 +79,20 @@ static void wino_pack_block(void *vctx, int64_t kb)
     const float *w = cx->w;
     float *u = cx->u;
     const int64_t K = cx->ws->K, C = cx->ws->Cg, nkb = w_cdiv(K, KR);
+    static const float zero9[9] = {0};
     for (int64_t c = 0; c < C; c++) {
-        _Alignas(32) double gl[9][8];
-        for (int l = 0; l < 8; l++) {
-            const int64_t k = kb * KR + l;
-            const float *g = w + (k * C + c) * 9;
-            for (int t = 0; t < 9; t++) gl[t][l] = (l < KR && k < K) ? (double)g[t] : 0.0;
-        }
         for (int h = 0; h < 2; h++) {
+            /* lane l: channel kb*KR + 4h + l (zeros past KR or K), built in
+             * registers (a stack copy read back as vectors stalled on store
+             * forwarding: ~10x slower) */
+            const float *g[4];
+            for (int l = 0; l < 4; l++) {
+                const int64_t k = kb * KR + 4 * h + l;
+                g[l] = (4 * h + l < KR && k < K) ? w + (k * C + c) * 9 : zero9;
+            }
             __m256d gv[9], T[6][3];
-            for (int t = 0; t < 9; t++) gv[t] = _mm256_load_pd(gl[t] + 4 * h);
+            for (int t = 0; t < 9; t++)
+                gv[t] = _mm256_cvtps_pd(_mm_setr_ps(g[0][t], g[1][t], g[2][t], g[3][t]));
             for (int s2 = 0; s2 < 3; s2++) {
                 T[0][s2] = gv[s2];
                 T[5][s2] = gv[6 + s2];
