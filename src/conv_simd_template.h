@@ -267,20 +267,43 @@ typedef struct {
 AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, int64_t nc,
                           int64_t bcs, const T *ain, T *aout, const NM(a2_e1_t) *e)
 {
-    V acc[OCB][A2_NV1];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NV; j++)
-            acc[i][j] = ain ? VLOADU(ain + (i * A2_NV1 + j) * VL) : VZERO();
+    /* the sums live in named variables, not an array: with an array GCC
+     * kept the AVX2 (16-register) tile in memory, a store per FMA */
+#define A2_C4(i) V c##i##0 = VZERO(), c##i##1 = VZERO(), c##i##2 = VZERO(), c##i##3 = VZERO();
+    A2_C4(0) A2_C4(1) A2_C4(2) A2_C4(3) A2_C4(4) A2_C4(5)
+#undef A2_C4
+    if (ain) {
+#define A2_IN(i, j) if (MR > i && NV > j) c##i##j = VLOADU(ain + (i * A2_NV1 + j) * VL);
+#define A2_IN4(i) A2_IN(i, 0) A2_IN(i, 1) A2_IN(i, 2) A2_IN(i, 3)
+        A2_IN4(0) A2_IN4(1) A2_IN4(2) A2_IN4(3) A2_IN4(4) A2_IN4(5)
+#undef A2_IN4
+#undef A2_IN
+    }
     for (int64_t c = 0; c < nc; c++) {
-        V xv[A2_NV1];
-        for (int j = 0; j < NV; j++) xv[j] = VLOADU(b + j * VL);
-        for (int i = 0; i < MR; i++) {
-            const V w = VBCAST(a + i);
-            for (int j = 0; j < NV; j++) acc[i][j] = VFMA(w, xv[j], acc[i][j]);
+        V x0 = VZERO(), x1 = VZERO(), x2 = VZERO(), x3 = VZERO();
+        x0 = VLOADU(b);
+        if (NV > 1) x1 = VLOADU(b + VL);
+        if (NV > 2) x2 = VLOADU(b + 2 * VL);
+        if (NV > 3) x3 = VLOADU(b + 3 * VL);
+#define A2_ROW(i)                                              \
+        if (MR > i) {                                          \
+            const V w_ = VBCAST(a + i);                        \
+            c##i##0 = VFMA(w_, x0, c##i##0);                   \
+            if (NV > 1) c##i##1 = VFMA(w_, x1, c##i##1);       \
+            if (NV > 2) c##i##2 = VFMA(w_, x2, c##i##2);       \
+            if (NV > 3) c##i##3 = VFMA(w_, x3, c##i##3);       \
         }
+        A2_ROW(0) A2_ROW(1) A2_ROW(2) A2_ROW(3) A2_ROW(4) A2_ROW(5)
+#undef A2_ROW
         a += OCB;
         b += bcs;
     }
+    V acc[OCB][A2_NV1];
+#define A2_OUT(i, j) if (j < A2_NV1) acc[i][j % A2_NV1] = c##i##j;
+#define A2_OUT4(i) A2_OUT(i, 0) A2_OUT(i, 1) A2_OUT(i, 2) A2_OUT(i, 3)
+    A2_OUT4(0) A2_OUT4(1) A2_OUT4(2) A2_OUT4(3) A2_OUT4(4) A2_OUT4(5)
+#undef A2_OUT4
+#undef A2_OUT
     if (aout) {
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NV; j++) VSTOREU(aout + (i * A2_NV1 + j) * VL, acc[i][j]);
