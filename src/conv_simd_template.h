@@ -42,8 +42,12 @@ static int NM(a2_panel_use)(const cconv_wshape *ws)
 
 #ifdef A2_OCV
 /* the output-channel-vectorised layout: what A2_OCV_USE asks for, unless
- * the panel path takes the layer */
-static int NM(a2_ocv)(const cconv_wshape *ws) { return !NM(a2_panel_use)(ws) && A2_OCV_USE(ws); }
+ * the panel path takes the layer, or there are no input channels (its
+ * epilogue runs at the end of a channel chunk: with no chunk, never) */
+static int NM(a2_ocv)(const cconv_wshape *ws)
+{
+    return ws->Cg > 0 && !NM(a2_panel_use)(ws) && A2_OCV_USE(ws);
+}
 #endif
 
 static int64_t NM(a2_packed_size)(const cconv_wshape *ws)

@@ -143,6 +143,27 @@ def test_odd_1d_3d(isa, dtype):
     _run_case(rng, isa, dtype, 1, 4, (4, 5, 6), 6, (1, 1, 1), (2, 2, 1), 0, 1, groups=2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+def test_no_input_channels_gives_the_bias(isa, dtype):
+    """C = 0: every output is act(bias + residual), on every path (the AVX-512
+    output-channel tile once left such outputs unwritten)."""
+    rng = np.random.default_rng(12)
+    for K, ks, g, N, sp, st in [(48, (3, 3, 3), 3, 3, (4, 8, 9), 3), (48, (3, 3), 1, 2, (9, 9), 1),
+                                (200, (3, 3), 1, 1, (9, 9), 1), (30, (1, 1), 1, 2, (5, 5), 1),
+                                (30, (5, 5), 1, 1, (12, 12), 2), (64, (3, 3), 1, 1, (20, 20), 1)]:
+        x = np.zeros((N, 0) + sp, dtype)
+        w = np.zeros((K, 0) + ks, dtype)
+        b = rng.standard_normal(K).astype(dtype)
+        fn = CONV[len(sp)]
+        y = fn(x, cconv.pack_weights(w, g, _isa=isa), b, stride=st, groups=g, activation="relu")
+        r = rng.standard_normal(y.shape).astype(dtype)
+        y2 = fn(x, cconv.pack_weights(w, g, _isa=isa), b, stride=st, groups=g, residual=r)
+        want = np.broadcast_to(b.reshape((1, K) + (1,) * len(sp)), y.shape)
+        np.testing.assert_array_equal(y, np.maximum(want, 0))
+        np.testing.assert_array_equal(y2, want + r)
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_threads_bitwise_equal_all_paths(isa):
     """1x1 GEMM, KxK band and strided paths give identical bits for 1..4 threads."""
