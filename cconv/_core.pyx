@@ -736,6 +736,9 @@ def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_thread
         raise TypeError("biases must be None or a list with one bias (or None) per layer")
     acts = _per_layer(activation, nl, "activation")
     N, C, H, W = xa.shape
+    if H < 1 or W < 1:
+        # as conv2d: a 1x1 kernel does not fit an empty image
+        raise ValueError(f"x: the 1x1 kernel is larger than the input's {H}x{W} image")
     pws, bas, chans = [], [], [C]
     for i, w in enumerate(weights):
         name = f"weights[{i}]"

@@ -884,7 +884,124 @@ def case_relu(data, rng, stats):
         raise AssertionError(f"{case}: input modified")
 
 
-CASES = [(case_conv, 40), (case_pack, 8), (case_pool, 32), (case_global, 8), (case_relu, 12)]
+def chain_ref(x, ws, bs, acts):
+    """float64 chain of 1x1 convolutions and its chained magnitude (see tests/test_chain.py)."""
+    h = np.asarray(x, np.float64)
+    a = np.abs(h)
+    for w, b, act in zip(ws, bs, acts):
+        w2 = np.asarray(w, np.float64)[:, :, 0, 0]
+        h = np.einsum("kc,nchw->nkhw", w2, h)
+        a = np.einsum("kc,nchw->nkhw", np.abs(w2), a)
+        if b is not None:
+            h = h + np.asarray(b, np.float64)[None, :, None, None]
+            a = a + np.abs(np.asarray(b, np.float64))[None, :, None, None]
+        if act == "relu":
+            h = np.where(h < 0, 0, h)
+    return h, a
+
+
+def case_chain(data, rng, stats):
+    case = Case("conv1x1_chain")
+    STATE["case"] = case
+    dtype = pick(data, [np.float32, np.float64, np.int32], [47, 47, 6], bad=(2,))
+    unbatched = pick(data, [False, True], [85, 15])
+    N = pick(data, [0, 1, 2, 3], [5, 50, 30, 15])
+    H, W = (pick(data, [0, 1, 2, 5, 9, 13], [3, 15, 20, 25, 20, 17]) for _ in range(2))
+    nl = pick(data, [0, 1, 2, 3, 9, 10], [3, 30, 35, 20, 6, 6], bad=(0,))
+    chans = [pick(data, [0, 1, 3, 7, 16, 33], [3, 15, 30, 25, 17, 10]) for _ in range(nl + 1)]
+    xdt = np.float64 if (dtype == np.int32) else dtype
+    x = layout(data, rng, values(rng, ((N,) if not unbatched else ()) + (chans[0], H, W), xdt)
+               .astype(dtype))
+    ws, raw, bs, acts = [], [], [], []
+    problems = []
+    for i in range(nl):
+        kind = pick(data, ["raw", "packed", "kxk", "mismatch", "dtype", "groups"],
+                    [45, 40, 3, 4, 4, 4], bad=(2, 3, 4, 5))
+        k, c = chans[i + 1], chans[i]
+        wdt = dtype if dtype in FLOAT else np.float32
+        if kind == "dtype":
+            wdt = np.float64 if wdt == np.float32 else np.float32
+        shape = (k, c + (1 if kind == "mismatch" else 0)) + ((3, 3) if kind == "kxk" else (1, 1))
+        w = (values(rng, shape, np.float64) / np.sqrt(max(c, 1))).astype(wdt)
+        raw.append(w)
+        if kind == "groups":      # a valid packing, but a chain takes groups=1 only
+            w = cconv.pack_weights(np.ones((2, max(c, 1), 1, 1), wdt), groups=2)
+        elif kind == "packed":
+            w = cconv.pack_weights(w)
+        if kind != "raw" and kind != "packed":
+            problems.append(kind)
+        ws.append(w)
+        bkind = pick(data, ["none", "ok", "shape"], [40, 55, 5], bad=(2,))
+        bs.append(None if bkind == "none" else
+                  values(rng, (k + (1 if bkind == "shape" else 0),), np.float64).astype(wdt))
+        if bkind == "shape":
+            problems.append("bias")
+    bias_arg = pick(data, ["list", "none", "short", "array"], [80, 12, 4, 4], bad=(2, 3))
+    if bias_arg == "none":
+        problems = [q for q in problems if q != "bias"]
+        bs = [None] * nl
+    biases = {"list": bs, "none": None, "short": bs[:-1], "array": np.zeros(3)}[bias_arg]
+    act_kind = pick(data, ["none", "relu", "list", "bad", "short"], [30, 40, 22, 4, 4], bad=(3, 4))
+    acts = [pick(data, [None, "relu"]) for _ in range(nl)]
+    activation = {"none": None, "relu": "relu", "list": acts, "bad": "tanh",
+                  "short": acts[:-1] + ["x"] if nl > 1 else ["relu", "relu"]}[act_kind]
+    out_kind = pick(data, [None, "fresh", "slice", "shape", "overlap"], [55, 20, 15, 5, 5],
+                    bad=(3, 4))
+    K = chans[nl] if nl else 1
+    oshape = ((N,) if not unbatched else ()) + (K, H, W)
+    out = None
+    odt = dtype if dtype in FLOAT else np.float32
+    if out_kind == "fresh":
+        out = np.full(oshape, np.nan, odt)
+    elif out_kind == "slice":
+        big = np.full(oshape[:-3] + (K + 4,) + oshape[-2:], 7.0, odt)
+        out = big[..., 2:2 + K, :, :]
+    elif out_kind == "shape":
+        out = np.zeros(oshape[:-1] + (W + 1,), odt)
+    elif out_kind == "overlap":   # x itself (the right shape when K == C)
+        out = x if isinstance(x, np.ndarray) else np.zeros(oshape[:-1] + (W + 1,), odt)
+    threads = draw_threads(data)
+    case.note(x=x, chans=chans, problems=problems, biases=bias_arg, activation=activation,
+              out=out_kind, num_threads=threads)
+    xv = np.array(np.asarray(x), copy=True)
+    valid = True
+    try:
+        if dtype not in FLOAT or nl == 0 or problems or bias_arg in ("short", "array"):
+            raise Bad("args")
+        if act_kind in ("bad", "short"):
+            raise Bad("activation")
+        if H < 1 or W < 1:
+            raise Bad("empty image")
+        if out is not None:
+            if out.dtype != odt or out.shape != oshape:
+                raise Bad("out shape")
+            if not out.flags.writeable:
+                raise Bad("out read-only")
+            if out_kind == "overlap" and out.size:
+                raise Bad("out overlaps x")
+        parse_threads(threads)
+    except Bad:
+        valid = False
+    got = oracle_call(case, "conv1x1_chain", valid,
+                      lambda: cconv.conv1x1_chain(x, ws, biases, activation=activation, out=out,
+                                                  num_threads=threads), stats)
+    if got is NO_RESULT:
+        return
+    if out is not None and got is not out:
+        raise AssertionError(f"{case}: did not return out")
+    al = activation if isinstance(activation, list) else [activation] * nl
+    ref, absref = chain_ref(xv if not unbatched else xv[None], raw, bs, al)
+    if unbatched:
+        ref, absref = ref[0], absref[0]
+    check_result(case, got, ref, absref, sum(chans[:-1]) + 2 * max(nl - 1, 0))
+    if out_kind == "slice" and not ((big[..., :2, :, :] == 7).all() and (big[..., 2 + K:, :, :] == 7).all()):
+        raise AssertionError(f"{case}: wrote outside the out slice")
+    if not same(x, xv):
+        raise AssertionError(f"{case}: input modified")
+
+
+CASES = [(case_conv, 40), (case_pack, 8), (case_pool, 32), (case_global, 8), (case_relu, 12),
+         (case_chain, 12)]
 
 
 def one_case(data, stats):

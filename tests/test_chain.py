@@ -83,6 +83,20 @@ def test_long_chain_raw_weights_unbatched_and_out_slice(isa):
     assert (big[:3] == 7).all() and (big[10:] == 7).all()
 
 
+def test_empty_batch_and_zero_channels():
+    """N = 0 gives an empty result; a layer with no input channels gives its bias."""
+    rng = np.random.default_rng(1)
+    ws, bs = _layers(rng, (4, 3, 2), np.float32)
+    assert cconv.conv1x1_chain(np.ones((0, 4, 3, 3), np.float32), ws, bs).shape == (0, 2, 3, 3)
+    w0 = np.ones((0, 4, 1, 1), np.float32)
+    w1 = np.ones((5, 0, 1, 1), np.float32)
+    b1 = np.arange(5, dtype=np.float32) - 2
+    y = cconv.conv1x1_chain(np.ones((1, 4, 3, 3), np.float32), [w0, w1], [None, b1],
+                            activation="relu")
+    np.testing.assert_array_equal(y, np.broadcast_to(np.maximum(b1, 0)[None, :, None, None],
+                                                     (1, 5, 3, 3)))
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_threads_bitwise_equal(isa):
     rng = np.random.default_rng(8)
@@ -132,6 +146,8 @@ def test_errors_name_the_argument():
         cconv.conv1x1_chain(x, [np.eye(8, dtype=np.float32)[:, :, None, None]], out=x)
     with pytest.raises(ValueError, match="x must have 4 dimensions"):
         cconv.conv1x1_chain(x[0, 0], ws)
+    with pytest.raises(ValueError, match="x: the 1x1 kernel is larger than the input's 0x4 image"):
+        cconv.conv1x1_chain(x[:, :, :0], ws)
     with pytest.raises(TypeError, match="x: unsupported dtype int64"):
         cconv.conv1x1_chain(x.astype(np.int64), ws)
 
