@@ -11,7 +11,7 @@ from time import perf_counter
 
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t, intptr_t
 from libc.string cimport memset
 from cpython.exc cimport PyErr_CheckSignals
 
@@ -297,7 +297,7 @@ cdef cconv_dtype _dtype_code(object dt, str name) except *:
     raise TypeError(f"{name}: unsupported dtype {dt}; cconv computes in float32 or float64")
 
 
-def _as_float_array(obj, str name):
+cpdef _as_float_array(obj, str name):
     """obj as an ndarray of float32/float64 (no casts), else TypeError naming it."""
     if isinstance(obj, PackedWeights):
         raise TypeError(f"{name}: PackedWeights are accepted only as the weight")
@@ -308,7 +308,9 @@ def _as_float_array(obj, str name):
     return arr
 
 
-def _int_arg(v, str name, int minimum):
+cpdef _int_arg(v, str name, int minimum):
+    if type(v) is int and minimum <= v <= (1 << 40):   # the common case, checks below
+        return v
     if isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {v!r}")
     try:
@@ -322,16 +324,16 @@ def _int_arg(v, str name, int minimum):
     return int(i)
 
 
-def _tuple_arg(v, int nd, str name, int minimum):
+cpdef tuple _tuple_arg(v, int nd, str name, int minimum):
     """An int or a length-nd sequence of ints, each >= minimum."""
     if isinstance(v, (tuple, list)):
         if len(v) != nd:
             raise ValueError(f"{name} must have {nd} element(s), got {len(v)}: {v!r}")
-        return tuple(_int_arg(e, name, minimum) for e in v)
+        return tuple([_int_arg(e, name, minimum) for e in v])
     return (_int_arg(v, name, minimum),) * nd
 
 
-def _threads_arg(num_threads):
+cpdef _threads_arg(num_threads):
     if num_threads is None:
         return 0
     n = _int_arg(num_threads, "num_threads", 1)
@@ -344,7 +346,7 @@ def _threads_arg(num_threads):
 _MAX_THREADS = 1 << 16
 
 
-def _check_size(shape, itemsize, str name):
+cpdef _check_size(shape, itemsize, str name):
     total = itemsize
     for s in shape:
         total *= s
@@ -352,7 +354,7 @@ def _check_size(shape, itemsize, str name):
         raise ValueError(f"{name}: shape {tuple(shape)} is too large ({total} bytes)")
 
 
-def _spatial_contiguous(arr, int nspatial):
+cpdef _spatial_contiguous(arr, int nspatial):
     """True when the last nspatial axes of arr are C-contiguous (always for
     an empty array: it has no elements to lay out)."""
     if arr.size == 0:
@@ -376,7 +378,7 @@ def _self_overlapping(arr):
     return False
 
 
-def _check_out(out, shape, dtype, int nspatial, inputs, str name="out"):
+cpdef _check_out(out, shape, dtype, int nspatial, inputs, str name="out"):
     """Validate an `out` (or residual-like) array; return it."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
@@ -384,13 +386,13 @@ def _check_out(out, shape, dtype, int nspatial, inputs, str name="out"):
         raise TypeError(f"{name} has dtype {out.dtype}; expected {np.dtype(dtype)}")
     if tuple(out.shape) != tuple(shape):
         raise ValueError(f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
-    if not out.flags.writeable:
+    if not cnp.PyArray_ISWRITEABLE(out):
         raise ValueError(f"{name} is read-only")
-    if not out.flags.c_contiguous:   # a C-contiguous array passes the three layout checks
+    if not cnp.PyArray_IS_C_CONTIGUOUS(out):   # a C-contiguous array passes the three layout checks
         if not _spatial_contiguous(out, nspatial):
             raise ValueError(f"{name}: its spatial dimensions must be C-contiguous "
                              "(batch and channel strides may be anything)")
-        if any(st % out.itemsize for st in out.strides):
+        if any([st % out.itemsize for st in out.strides]):
             raise ValueError(f"{name}: strides must be multiples of the item size")
         if out.size and _self_overlapping(out):
             raise ValueError(f"{name}: its elements overlap each other")
@@ -404,13 +406,37 @@ def _check_out(out, shape, dtype, int nspatial, inputs, str name="out"):
     return out
 
 
-def _overlap(a, b):
-    """Whether a and b share memory: a cheap bounds test first, the exact
+cdef bint _extent(cnp.ndarray a, intptr_t *lo, intptr_t *hi):
+    """The bytes [lo, hi) a's elements lie in; False when a is empty."""
+    cdef int i
+    cdef intptr_t l = <intptr_t>cnp.PyArray_DATA(a), h, d, st
+    h = l
+    for i in range(cnp.PyArray_NDIM(a)):
+        d = cnp.PyArray_DIMS(a)[i]
+        if d == 0:
+            return False
+        st = cnp.PyArray_STRIDES(a)[i]
+        if st > 0:
+            h += st * (d - 1)
+        else:
+            l += st * (d - 1)
+    lo[0] = l
+    hi[0] = h + cnp.PyArray_ITEMSIZE(a)
+    return True
+
+
+cpdef bint _overlap(a, b) except -1:
+    """Whether a and b share memory: a bounds test first (in C), the exact
     answer only when the bounds meet (e.g. channel slices of one buffer)."""
-    return np.may_share_memory(a, b) and np.shares_memory(a, b)
+    cdef intptr_t alo, ahi, blo, bhi
+    if not _extent(a, &alo, &ahi) or not _extent(b, &blo, &bhi):
+        return False
+    if ahi <= blo or bhi <= alo:
+        return False
+    return np.shares_memory(a, b)
 
 
-def _elem_stride(arr, int axis):
+cpdef _elem_stride(arr, int axis):
     return arr.strides[axis] // arr.itemsize if arr.shape[axis] > 1 else 0
 
 
@@ -518,7 +544,7 @@ def _conv_out_size(n, k, s, p_lo, p_hi, d):
 _ACTIVATIONS = {None: CCONV_ACT_NONE, "relu": CCONV_ACT_RELU}
 
 
-def _batched_input(x, int nd, str fname):
+cpdef _batched_input(x, int nd, str fname):
     """x as a float array with a batch axis, and whether the caller gave none."""
     xa = _as_float_array(x, "x")
     if xa.ndim not in (nd + 1, nd + 2):
