@@ -90,30 +90,33 @@ static void wino_pack_block(void *vctx, int64_t kb)
                 const int64_t k = kb * KR + 4 * h + l;
                 g[l] = (4 * h + l < KR && k < K) ? w + (k * C + c) * 9 : zero9;
             }
-            __m256d gv[9], T[6][3];
+            __m256d gv[9];
             for (int t = 0; t < 9; t++)
                 gv[t] = _mm256_cvtps_pd(_mm_setr_ps(g[0][t], g[1][t], g[2][t], g[3][t]));
-            for (int s2 = 0; s2 < 3; s2++) {
-                T[0][s2] = gv[s2];
-                T[5][s2] = gv[6 + s2];
-                for (int i = 1; i < 5; i++)
-                    T[i][s2] = _mm256_fmadd_pd(_mm256_set1_pd(G[i][2]), gv[6 + s2],
-                               _mm256_fmadd_pd(_mm256_set1_pd(G[i][1]), gv[3 + s2],
-                               _mm256_mul_pd(_mm256_set1_pd(G[i][0]), gv[s2])));
-            }
-            for (int i = 0; i < 6; i++)
+            /* row by row: row i of T, then row i of U (a whole T in
+             * registers next to g spilled on 16-register AVX2) */
+            for (int i = 0; i < 6; i++) {
+                __m256d T[3];
+                for (int s2 = 0; s2 < 3; s2++) {
+                    if (i == 0) T[s2] = gv[s2];
+                    else if (i == 5) T[s2] = gv[6 + s2];
+                    else T[s2] = _mm256_fmadd_pd(_mm256_set1_pd(G[i][2]), gv[6 + s2],
+                                 _mm256_fmadd_pd(_mm256_set1_pd(G[i][1]), gv[3 + s2],
+                                 _mm256_mul_pd(_mm256_set1_pd(G[i][0]), gv[s2])));
+                }
                 for (int j = 0; j < 6; j++) {
                     __m256d v;
-                    if (j == 0) v = T[i][0];
-                    else if (j == 5) v = T[i][2];
-                    else v = _mm256_fmadd_pd(_mm256_set1_pd(G[j][2]), T[i][2],
-                             _mm256_fmadd_pd(_mm256_set1_pd(G[j][1]), T[i][1],
-                             _mm256_mul_pd(_mm256_set1_pd(G[j][0]), T[i][0])));
+                    if (j == 0) v = T[0];
+                    else if (j == 5) v = T[2];
+                    else v = _mm256_fmadd_pd(_mm256_set1_pd(G[j][2]), T[2],
+                             _mm256_fmadd_pd(_mm256_set1_pd(G[j][1]), T[1],
+                             _mm256_mul_pd(_mm256_set1_pd(G[j][0]), T[0])));
                     const __m128 f = _mm256_cvtpd_ps(v);
                     float *d = u + (((int64_t)(i * 6 + j) * nkb + kb) * C + c) * KR + 4 * h;
                     if (h == 0) _mm_storeu_ps(d, f);
                     else _mm_storel_pi((__m64 *)d, f);
                 }
+            }
         }
     }
 }
