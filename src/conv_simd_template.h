@@ -284,6 +284,14 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, in
 #undef A2_IN
     }
     for (int64_t c = 0; c < nc; c++) {
+#ifdef A2_MK1_PF
+        /* unpacked tiles read NCHW rows straight from memory, one stream
+         * per channel (too many for the hardware prefetcher): fetch the
+         * rows A2_MK1_PF channels ahead */
+        if (bcs > NR1)
+            for (int j = 0; j < NV; j++)
+                _mm_prefetch((const char *)(b + A2_MK1_PF * bcs + j * VL), _MM_HINT_T0);
+#endif
         V x0 = VZERO(), x1 = VZERO(), x2 = VZERO(), x3 = VZERO();
         x0 = VLOADU(b);
         if (NV > 1) x1 = VLOADU(b + VL);
