@@ -757,9 +757,9 @@ def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_thread
         raise TypeError("weights must be a non-empty list of (K, C, 1, 1) weights "
                         "(arrays or PackedWeights)")
     nl = len(weights)
-    bs = [None] * nl if biases is None else _per_layer(biases, nl, "biases")
     if biases is not None and not isinstance(biases, (list, tuple)):
         raise TypeError("biases must be None or a list with one bias (or None) per layer")
+    bs = [None] * nl if biases is None else _per_layer(biases, nl, "biases")
     acts = _per_layer(activation, nl, "activation")
     N, C, H, W = xa.shape
     if H < 1 or W < 1:
@@ -840,9 +840,7 @@ def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_thread
     cdef int64_t P = H * W
     cdef int rc = CCONV_OK
     job.p.P = P
-    cdef double per_image = 0
-    for l in range(nl):
-        per_image += float(chans[l]) * chans[l + 1] * P
+    cdef double per_image
     # CCONV_CHAIN_MAX layers per kernel call; a longer chain runs as several,
     # the in-between activations in a temporary
     l0 = 0
@@ -851,7 +849,9 @@ def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_thread
         l1 = min(nl, l0 + CCONV_CHAIN_MAX)
         dst = ya if l1 == nl else np.empty((N, chans[l1], H, W), dtype=xa.dtype)
         job.p.nl = l1 - l0
+        per_image = 0
         for l in range(l0, l1):
+            per_image += float(chans[l]) * chans[l + 1] * P
             pk = pws[l]
             job.p.w[l - l0] = pk.buf
             job.p.bias[l - l0] = NULL

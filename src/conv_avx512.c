@@ -175,14 +175,14 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #ifndef A2_PANEL_CT
 #define A2_PANEL_CT 128
 #endif
+#ifndef A2_PANEL_KG
+#define A2_PANEL_KG 96
+#endif
 /* unpacked 1x1 tiles prefetch their rows 4 channels ahead (A/B, both run
  * orders: 96 -> 16 at 55x55 67 -> 84 GFLOP/s, 192 -> 16 at 28x28 65 -> 86;
  * mixed on AVX2, so only here) */
 #ifndef A2_MK1_PF
 #define A2_MK1_PF 4
-#endif
-#ifndef A2_PANEL_KG
-#define A2_PANEL_KG 96
 #endif
 
 #define T float

@@ -292,11 +292,10 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, in
             for (int j = 0; j < NV; j++)
                 _mm_prefetch((const char *)(b + A2_MK1_PF * bcs + j * VL), _MM_HINT_T0);
 #endif
-        V x0 = VZERO(), x1 = VZERO(), x2 = VZERO(), x3 = VZERO();
-        x0 = VLOADU(b);
-        if (NV > 1) x1 = VLOADU(b + VL);
-        if (NV > 2) x2 = VLOADU(b + 2 * VL);
-        if (NV > 3) x3 = VLOADU(b + 3 * VL);
+        const V x0 = VLOADU(b);
+        const V x1 = NV > 1 ? VLOADU(b + VL) : x0;
+        const V x2 = NV > 2 ? VLOADU(b + 2 * VL) : x0;
+        const V x3 = NV > 3 ? VLOADU(b + 3 * VL) : x0;
 #define A2_ROW(i)                                              \
         if (MR > i) {                                          \
             const V w_ = VBCAST(a + i);                        \
@@ -371,6 +370,19 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[A2_NV1 + 1][OCB + 1] = {
 #undef A2_MK1DEF
 #undef A2_MK1ROW
 #undef A2_MK1ENT
+
+/* d[c][0..NR1) = the nv pixels at s + c*sc (c < nc), zeros past nv: one
+ * tile's panel */
+static void NM(a2_tile_copy)(T *d, const T *s, int64_t sc, int64_t nc, int64_t nv)
+{
+    for (int64_t c = 0; c < nc; c++, d += NR1, s += sc) {
+        if (nv == NR1) {
+            for (int v = 0; v < A2_NV1; v++) VSTOREU(d + v * VL, VLOADU(s + v * VL));
+        } else {
+            for (int64_t e = 0; e < NR1; e++) d[e] = e < nv ? s[e] : (T)0;
+        }
+    }
+}
 
 /* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
 static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
@@ -456,9 +468,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         const T *bj = xg + pp;
                         int64_t bcs = p->x_sc;
                         if (nv < NR1) {
-                            for (int64_t c = 0; c < Cg; c++)
-                                for (int64_t e = 0; e < NR1; e++)
-                                    panel[c * NR1 + e] = e < nv ? xg[c * p->x_sc + pp + e] : (T)0;
+                            NM(a2_tile_copy)(panel, xg + pp, p->x_sc, Cg, nv);
                             bj = panel;
                             bcs = NR1;
                         }
@@ -644,10 +654,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         tailz = a2_max(tailz, cshb);
     }
     const int64_t bpr = a2_max(Cg, 1) * KT * nrp * ncp * Wq * (int64_t)sizeof(T);
-#ifndef A2_PANEL_BAND
-#define A2_PANEL_BAND BAND_BUDGET
-#endif
-    int64_t rb = (panel ? A2_PANEL_BAND : BAND_BUDGET) / bpr - rsh_max;
+    int64_t rb = BAND_BUDGET / bpr - rsh_max;
     rb = a2_max(1, a2_min(rb, Ho));
     /* a band should hold at least a few tiles */
     if (rb * Wq < 4 * (panel ? NR1 : NR)) rb = a2_min(Ho, a2_cdiv(4 * (panel ? NR1 : NR), Wq));
@@ -754,9 +761,6 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                 const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
                 const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
-                /* oc-block-outer: one block's weights (all Cg x taps) stay
-                 * hot while the band streams past them from L2, a few
-                 * channels prefetched ahead */
                 if (panel) {
                     /* tiles of NR1 consecutive output pixels; a tile's
                      * panel row (c, tap) is copied from the band row by
@@ -797,6 +801,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                     }
                     continue;
                 }
+                /* oc-block-outer: one block's weights (all Cg x taps) stay
+                 * hot while the band streams past them from L2, a few
+                 * channels prefetched ahead */
 #ifdef A2_OCV
                 if (ocv) {
                     A2_OCV_BAND(wp + g * nkb * Cg * taps * A2_OCV_KB, band, Cg, KT * cs, off, taps,
@@ -895,15 +902,7 @@ static int NM(a2_chain)(const cconv_chain_params *p, const void *xv, void *yv, i
             const int64_t n = task / ntiles, pp = (task % ntiles) * NR1;
             const int64_t nv = a2_min(NR1, P - pp);
             T *in = buf, *out = buf + cmax * NR1;
-            for (int64_t c = 0; c < p->C[0]; c++) {
-                const T *s = x + n * p->x_sn + c * p->x_sc + pp;
-                T *d = in + c * NR1;
-                if (nv == NR1) {
-                    for (int v = 0; v < A2_NV1; v++) VSTOREU(d + v * VL, VLOADU(s + v * VL));
-                } else {
-                    for (int64_t e = 0; e < NR1; e++) d[e] = e < nv ? s[e] : (T)0;
-                }
-            }
+            NM(a2_tile_copy)(in, x + n * p->x_sn + pp, p->x_sc, p->C[0], nv);
             for (int l = 0; l < p->nl; l++) {
                 const int last = l + 1 == p->nl;
                 const int64_t Cin = p->C[l], Kl = p->C[l + 1], nkb = a2_cdiv(Kl, OCB);
