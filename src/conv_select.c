@@ -1,5 +1,5 @@
-/* conv_select.c - the AVX2 and AVX-512 float32 kernel tables with algorithm
- * selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c)
+/* conv_select.c - the AVX2 and AVX-512 kernel tables (float32, float64) with
+ * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c)
  * when it applies and pays off, everything else to the direct kernels of the
  * table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
  *
@@ -18,97 +18,141 @@
 #include "winograd.h"
 
 extern const cconv_conv_kernels cconv_avx2_f32, cconv_avx512_f32;
+extern const cconv_conv_kernels cconv_avx2_f64, cconv_avx512_f64;
+
+#ifndef WINO_F64_MIN_TILES
+#define WINO_F64_MIN_TILES 20
+#endif
+
+/* one dtype's Winograd entry points, and its finiteness test */
+typedef struct {
+    size_t es;           /* bytes of one value */
+    int64_t min_tiles;   /* the fewest 4x4 output tiles per image that pay off */
+    int64_t (*size)(const cconv_wshape *ws);
+    void (*pack)(const cconv_wshape *ws, const void *w, void *dst, int nthreads);
+    int (*conv)(const cconv_conv_params *p, const void *x, const void *packed, const void *bias,
+                const void *res, void *y, int nthreads);
+    int (*finite)(const cconv_conv_params *p, const void *x, int64_t n);
+} wino_ops;
+
+/* 1 when every input value image n holds is finite (bit test: vectorises) */
+#define IMAGE_FINITE(name, T, U, EXP)                                                        \
+    static int name(const cconv_conv_params *p, const void *xv, int64_t n)                   \
+    {                                                                                        \
+        const T *x = (const T *)xv;                                                          \
+        const int64_t plane = p->in[0] * p->in[1] * p->in[2];                                \
+        for (int64_t c = 0; c < p->C; c++) {                                                 \
+            const T *xc = x + n * p->x_sn + c * p->x_sc;                                     \
+            U bad = 0;                                                                       \
+            for (int64_t i = 0; i < plane; i++) {                                            \
+                U u;                                                                         \
+                memcpy(&u, xc + i, sizeof u);                                                \
+                bad |= (U)((u & EXP) == EXP);                                                \
+            }                                                                                \
+            if (bad) return 0;                                                               \
+        }                                                                                    \
+        return 1;                                                                            \
+    }
+IMAGE_FINITE(finite_f32, float, uint32_t, 0x7f800000u)
+IMAGE_FINITE(finite_f64, double, uint64_t, 0x7ff0000000000000ull)
+#undef IMAGE_FINITE
+
+static void pack_f32(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
+{
+    cconv_wino3x3_pack_f32(ws, (const float *)w, dst, nthreads);
+}
+static void pack_f64(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
+{
+    cconv_wino3x3_pack_f64(ws, (const double *)w, dst, nthreads);
+}
+static int conv_f32(const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *res, void *y, int nthreads)
+{
+    return cconv_wino3x3_conv_f32(p, (const float *)x, packed, (const float *)bias,
+                                  (const float *)res, (float *)y, nthreads);
+}
+static int conv_f64(const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *res, void *y, int nthreads)
+{
+    return cconv_wino3x3_conv_f64(p, (const double *)x, packed, (const double *)bias,
+                                  (const double *)res, (double *)y, nthreads);
+}
+/* float64 weights are twice the bytes to stream per tile block.  Forced
+ * Winograd against direct, float64, one thread (GFLOP/s): 14x14 (16 tiles)
+ * 128 -> 128 40 vs 53, 256 -> 256 49-62 vs 49-52; 18x18 (25 tiles) 64 -> 64
+ * 73 vs 53, 20x20 128 -> 128 42 vs 29; 7x7 512 -> 512 25 vs 37 */
+static const wino_ops wino_f32 = {sizeof(float), 8, cconv_wino3x3_packed_size_f32, pack_f32, conv_f32, finite_f32};
+static const wino_ops wino_f64 = {sizeof(double), WINO_F64_MIN_TILES, cconv_wino3x3_packed_size_f64, pack_f64, conv_f64, finite_f64};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
     return (direct->packed_size(ws) + 63) / 64 * 64;
 }
 
-static int has_wino(const cconv_wshape *ws)
+static int has_wino(const wino_ops *wo, const cconv_wshape *ws)
 {
-    return !(ws->flags & CCONV_PACK_DIRECT_ONLY) && cconv_wino3x3_packed_size_f32(ws) > 0;
+    return !(ws->flags & CCONV_PACK_DIRECT_ONLY) && wo->size(ws) > 0;
 }
 
-static int64_t sel_packed_size(const cconv_conv_kernels *direct, const cconv_wshape *ws)
+static int64_t sel_packed_size(const cconv_conv_kernels *direct, const wino_ops *wo,
+                               const cconv_wshape *ws)
 {
-    if (has_wino(ws)) return wino_offset(direct, ws) + cconv_wino3x3_packed_size_f32(ws);
+    if (has_wino(wo, ws)) return wino_offset(direct, ws) + wo->size(ws);
     return direct->packed_size(ws);
 }
 
-static void sel_pack(const cconv_conv_kernels *direct, const cconv_wshape *ws, const void *w,
-                     void *dst, int nthreads)
+static void sel_pack(const cconv_conv_kernels *direct, const wino_ops *wo, const cconv_wshape *ws,
+                     const void *w, void *dst, int nthreads)
 {
     direct->pack(ws, w, dst, nthreads);
-    if (has_wino(ws))
-        cconv_wino3x3_pack_f32(ws, (const float *)w, (char *)dst + wino_offset(direct, ws),
-                               nthreads);
-}
-
-/* 1 when every input value image n holds is finite (bit test: vectorises) */
-static int image_finite(const cconv_conv_params *p, const float *x, int64_t n)
-{
-    const int64_t plane = p->in[0] * p->in[1] * p->in[2];
-    for (int64_t c = 0; c < p->C; c++) {
-        const float *xc = x + n * p->x_sn + c * p->x_sc;
-        uint32_t bad = 0;
-        for (int64_t i = 0; i < plane; i++) {
-            uint32_t u;
-            memcpy(&u, xc + i, sizeof u);
-            bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-        }
-        if (bad) return 0;
-    }
-    return 1;
-}
-
-static int wino_conv(const cconv_conv_kernels *direct, const cconv_conv_params *p, const void *x,
-                     const void *packed, const void *bias, const void *res, void *y, int nthreads)
-{
-    return cconv_wino3x3_conv_f32(p, (const float *)x,
-                                  (const char *)packed + wino_offset(direct, &p->w),
-                                  (const float *)bias, (const float *)res, (float *)y, nthreads);
+    if (has_wino(wo, ws)) wo->pack(ws, w, (char *)dst + wino_offset(direct, ws), nthreads);
 }
 
 /* The algorithm is chosen per image, so an image's result never depends on
  * which other images share the call (or on how a caller splits a batch). */
-static int sel_conv(const cconv_conv_kernels *direct, const cconv_conv_params *p,
-                    const void *x, const void *packed, const void *bias, const void *res,
-                    void *y, int nthreads)
+static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
+                    const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *res, void *y, int nthreads)
 {
-    if (!has_wino(&p->w) || !cconv_wino3x3_applies(p))
+    if (!has_wino(wo, &p->w) || !cconv_wino3x3_applies(p, wo->min_tiles))
         return direct->conv(p, x, packed, bias, res, y, nthreads);
+    const void *wpk = (const char *)packed + wino_offset(direct, &p->w);
     int64_t n = 0;
-    while (n < p->N && image_finite(p, (const float *)x, n)) n++;
-    if (n == p->N) return wino_conv(direct, p, x, packed, bias, res, y, nthreads);
+    while (n < p->N && wo->finite(p, x, n)) n++;
+    if (n == p->N) return wo->conv(p, x, wpk, bias, res, y, nthreads);
     /* some image holds NaN/Inf: run runs of images, each with its own algorithm */
+    const size_t es = wo->es;
     int rc = CCONV_OK;
     for (int64_t n0 = 0; n0 < p->N && rc == CCONV_OK;) {
-        const int fin = image_finite(p, (const float *)x, n0);
+        const int fin = wo->finite(p, x, n0);
         int64_t n1 = n0 + 1;
-        while (n1 < p->N && image_finite(p, (const float *)x, n1) == fin) n1++;
+        while (n1 < p->N && wo->finite(p, x, n1) == fin) n1++;
         cconv_conv_params q = *p;
         q.N = n1 - n0;
-        const void *xq = (const float *)x + n0 * p->x_sn;
-        const void *rq = res ? (const void *)((const float *)res + n0 * p->r_sn) : NULL;
-        void *yq = (float *)y + n0 * p->y_sn;
-        rc = fin ? wino_conv(direct, &q, xq, packed, bias, rq, yq, nthreads)
+        const void *xq = (const char *)x + (size_t)(n0 * p->x_sn) * es;
+        const void *rq = res ? (const void *)((const char *)res + (size_t)(n0 * p->r_sn) * es) : NULL;
+        void *yq = (char *)y + (size_t)(n0 * p->y_sn) * es;
+        rc = fin ? wo->conv(&q, xq, wpk, bias, rq, yq, nthreads)
                  : direct->conv(&q, xq, packed, bias, rq, yq, nthreads);
         n0 = n1;
     }
     return rc;
 }
 
-/* one table per ISA: thin wrappers naming their direct kernels */
-#define SEL_TABLE(name, isa, direct)                                                       \
-    static int64_t name##_size(const cconv_wshape *ws) { return sel_packed_size(&direct, ws); } \
+/* one table per ISA and dtype: thin wrappers naming their direct kernels */
+#define SEL_TABLE(name, isa, direct, wo)                                                   \
+    static int64_t name##_size(const cconv_wshape *ws)                                      \
+    {                                                                                       \
+        return sel_packed_size(&direct, &wo, ws);                                           \
+    }                                                                                       \
     static void name##_pack(const cconv_wshape *ws, const void *w, void *dst, int nthreads) \
     {                                                                                       \
-        sel_pack(&direct, ws, w, dst, nthreads);                                            \
+        sel_pack(&direct, &wo, ws, w, dst, nthreads);                                       \
     }                                                                                       \
     static int name##_conv(const cconv_conv_params *p, const void *x, const void *packed,  \
                            const void *bias, const void *res, void *y, int nthreads)        \
     {                                                                                       \
-        return sel_conv(&direct, p, x, packed, bias, res, y, nthreads);                    \
+        return sel_conv(&direct, &wo, p, x, packed, bias, res, y, nthreads);               \
     }                                                                                       \
     static int name##_chain(const cconv_chain_params *p, const void *x, void *y, int nthreads) \
     {                                                                                       \
@@ -116,8 +160,10 @@ static int sel_conv(const cconv_conv_kernels *direct, const cconv_conv_params *p
     }                                                                                       \
     const cconv_conv_kernels name = {isa, name##_size, name##_pack, name##_conv, name##_chain};
 
-SEL_TABLE(cconv_avx2_select_f32, "avx2", cconv_avx2_f32)
-SEL_TABLE(cconv_avx512_select_f32, "avx512", cconv_avx512_f32)
+SEL_TABLE(cconv_avx2_select_f32, "avx2", cconv_avx2_f32, wino_f32)
+SEL_TABLE(cconv_avx512_select_f32, "avx512", cconv_avx512_f32, wino_f32)
+SEL_TABLE(cconv_avx2_select_f64, "avx2", cconv_avx2_f64, wino_f64)
+SEL_TABLE(cconv_avx512_select_f64, "avx512", cconv_avx512_f64, wino_f64)
 #undef SEL_TABLE
 
 #else

@@ -9,8 +9,8 @@
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
 #define CCONV_X86_DISPATCH 1
-extern const cconv_conv_kernels cconv_avx2_select_f32, cconv_avx2_f64;
-extern const cconv_conv_kernels cconv_avx512_select_f32, cconv_avx512_f64;
+extern const cconv_conv_kernels cconv_avx2_select_f32, cconv_avx2_select_f64;
+extern const cconv_conv_kernels cconv_avx512_select_f32, cconv_avx512_select_f64;
 #if defined(_MSC_VER)
 #include <intrin.h>
 #else
@@ -115,9 +115,9 @@ const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt)
 {
 #ifdef CCONV_X86_DISPATCH
     if (isa == CCONV_ISA_AVX512 && cconv_cpu_has_avx512())
-        return dt == CCONV_F64 ? &cconv_avx512_f64 : &cconv_avx512_select_f32;
+        return dt == CCONV_F64 ? &cconv_avx512_select_f64 : &cconv_avx512_select_f32;
     if (isa == CCONV_ISA_AVX2 && cconv_cpu_has_avx2_fma())
-        return dt == CCONV_F64 ? &cconv_avx2_f64 : &cconv_avx2_select_f32;
+        return dt == CCONV_F64 ? &cconv_avx2_select_f64 : &cconv_avx2_select_f32;
 #endif
     (void)isa;
     return dt == CCONV_F64 ? &cconv_portable_f64 : &cconv_portable_f32;

@@ -1,10 +1,10 @@
 /* winograd.h - Winograd F(4x4,3x3) convolution for 3x3, stride 1, dilation 1,
- * groups 1, 2-D float32 layers on AVX2+FMA (src/winograd_avx2.c).
+ * groups 1, 2-D float32 and float64 layers on AVX2+FMA (src/winograd_avx2.c).
  *
- * The AVX2 float32 kernel table appends the transformed weights after its
- * direct packed weights and calls cconv_wino3x3_conv_f32() when
- * cconv_wino3x3_applies() says so.  Only call these after the AVX2+FMA
- * run-time check.
+ * The AVX2 and AVX-512 kernel tables (conv_select.c) append the transformed
+ * weights after their direct packed weights and call
+ * cconv_wino3x3_conv_f32/_f64() when cconv_wino3x3_applies() says so.
+ * Only call these after the AVX2+FMA run-time check.
  *
  * The environment variable CCONV_WINOGRAD (read on each applies() call)
  * overrides the size heuristic: "0"/"off" never uses Winograd, "force" uses
@@ -25,12 +25,19 @@ extern "C" {
 int64_t cconv_wino3x3_packed_size_f32(const cconv_wshape *ws);
 /* w: contiguous (K, C, 1, 3, 3) float32; dst: 64-byte aligned, packed_size bytes */
 void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads);
-/* 1 when the Winograd path is eligible for p and expected to be faster */
-int cconv_wino3x3_applies(const cconv_conv_params *p);
+/* 1 when the Winograd path is eligible for p and expected to be faster:
+ * among other things, when an image has at least min_tiles 4x4 output tiles */
+int cconv_wino3x3_applies(const cconv_conv_params *p, int64_t min_tiles);
 /* y = act(conv(x, w) + bias + residual); packed from cconv_wino3x3_pack_f32.
  * Returns CCONV_OK or CCONV_ENOMEM.  Bitwise identical for any nthreads. */
 int cconv_wino3x3_conv_f32(const cconv_conv_params *p, const float *x, const void *packed,
                            const float *bias, const float *residual, float *y, int nthreads);
+
+/* the same for float64 (weights transformed in double, stored unrounded) */
+int64_t cconv_wino3x3_packed_size_f64(const cconv_wshape *ws);
+void cconv_wino3x3_pack_f64(const cconv_wshape *ws, const double *w, void *dst, int nthreads);
+int cconv_wino3x3_conv_f64(const cconv_conv_params *p, const double *x, const void *packed,
+                           const double *bias, const double *residual, double *y, int nthreads);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
-"""The Winograd F(4x4,3x3) path of the AVX2 float32 kernels (src/winograd_avx2.c)
-against float64 SciPy/NumPy references (tests/reference.py), never cconv itself.
+"""The Winograd F(4x4,3x3) path of the AVX2/AVX-512 kernels, float32 and
+float64 (src/winograd_avx2.c, winograd_template.h), against float64 SciPy/NumPy
+references (tests/reference.py), never cconv itself.
 
 CCONV_WINOGRAD=force makes every eligible layer (3x3, stride 1, dilation 1,
 groups 1, 2-D) take the Winograd path whatever its size, so odd and tiny
@@ -17,20 +18,26 @@ SUITE_3X3 = [s for s in cconv.suite.LAYERS
              if s.kernel == 3 and s.stride == 1 and s.C >= 16]
 
 
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dtype(request):
+    return request.param
+
+
 @pytest.fixture
 def force(monkeypatch):
     monkeypatch.setenv("CCONV_WINOGRAD", "force")
 
 
-def _case(rng, N, C, H, W, K, pad, bias=True, residual=False, relu=False, scale=None):
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+def _case(rng, N, C, H, W, K, pad, bias=True, residual=False, relu=False, scale=None,
+          dtype=np.float32):
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(dtype)
     if scale is not None:
         x *= scale[0]
         w *= scale[1]
-    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    b = rng.standard_normal(K).astype(dtype) if bias else None
     ref, absref = conv_ref(x, w, b, 1, pad)
-    r = rng.standard_normal(ref.shape).astype(np.float32) if residual else None
+    r = rng.standard_normal(ref.shape).astype(dtype) if residual else None
     if r is not None:
         ref, absref = ref + r, absref + np.abs(r)
     if relu:
@@ -45,16 +52,16 @@ def test_suite_3x3_shapes_are_eligible():
 
 
 @pytest.mark.parametrize("shape", SUITE_3X3, ids=lambda s: s.name)
-def test_suite_shapes_fused(shape):
+def test_suite_shapes_fused(shape, dtype):
     """The suite's 3x3 layers (default heuristic: Winograd) with bias +
     residual + ReLU, batch cut to 2."""
     rng = np.random.default_rng(3)
     N = min(shape.N, 2)
-    x = rng.standard_normal((N,) + shape.x_shape[1:]).astype(np.float32)
-    w = (rng.standard_normal(shape.w_shape) / np.sqrt(9 * shape.C)).astype(np.float32)
-    b = rng.standard_normal(shape.K).astype(np.float32)
+    x = rng.standard_normal((N,) + shape.x_shape[1:]).astype(dtype)
+    w = (rng.standard_normal(shape.w_shape) / np.sqrt(9 * shape.C)).astype(dtype)
+    b = rng.standard_normal(shape.K).astype(dtype)
     ref, absref = conv_ref_fast(x, w, b, 1, shape.pad)
-    r = rng.standard_normal(ref.shape).astype(np.float32)
+    r = rng.standard_normal(ref.shape).astype(dtype)
     ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
     y = cconv.conv2d(x, cconv.pack_weights(w), b, padding=shape.pad, residual=r,
                      activation="relu")
@@ -80,33 +87,34 @@ TINY = [(1, 8, h, w, 6, p) for h in range(1, 6) for w in (1, 3, 5) for p in (0, 
 
 
 @pytest.mark.parametrize("case", ODD + TINY, ids=str)
-def test_odd_and_tiny_shapes_forced(force, case):
+def test_odd_and_tiny_shapes_forced(force, case, dtype):
     N, C, H, W, K, pad = case
     rng = np.random.default_rng(sum(case))
     for bias, residual, relu in [(True, False, False), (False, True, True)]:
-        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, pad, bias, residual, relu)
+        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, pad, bias, residual, relu,
+                                        dtype=dtype)
         y = cconv.conv2d(x, w, b, padding=pad, residual=r,
                          activation="relu" if relu else None)
         assert y.shape == ref.shape
         assert_close(y, ref, absref, 9 * C)
 
 
-def test_channel_scales_forced(force):
+def test_channel_scales_forced(force, dtype):
     """Input channels and weights of very different magnitudes (one channel
     dominating a sum), a hard case for the transforms' rounding."""
     rng = np.random.default_rng(8)
     for C, K in [(16, 16), (6, 6), (32, 12)]:
         sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
         sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
-        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, 1, scale=(sx, sw))
+        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, 1, scale=(sx, sw), dtype=dtype)
         y = cconv.conv2d(x, w, b, padding=1)
         assert_close(y, ref, absref, 9 * C)
 
 
-def test_into_channel_slice_with_inplace_residual(force):
+def test_into_channel_slice_with_inplace_residual(force, dtype):
     rng = np.random.default_rng(4)
-    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, 1, bias=False)
-    big = rng.standard_normal((2, 20, 10, 9)).astype(np.float32)
+    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, 1, bias=False, dtype=dtype)
+    big = rng.standard_normal((2, 20, 10, 9)).astype(dtype)
     sl = big[:, 5:16]
     r0 = sl.copy()
     before = big.copy()
@@ -119,12 +127,12 @@ def test_into_channel_slice_with_inplace_residual(force):
 @pytest.mark.parametrize("shape", [(1, 64, 56, 56, 64), (2, 16, 23, 19, 24),
                                    (1, 40, 14, 14, 33), (1, 256, 14, 14, 256),
                                    (3, 20, 9, 30, 70)], ids=str)
-def test_threads_bitwise_equal(force, shape):
+def test_threads_bitwise_equal(force, shape, dtype):
     N, C, H, W, K = shape
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(K).astype(np.float32)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, 3, 3)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
     pw = cconv.pack_weights(w)
     ys = [cconv.conv2d(x, pw, b, padding=1, activation="relu", num_threads=t)
           for t in (1, 2, 3, 5)]
@@ -132,11 +140,11 @@ def test_threads_bitwise_equal(force, shape):
         np.testing.assert_array_equal(ys[0], y)
 
 
-def test_off_and_forced_agree_within_bound(monkeypatch):
+def test_off_and_forced_agree_within_bound(monkeypatch, dtype):
     """The direct kernel (CCONV_WINOGRAD=0) and the Winograd path on the same
     packed weights both meet the bound; they differ only by rounding."""
     rng = np.random.default_rng(6)
-    x, w, b, _, ref, absref = _case(rng, 1, 32, 12, 12, 20, 1)
+    x, w, b, _, ref, absref = _case(rng, 1, 32, 12, 12, 20, 1, dtype=dtype)
     pw = cconv.pack_weights(w)
     monkeypatch.setenv("CCONV_WINOGRAD", "0")
     y_direct = cconv.conv2d(x, pw, b, padding=1)
@@ -168,11 +176,11 @@ def test_ineligible_layers_unaffected(force):
 
 @pytest.mark.parametrize("where", ["input", "weight"])
 @pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_nonfinite_values_propagate_exactly(force, where, value):
+def test_nonfinite_values_propagate_exactly(force, where, value, dtype):
     """Winograd mixes a whole tile, so non-finite inputs or weights take the
     direct path: NaN/Inf reach exactly the outputs whose window holds them."""
     rng = np.random.default_rng(9)
-    x, w, b, _, ref, absref = _case(rng, 1, 16, 16, 16, 8, 1)
+    x, w, b, _, ref, absref = _case(rng, 1, 16, 16, 16, 8, 1, dtype=dtype)
     if where == "input":
         x[0, 3, 9, 9] = value
         hit = np.zeros((8, 16, 16), bool)
@@ -203,14 +211,31 @@ def test_oneshot_small_problems_pack_direct_only(monkeypatch):
     np.testing.assert_array_equal(y_oneshot, y_direct)
 
 
-def test_algorithm_chosen_per_image(force):
+def test_algorithm_chosen_per_image(force, dtype):
     """A NaN in one image sends that image to the direct path only: the other
     images give bit for bit what they give alone."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((4, 16, 12, 12)).astype(np.float32)
+    x = rng.standard_normal((4, 16, 12, 12)).astype(dtype)
     x[1, 2, 5, 5] = np.nan
-    w = cconv.pack_weights(rng.standard_normal((16, 16, 3, 3)).astype(np.float32))
+    w = cconv.pack_weights(rng.standard_normal((16, 16, 3, 3)).astype(dtype))
     y = cconv.conv2d(x, w, padding=1)
     for n in range(4):
         np.testing.assert_array_equal(y[n], cconv.conv2d(x[n], w, padding=1))
     assert np.isnan(y[1, :, 4:7, 4:7]).all() and np.isfinite(y[[0, 2, 3]]).all()
+
+
+@pytest.mark.parametrize("hw, wino", [(14, False), (20, True)])
+def test_float64_needs_more_tiles(monkeypatch, hw, wino):
+    """float64 takes Winograd from 20 output tiles an image (its transformed
+    weights are twice the bytes to stream); a 14x14 image (16 tiles) stays
+    direct, bit for bit the direct kernel's result.  float32 takes both."""
+    rng = np.random.default_rng(7)
+    for dtype, expect in [(np.float64, wino), (np.float32, True)]:
+        x, w, b, _, ref, absref = _case(rng, 1, 16, hw, hw, 16, 1, dtype=dtype)
+        pw = cconv.pack_weights(w)
+        y = cconv.conv2d(x, pw, b, padding=1)
+        monkeypatch.setenv("CCONV_WINOGRAD", "0")
+        y_direct = cconv.conv2d(x, pw, b, padding=1)
+        monkeypatch.delenv("CCONV_WINOGRAD")
+        assert_close(y, ref, absref, 9 * 16)
+        assert np.array_equal(y, y_direct) != expect, dtype

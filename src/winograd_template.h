@@ -1,0 +1,307 @@
+/* winograd_template.h - the dtype-generic parts of the Winograd F(4x4,3x3)
+ * path (weight transform and packing, GEMM microkernel, the driver),
+ * written once and instantiated for float32 and float64 by winograd_avx2.c.
+ *
+ * The including file defines WT (element type), WV (ymm vector type), WL
+ * (lanes), WN(x) (name suffix), W_LOAD (aligned), W_STORE (aligned),
+ * W_BCAST(p) (broadcast *p), W_ZERO(), W_FMA(a, b, c) (a*b + c), W_FNMA(a, b,
+ * c) (c - a*b), W_ADD, W_SUB, W_SET1(c) (the last four for W_IN1D/W_OUT1D),
+ * W_PACK_STORE(d, v, n) (the first n = 4 or 2 lanes of the __m256d v to d
+ * as WT), and the dtype's transforms WN(w_itrans) (WL tiles of one channel
+ * into the 36 transform elements) and WN(w_otrans) (WL tiles of the 36
+ * GEMM results to 4x4 outputs, fused epilogue).  A panel of V holds
+ * WP = 2*WL tiles (one 6 x 2-vector register tile wide); this header
+ * undefines its parameters at its end.
+ */
+#define WP (2 * WL)   /* tiles per V panel */
+
+/* ---- weights: U = G g G^T, packed [e][K/6][C][6] (K zero-padded) ---- */
+
+int64_t WN(cconv_wino3x3_packed_size)(const cconv_wshape *ws)
+{
+    if (!w_shape_ok(ws)) return 0;
+    return (int64_t)NE * w_cdiv(ws->K, KR) * KR * ws->Cg * (int64_t)sizeof(WT);
+}
+
+typedef struct { const cconv_wshape *ws; const WT *w; WT *u; } WN(wino_pack_ctx);
+
+/* output-channel block kb (KR channels), every input channel: in double, 6
+ * output channels at a time (lanes 0-3 and 4-5 of two vectors): T = G g
+ * (6x3), then U = T G^T (6x6); G rows 0 and 5 pick a single tap.  Rounded to
+ * WT once, at the end. */
+static void WN(wino_pack_block)(void *vctx, int64_t kb)
+{
+    const WN(wino_pack_ctx) *cx = (const WN(wino_pack_ctx) *)vctx;
+    const WT *w = cx->w;
+    WT *u = cx->u;
+    const int64_t K = cx->ws->K, C = cx->ws->Cg, nkb = w_cdiv(K, KR);
+    static const WT zero9[9] = {0};
+    for (int64_t c = 0; c < C; c++) {
+        for (int h = 0; h < 2; h++) {
+            /* lane l: channel kb*KR + 4h + l (zeros past KR or K), built in
+             * registers (a stack copy read back as vectors stalled on store
+             * forwarding: ~10x slower) */
+            const WT *g[4];
+            for (int l = 0; l < 4; l++) {
+                const int64_t k = kb * KR + 4 * h + l;
+                g[l] = (4 * h + l < KR && k < K) ? w + (k * C + c) * 9 : zero9;
+            }
+            __m256d gv[9];
+            for (int t = 0; t < 9; t++)
+                gv[t] = _mm256_setr_pd((double)g[0][t], (double)g[1][t], (double)g[2][t],
+                                       (double)g[3][t]);
+            /* row by row: row i of T, then row i of U (a whole T in
+             * registers next to g spilled on 16-register AVX2) */
+            for (int i = 0; i < 6; i++) {
+                __m256d T[3];
+                for (int s2 = 0; s2 < 3; s2++) {
+                    if (i == 0) T[s2] = gv[s2];
+                    else if (i == 5) T[s2] = gv[6 + s2];
+                    else T[s2] = _mm256_fmadd_pd(_mm256_set1_pd(W_G[i][2]), gv[6 + s2],
+                                 _mm256_fmadd_pd(_mm256_set1_pd(W_G[i][1]), gv[3 + s2],
+                                 _mm256_mul_pd(_mm256_set1_pd(W_G[i][0]), gv[s2])));
+                }
+                for (int j = 0; j < 6; j++) {
+                    __m256d v;
+                    if (j == 0) v = T[0];
+                    else if (j == 5) v = T[2];
+                    else v = _mm256_fmadd_pd(_mm256_set1_pd(W_G[j][2]), T[2],
+                             _mm256_fmadd_pd(_mm256_set1_pd(W_G[j][1]), T[1],
+                             _mm256_mul_pd(_mm256_set1_pd(W_G[j][0]), T[0])));
+                    WT *d = u + (((int64_t)(i * 6 + j) * nkb + kb) * C + c) * KR + 4 * h;
+                    W_PACK_STORE(d, v, h == 0 ? 4 : 2);
+                }
+            }
+        }
+    }
+}
+
+void WN(cconv_wino3x3_pack)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads)
+{
+    if (!w_shape_ok(ws)) return;
+    WN(wino_pack_ctx) cx = {ws, w, (WT *)dst};
+    const int64_t nkb = w_cdiv(ws->K, KR);
+    cconv_pack_blocks(nthreads, WN(cconv_wino3x3_packed_size)(ws) / (int64_t)sizeof(WT), nkb,
+                      WN(wino_pack_block), &cx);
+}
+
+/* ---- GEMM microkernel: 6 k x NT (WP or WL) tiles over C channels ----
+ * u: [c][6] packed weights; v: [c][WP] transformed input panel;
+ * m: row i at m + i*ms. */
+W_AINLINE void WN(w_mk)(const int NT, const WT *u, const WT *v, int64_t C, WT *m, int64_t ms)
+{
+    WV c0a = W_ZERO(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
+    WV c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
+    for (int64_t c = 0; c < C; c++) {
+        const WV x0 = W_LOAD(v);
+        const WV x1 = NT > WL ? W_LOAD(v + WL) : x0;
+        WV a;
+        a = W_BCAST(u + 0); c0a = W_FMA(a, x0, c0a); if (NT > WL) c0b = W_FMA(a, x1, c0b);
+        a = W_BCAST(u + 1); c1a = W_FMA(a, x0, c1a); if (NT > WL) c1b = W_FMA(a, x1, c1b);
+        a = W_BCAST(u + 2); c2a = W_FMA(a, x0, c2a); if (NT > WL) c2b = W_FMA(a, x1, c2b);
+        a = W_BCAST(u + 3); c3a = W_FMA(a, x0, c3a); if (NT > WL) c3b = W_FMA(a, x1, c3b);
+        a = W_BCAST(u + 4); c4a = W_FMA(a, x0, c4a); if (NT > WL) c4b = W_FMA(a, x1, c4b);
+        a = W_BCAST(u + 5); c5a = W_FMA(a, x0, c5a); if (NT > WL) c5b = W_FMA(a, x1, c5b);
+        u += KR;
+        v += WP;
+    }
+    W_STORE(m + 0 * ms, c0a);
+    W_STORE(m + 1 * ms, c1a);
+    W_STORE(m + 2 * ms, c2a);
+    W_STORE(m + 3 * ms, c3a);
+    W_STORE(m + 4 * ms, c4a);
+    W_STORE(m + 5 * ms, c5a);
+    if (NT > WL) {
+        W_STORE(m + 0 * ms + WL, c0b);
+        W_STORE(m + 1 * ms + WL, c1b);
+        W_STORE(m + 2 * ms + WL, c2b);
+        W_STORE(m + 3 * ms + WL, c3b);
+        W_STORE(m + 4 * ms + WL, c4b);
+        W_STORE(m + 5 * ms + WL, c5b);
+    }
+}
+
+static void WN(w_mk_full)(const WT *u, const WT *v, int64_t C, WT *m, int64_t ms)
+{
+    WN(w_mk)(WP, u, v, C, m, ms);
+}
+static void WN(w_mk_half)(const WT *u, const WT *v, int64_t C, WT *m, int64_t ms)
+{
+    WN(w_mk)(WL, u, v, C, m, ms);
+}
+
+/* ---- the convolution ---- */
+
+int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
+                           const WT *bias, const WT *res, WT *y, int nthreads)
+{
+    const int64_t N = p->N, C = p->C, K = p->w.K;
+    const int64_t H = p->in[1], W = p->in[2], Ho = p->out[1], Wo = p->out[2];
+    const int64_t ph = p->pad[1], pw = p->pad[2];
+    if (N <= 0 || K <= 0 || Ho <= 0 || Wo <= 0) return CCONV_OK;
+    const int relu = p->activation == CCONV_ACT_RELU;
+    const WT *U = (const WT *)packed;
+    const int64_t th = w_cdiv(Ho, 4), tw = w_cdiv(Wo, 4), T = th * tw;
+    const int64_t nkb = w_cdiv(K, KR);
+
+    int64_t nbp = WINO_NBP, kbc = WINO_KBC;
+    if (nbp > T) nbp = w_cdiv(T, 8) * 8;
+    if (kbc > nkb) kbc = nkb;
+    int64_t nblk = w_cdiv(T, nbp), nkc = w_cdiv(nkb, kbc);
+    const double work = (double)N * T * NE * C * K;
+    const int nt = cconv_threads_for(nthreads, work, N * w_cdiv(T, 8) * nkb);
+    /* finer tasks until the static split is within 8% of even (the
+     * results do not depend on the blocking) */
+    while (nt > 1) {
+        int64_t share = 0;
+        const int64_t ideal = w_cdiv(w_split(N, T, nkb, nbp, kbc, nt, NULL), nt);
+        if (w_split(N, T, nkb, nbp, kbc, nt, &share) * 100 <= ideal * 108) break;
+        if (nbp > 16) nbp = w_max(16, (nbp / 2 + 7) / 8 * 8);
+        else if (kbc > 2) kbc = w_cdiv(kbc, 2);
+        else break;
+    }
+    nblk = w_cdiv(T, nbp);
+    nkc = w_cdiv(nkb, kbc);
+    const int64_t nbpp = w_cdiv(nbp, WP) * WP, npan = nbpp / WP;  /* M row, V panels */
+    const int64_t KL = kbc * KR;                       /* M rows per chunk */
+    const int64_t Wb = 4 * w_min(nbp, tw) + 4;        /* band row length */
+    const int64_t nseg_max = w_min(nbp, w_cdiv(nbp, tw) + 1);
+    const int64_t tasks = N * nblk * nkc;
+    const int64_t wtot = w_split(N, T, nkb, nbp, kbc, nt, NULL);
+    int failed = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+    {
+#ifdef _OPENMP
+        const int64_t tid = omp_get_thread_num(), tn = omp_get_num_threads();
+#else
+        const int64_t tid = 0, tn = 1;
+#endif
+        cconv_fpstate fps = cconv_fpenv_enter();
+        WT *V = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * w_max(C, 1) * nbpp));
+        WT *M = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * KL * nbpp));
+        WT *band = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(nseg_max * 6 * Wb + 8));
+        w_tile *tiles = (w_tile *)cconv_scratch_alloc(sizeof(w_tile) * (size_t)nbpp);
+        const WT **src = (const WT **)cconv_scratch_alloc(sizeof(WT *) * (size_t)nbpp);
+        int64_t *seg = (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * 3 * (size_t)nseg_max);
+        if (!V || !M || !band || !tiles || !src || !seg) {
+            failed = 1;
+        } else {
+            int64_t cached = -1, pre = 0;
+            for (int64_t task = 0; task < tasks; task++) {
+                const int64_t kc = task % nkc, blk = (task / nkc) % nblk, n = task / (nkc * nblk);
+                const int64_t j0 = blk * nbp, nb = w_min(nbp, T - j0), nbw = w_cdiv(nb, WL) * WL;
+                const int64_t kb0 = kc * kbc, nkl = w_min(kbc, nkb - kb0);
+                const int64_t wt = w_task_weight(T, nkb, nbp, kbc, nkc, nblk, task);
+                /* owner: the thread whose share holds this task's midpoint */
+                const int64_t owner = w_min(tn - 1, (2 * pre + wt) * tn / (2 * wtot));
+                pre += wt;
+                if (owner != tid) continue;
+                const int64_t key = n * nblk + blk;
+                if (key != cached) {
+                    /* segments (runs of tiles in one tile row) and tile metadata */
+                    int64_t ns = 0;
+                    for (int64_t j = j0; j < j0 + nb;) {
+                        const int64_t ty = j / tw, txa = j % tw, len = w_min(tw - txa, j0 + nb - j);
+                        const WT *bs = band + ns * 6 * Wb;
+                        seg[3 * ns] = ty; seg[3 * ns + 1] = txa; seg[3 * ns + 2] = len;
+                        for (int64_t q = 0; q < len; q++) {
+                            const int64_t jj = j + q - j0, tx = txa + q;
+                            src[jj] = bs + 4 * q;
+                            tiles[jj].yoff = ty * 4 * Wo + tx * 4;
+                            tiles[jj].nr = (int)w_min(4, Ho - ty * 4);
+                            tiles[jj].nc = (int)w_min(4, Wo - tx * 4);
+                        }
+                        ns++;
+                        j += len;
+                    }
+                    for (int64_t jj = nb; jj < nbw; jj++) {   /* lanes past the end: harmless */
+                        src[jj] = src[0];
+                        tiles[jj] = tiles[0];
+                    }
+                    const WT *xn = x + n * p->x_sn;
+                    for (int64_t c = 0; c < C; c++) {
+                        const WT *xc = xn + c * p->x_sc;
+                        for (int64_t s = 0; s < ns; s++) {
+                            const int64_t ty = seg[3 * s], txa = seg[3 * s + 1], len = seg[3 * s + 2];
+                            const int64_t wseg = 4 * len + 4, col0 = 4 * txa - pw;
+                            const int64_t jlo = w_min(wseg, w_max(0, -col0));
+                            const int64_t jhi = w_max(jlo, w_min(wseg, W - col0));
+                            WT *bs = band + s * 6 * Wb;
+                            for (int64_t r = 0; r < 6; r++) {
+                                WT *dr = bs + r * Wb;
+                                const int64_t ih = ty * 4 - ph + r;
+                                if (ih < 0 || ih >= H) {
+                                    memset(dr, 0, sizeof(WT) * (size_t)wseg);
+                                    continue;
+                                }
+                                const WT *sr = xc + ih * W + col0;
+                                if (jlo > 0) memset(dr, 0, sizeof(WT) * (size_t)jlo);
+                                memcpy(dr + jlo, sr + jlo, sizeof(WT) * (size_t)(jhi - jlo));
+                                if (jhi < wseg) memset(dr + jhi, 0, sizeof(WT) * (size_t)(wseg - jhi));
+                            }
+                        }
+                        for (int64_t g = 0; g < nbw; g += WL)
+                            WN(w_itrans)(src + g, Wb, V + ((g / WP) * C + c) * WP + (g % WP),
+                                         npan * C * WP);
+                    }
+                    cached = key;
+                }
+                /* 36 GEMMs for this chunk of output channels */
+                for (int64_t e = 0; e < NE; e++) {
+                    const WT *Ve = V + e * npan * C * WP;
+                    for (int64_t kb = 0; kb < nkl; kb++) {
+                        const WT *u = U + ((e * nkb + kb0 + kb) * C) * KR;
+                        WT *m = M + (e * KL + kb * KR) * nbpp;
+                        int64_t tv = 0;
+                        for (; tv + WP <= nbw; tv += WP) WN(w_mk_full)(u, Ve + tv * C, C, m + tv, nbpp);
+                        if (tv < nbw) WN(w_mk_half)(u, Ve + tv * C, C, m + tv, nbpp);
+                    }
+                }
+                /* output transform + epilogue */
+                const int64_t k0 = kb0 * KR, kn = w_min(nkl * KR, K - k0);
+                for (int64_t kl = 0; kl < kn; kl++) {
+                    const int64_t k = k0 + kl;
+                    WT *yk = y + n * p->y_sn + k * p->y_sk;
+                    const WT *rk = res ? res + n * p->r_sn + k * p->r_sk : NULL;
+                    const WT bk = bias ? bias[k] : (WT)0;
+                    for (int64_t g = 0; g < nbw; g += WL) {
+                        const int ntl = (int)w_min(WL, nb - g);
+                        int full = ntl == WL;
+                        for (int q = 0; q < ntl && full; q++)
+                            full = tiles[g + q].nr == 4 && tiles[g + q].nc == 4;
+                        WN(w_otrans)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk, Wo,
+                                     bk, relu);
+                    }
+                }
+            }
+        }
+        cconv_scratch_free(seg);
+        cconv_scratch_free((void *)src);
+        cconv_scratch_free(tiles);
+        cconv_scratch_free(band);
+        cconv_scratch_free(M);
+        cconv_scratch_free(V);
+        cconv_fpenv_leave(fps);
+    }
+    return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+#undef WP
+/* the parameters end with the instantiation */
+#undef WT
+#undef WV
+#undef WL
+#undef WN
+#undef W_LOAD
+#undef W_STORE
+#undef W_BCAST
+#undef W_ZERO
+#undef W_FMA
+#undef W_FNMA
+#undef W_ADD
+#undef W_SUB
+#undef W_SET1
+#undef W_PACK_STORE
