@@ -521,8 +521,8 @@ def pack_weights(weight, groups=1, *, num_threads=None, _isa=None):
     """Pack convolution weights (K, C/groups, *kernel) once for repeated calls.
 
     The result is accepted by conv1d/conv2d/conv3d in place of `weight`.
-    The layout is private to the kernels chosen at import (for 3x3 float32
-    weights on AVX2 it includes Winograd-transformed weights).  `num_threads`
+    The layout is private to the kernels chosen at import (for 3x3 weights
+    on AVX2/AVX-512 it includes Winograd-transformed weights).  `num_threads`
     as for conv2d (None: OMP_NUM_THREADS or all cores); large weights pack in
     parallel, and the packed bytes never depend on it."""
     return PackedWeights(weight, groups, num_threads=num_threads, _isa=_isa)
