@@ -144,7 +144,8 @@ int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *
     const int64_t th = w_cdiv(Ho, 4), tw = w_cdiv(Wo, 4), T = th * tw;
     const int64_t nkb = w_cdiv(K, KR);
 
-    int64_t nbp = WINO_NBP, kbc = WINO_KBC;
+    /* tiles per block: the same bytes of V and M per dtype (float64: half the tiles) */
+    int64_t nbp = WINO_NBP * (int64_t)sizeof(float) / (int64_t)sizeof(WT), kbc = WINO_KBC;
     if (nbp > T) nbp = w_cdiv(T, 8) * 8;
     if (kbc > nkb) kbc = nkb;
     int64_t nblk = w_cdiv(T, nbp), nkc = w_cdiv(nkb, kbc);
