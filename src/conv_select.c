@@ -20,6 +20,10 @@
 extern const cconv_conv_kernels cconv_avx2_f32, cconv_avx512_f32;
 extern const cconv_conv_kernels cconv_avx2_f64, cconv_avx512_f64;
 
+/* the fewest 4x4 output tiles an image for Winograd (see wino_f64 below) */
+#ifndef WINO_F32_MIN_TILES
+#define WINO_F32_MIN_TILES 8
+#endif
 #ifndef WINO_F64_MIN_TILES
 #define WINO_F64_MIN_TILES 20
 #endif
@@ -81,8 +85,10 @@ static int conv_f64(const cconv_conv_params *p, const void *x, const void *packe
  * Winograd against direct, float64, one thread (GFLOP/s): 14x14 (16 tiles)
  * 128 -> 128 40 vs 53, 256 -> 256 49-62 vs 49-52; 18x18 (25 tiles) 64 -> 64
  * 73 vs 53, 20x20 128 -> 128 42 vs 29; 7x7 512 -> 512 25 vs 37 */
-static const wino_ops wino_f32 = {sizeof(float), 8, cconv_wino3x3_packed_size_f32, pack_f32, conv_f32, finite_f32};
-static const wino_ops wino_f64 = {sizeof(double), WINO_F64_MIN_TILES, cconv_wino3x3_packed_size_f64, pack_f64, conv_f64, finite_f64};
+static const wino_ops wino_f32 = {sizeof(float), WINO_F32_MIN_TILES,
+                                  cconv_wino3x3_packed_size_f32, pack_f32, conv_f32, finite_f32};
+static const wino_ops wino_f64 = {sizeof(double), WINO_F64_MIN_TILES,
+                                  cconv_wino3x3_packed_size_f64, pack_f64, conv_f64, finite_f64};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -117,24 +123,23 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     if (!has_wino(wo, &p->w) || !cconv_wino3x3_applies(p, wo->min_tiles))
         return direct->conv(p, x, packed, bias, res, y, nthreads);
     const void *wpk = (const char *)packed + wino_offset(direct, &p->w);
-    int64_t n = 0;
-    while (n < p->N && wo->finite(p, x, n)) n++;
-    if (n == p->N) return wo->conv(p, x, wpk, bias, res, y, nthreads);
-    /* some image holds NaN/Inf: run runs of images, each with its own algorithm */
+    /* runs of images, all finite (Winograd) or not (direct: NaN/Inf stay
+     * exact); each image is scanned once, a whole finite batch is one run */
     const size_t es = wo->es;
-    int rc = CCONV_OK;
+    int rc = CCONV_OK, fin = p->N > 0 ? wo->finite(p, x, 0) : 1;
     for (int64_t n0 = 0; n0 < p->N && rc == CCONV_OK;) {
-        const int fin = wo->finite(p, x, n0);
         int64_t n1 = n0 + 1;
-        while (n1 < p->N && wo->finite(p, x, n1) == fin) n1++;
+        int next = fin;
+        while (n1 < p->N && (next = wo->finite(p, x, n1)) == fin) n1++;
         cconv_conv_params q = *p;
         q.N = n1 - n0;
         const void *xq = (const char *)x + (size_t)(n0 * p->x_sn) * es;
-        const void *rq = res ? (const void *)((const char *)res + (size_t)(n0 * p->r_sn) * es) : NULL;
+        const void *rq = res ? (const char *)res + (size_t)(n0 * p->r_sn) * es : NULL;
         void *yq = (char *)y + (size_t)(n0 * p->y_sn) * es;
         rc = fin ? wo->conv(&q, xq, wpk, bias, rq, yq, nthreads)
                  : direct->conv(&q, xq, packed, bias, rq, yq, nthreads);
         n0 = n1;
+        fin = next;
     }
     return rc;
 }

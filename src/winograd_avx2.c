@@ -163,6 +163,31 @@ typedef struct {
         o3 = W_ADD(W_FMA(W_SET1(8.0), m3, W_FNMA(W_SET1(0.125), m4, d12_)), m5);          \
     } while (0)
 
+/* the input transform's second pass: the row-transformed patch w[6][6]
+ * (vectors of tiles), column by column, to the 36 elements at dst + e*es */
+#define W_IN_COLS(w, dst, es)                                                            \
+    for (int j_ = 0; j_ < 6; j_++) {                                                     \
+        WV v0_, v1_, v2_, v3_, v4_, v5_;                                                 \
+        W_IN1D(w[0][j_], w[1][j_], w[2][j_], w[3][j_], w[4][j_], w[5][j_],               \
+               v0_, v1_, v2_, v3_, v4_, v5_);                                            \
+        W_STORE((dst) + (0 * 6 + j_) * (es), v0_);                                       \
+        W_STORE((dst) + (1 * 6 + j_) * (es), v1_);                                       \
+        W_STORE((dst) + (2 * 6 + j_) * (es), v2_);                                       \
+        W_STORE((dst) + (3 * 6 + j_) * (es), v3_);                                       \
+        W_STORE((dst) + (4 * 6 + j_) * (es), v4_);                                       \
+        W_STORE((dst) + (5 * 6 + j_) * (es), v5_);                                       \
+    }
+
+/* the output transform's first pass: the 36 GEMM results at m + e*es,
+ * column by column, to t[4][6] */
+#define W_OUT_COLS(m, es, t)                                                             \
+    for (int j_ = 0; j_ < 6; j_++) {                                                     \
+        const WV m0_ = W_LOAD((m) + (0 * 6 + j_) * (es)), m1_ = W_LOAD((m) + (1 * 6 + j_) * (es)); \
+        const WV m2_ = W_LOAD((m) + (2 * 6 + j_) * (es)), m3_ = W_LOAD((m) + (3 * 6 + j_) * (es)); \
+        const WV m4_ = W_LOAD((m) + (4 * 6 + j_) * (es)), m5_ = W_LOAD((m) + (5 * 6 + j_) * (es)); \
+        W_OUT1D(m0_, m1_, m2_, m3_, m4_, m5_, t[0][j_], t[1][j_], t[2][j_], t[3][j_]);   \
+    }
+
 
 /* ==== float32: 8 tiles a vector ==== */
 #define WT float
@@ -212,16 +237,7 @@ static void w_itrans_f32(const float *const *src, int64_t ld, float *dst, int64_
         const __m256 d4 = _mm256_shuffle_ps(h0, h2, 0x44), d5 = _mm256_shuffle_ps(h0, h2, 0xEE);
         W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
     }
-    for (int j = 0; j < 6; j++) {
-        __m256 v0, v1, v2, v3, v4, v5;
-        W_IN1D(w[0][j], w[1][j], w[2][j], w[3][j], w[4][j], w[5][j], v0, v1, v2, v3, v4, v5);
-        _mm256_store_ps(dst + (0 * 6 + j) * es, v0);
-        _mm256_store_ps(dst + (1 * 6 + j) * es, v1);
-        _mm256_store_ps(dst + (2 * 6 + j) * es, v2);
-        _mm256_store_ps(dst + (3 * 6 + j) * es, v3);
-        _mm256_store_ps(dst + (4 * 6 + j) * es, v4);
-        _mm256_store_ps(dst + (5 * 6 + j) * es, v5);
-    }
+    W_IN_COLS(w, dst, es)
 }
 
 
@@ -234,15 +250,10 @@ static inline __m128i w_mask4(int n)
  * m: element e at m + e*es; tiles: the 8 (ntl valid) tiles; full: all 8
  * valid and whole; yk/rk: channel planes of y and the residual (or NULL). */
 static void w_otrans_f32(const float *m, int64_t es, const w_tile *tiles, int ntl, int full,
-                      float *yk, const float *rk, int64_t Wo, float bias, int relu)
+                         float *yk, const float *rk, int64_t Wo, float bias, int relu)
 {
     __m256 t[4][6];
-    for (int j = 0; j < 6; j++) {
-        const __m256 m0 = _mm256_load_ps(m + (0 * 6 + j) * es), m1 = _mm256_load_ps(m + (1 * 6 + j) * es);
-        const __m256 m2 = _mm256_load_ps(m + (2 * 6 + j) * es), m3 = _mm256_load_ps(m + (3 * 6 + j) * es);
-        const __m256 m4 = _mm256_load_ps(m + (4 * 6 + j) * es), m5 = _mm256_load_ps(m + (5 * 6 + j) * es);
-        W_OUT1D(m0, m1, m2, m3, m4, m5, t[0][j], t[1][j], t[2][j], t[3][j]);
-    }
+    W_OUT_COLS(m, es, t)
     const __m256 vb = _mm256_set1_ps(bias);
     __m256 u[4][4];   /* u[i][p]: row i of tile p (low half) and tile p+4 (high half) */
     for (int i = 0; i < 4; i++) {
@@ -343,16 +354,7 @@ static void w_itrans_f64(const double *const *src, int64_t ld, double *dst, int6
         const __m256d d5 = w_join(_mm_unpackhi_pd(B0, B1), _mm_unpackhi_pd(B2, B3));
         W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
     }
-    for (int j = 0; j < 6; j++) {
-        __m256d v0, v1, v2, v3, v4, v5;
-        W_IN1D(w[0][j], w[1][j], w[2][j], w[3][j], w[4][j], w[5][j], v0, v1, v2, v3, v4, v5);
-        _mm256_store_pd(dst + (0 * 6 + j) * es, v0);
-        _mm256_store_pd(dst + (1 * 6 + j) * es, v1);
-        _mm256_store_pd(dst + (2 * 6 + j) * es, v2);
-        _mm256_store_pd(dst + (3 * 6 + j) * es, v3);
-        _mm256_store_pd(dst + (4 * 6 + j) * es, v4);
-        _mm256_store_pd(dst + (5 * 6 + j) * es, v5);
-    }
+    W_IN_COLS(w, dst, es)
 }
 
 /* float64 output transform of 4 tiles of one channel, fused epilogue (as
@@ -361,12 +363,7 @@ static void w_otrans_f64(const double *m, int64_t es, const w_tile *tiles, int n
                          double *yk, const double *rk, int64_t Wo, double bias, int relu)
 {
     __m256d t[4][6];
-    for (int j = 0; j < 6; j++) {
-        const __m256d m0 = _mm256_load_pd(m + (0 * 6 + j) * es), m1 = _mm256_load_pd(m + (1 * 6 + j) * es);
-        const __m256d m2 = _mm256_load_pd(m + (2 * 6 + j) * es), m3 = _mm256_load_pd(m + (3 * 6 + j) * es);
-        const __m256d m4 = _mm256_load_pd(m + (4 * 6 + j) * es), m5 = _mm256_load_pd(m + (5 * 6 + j) * es);
-        W_OUT1D(m0, m1, m2, m3, m4, m5, t[0][j], t[1][j], t[2][j], t[3][j]);
-    }
+    W_OUT_COLS(m, es, t)
     const __m256d vb = _mm256_set1_pd(bias), z = _mm256_setzero_pd();
     __m256d u[4][4];   /* u[i][p]: row i of tile p */
     for (int i = 0; i < 4; i++) {
@@ -385,7 +382,8 @@ static void w_otrans_f64(const double *m, int64_t es, const w_tile *tiles, int n
         double *yp = yk + tiles[tt].yoff;
         const double *rp = rk ? rk + tiles[tt].yoff : NULL;
         const int nr = full ? 4 : tiles[tt].nr, nc = full ? 4 : tiles[tt].nc;
-        const __m256i mk = _mm256_cmpgt_epi64(_mm256_set1_epi64x(nc), _mm256_setr_epi64x(0, 1, 2, 3));
+        const __m256i mk = _mm256_cmpgt_epi64(_mm256_set1_epi64x(nc),
+                                              _mm256_setr_epi64x(0, 1, 2, 3));
         for (int i = 0; i < nr; i++) {
             __m256d v = u[i][tt];
             if (nc == 4) {

@@ -257,7 +257,8 @@ int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *
                         const WT *u = U + ((e * nkb + kb0 + kb) * C) * KR;
                         WT *m = M + (e * KL + kb * KR) * nbpp;
                         int64_t tv = 0;
-                        for (; tv + WP <= nbw; tv += WP) WN(w_mk_full)(u, Ve + tv * C, C, m + tv, nbpp);
+                        for (; tv + WP <= nbw; tv += WP)
+                            WN(w_mk_full)(u, Ve + tv * C, C, m + tv, nbpp);
                         if (tv < nbw) WN(w_mk_half)(u, Ve + tv * C, C, m + tv, nbpp);
                     }
                 }
