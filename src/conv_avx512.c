@@ -55,20 +55,25 @@ static inline __m512d a5_evens64(const double *p)
 
 
 /* ---- the output-channel-vectorised tile (conv_ocv_avx512.h) ---- */
+/* bytes of one channel chunk's weights (L1), narrow and wide tile (A/B:
+ * the wide tile's 7x7/s2 3->64 keeps its 37.6 KB of weights in one chunk,
+ * 104 -> 115 GFLOP/s) */
 #ifndef A5_WCHUNK
-#define A5_WCHUNK (24 * 1024)    /* bytes of one channel chunk's weights (L1) */
+#define A5_WCHUNK (24 * 1024)
+#endif
+#ifndef A5_WCHUNK_WIDE
+#define A5_WCHUNK_WIDE (40 * 1024)
 #endif
 
 
 
-/* c[o] lane p = src[p * stride + o] for p < 12 (lanes 12..15 zero), o < 16:
- * a 16x16 transpose in registers (unpack ps, unpack pd, two 128-bit lane
- * shuffles); gathers are several times slower on current cores */
-static inline void a5_transpose12(const float *src, int64_t stride, __m512 *c)
+/* c[o] lane p = src[p * stride + o] for p < nrows (<= 16; lanes past it
+ * zero), o < 16: a 16x16 transpose in registers (unpack ps, unpack pd, two
+ * 128-bit lane shuffles); gathers are several times slower on current cores */
+static inline void a5_transpose16(const float *src, int64_t stride, int nrows, __m512 *c)
 {
     __m512 r[16], t[16];
-    for (int p = 0; p < 12; p++) r[p] = _mm512_loadu_ps(src + p * stride);
-    for (int p = 12; p < 16; p++) r[p] = _mm512_setzero_ps();
+    for (int p = 0; p < 16; p++) r[p] = p < nrows ? _mm512_loadu_ps(src + p * stride) : _mm512_setzero_ps();
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -93,12 +98,12 @@ static inline void a5_transpose12(const float *src, int64_t stride, __m512 *c)
     }
 }
 
-/* c[o] lane p = src[p * stride + o] for p, o < 8: an 8x8 transpose of
- * doubles in registers */
-static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
+/* c[o] lane p = src[p * stride + o] for p < nrows (<= 8; lanes past it
+ * zero), o < 8: an 8x8 transpose of doubles in registers */
+static inline void a5_transpose8(const double *src, int64_t stride, int nrows, __m512d *c)
 {
     __m512d r[8], t[8];
-    for (int p = 0; p < 8; p++) r[p] = _mm512_loadu_pd(src + p * stride);
+    for (int p = 0; p < 8; p++) r[p] = p < nrows ? _mm512_loadu_pd(src + p * stride) : _mm512_setzero_pd();
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);      /* columns 0,2,4,6 of rows i, i+1 */
         t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);  /* columns 1,3,5,7 */
@@ -116,14 +121,22 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
     }
 }
 
+/* Two shapes of the tile per dtype (both 24 accumulators): the narrow one,
+ * 12 pixels (float64: 8) x 2 vectors of output channels, and the wide one,
+ * 6 pixels x 4 vectors.  Per (channel, tap) the wide tile loads 4 weight
+ * vectors and broadcasts 6 pixels for its 24 FMAs, where the narrow one
+ * loads 2 and broadcasts 12: 10 loads, not 14 (forced direct, A/B on
+ * AVX-512, 1 thread: res3_3x3_128s2 110 -> 125 GFLOP/s, 3x3 128->128 at
+ * 28x28 124 -> 143, 5x5 64->64 124 -> 146).  conv_ocv_pick_avx512.h picks
+ * the wide tile where it pads the output channels to no more lanes. */
+#define A5_ALL6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define A5_ALL8(X) A5_ALL6(X) X(6) X(7)
+#define A5_ALL12(X) A5_ALL8(X) X(8) X(9) X(10) X(11)
+
 #define OT float
 #define OV __m512
 #define OL 16
-#define ONP 12
-#define OKB 32
 #define OM __mmask16
-#define ONM(x) x##_f32
-#define O_ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define O_LOADU _mm512_loadu_ps
 #define O_STOREU _mm512_storeu_ps
 #define O_SET1 _mm512_set1_ps
@@ -133,17 +146,27 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #define O_ZERO _mm512_setzero_ps
 #define O_MLOADZ _mm512_maskz_loadu_ps
 #define O_MSTORE _mm512_mask_storeu_ps
-#define O_TRANSPOSE a5_transpose12
+#define O_TRANSPOSE a5_transpose16
+#define ONP 12
+#define ONV 2
+#define ONM(x) x##_f32n
+#define O_ALL A5_ALL12
 #include "conv_ocv_avx512.h"
+#define ONP 6
+#define ONV 4
+#define ONM(x) x##_f32w
+#define O_ALL A5_ALL6
+#include "conv_ocv_avx512.h"
+#define OPK(x) x##_f32
+#define ONARROW(x) x##_f32n
+#define OWIDE(x) x##_f32w
+#include "conv_ocv_pick_avx512.h"
+#include "conv_ocv_undef.h"
 
 #define OT double
 #define OV __m512d
 #define OL 8
-#define ONP 8
-#define OKB 16
 #define OM __mmask8
-#define ONM(x) x##_f64
-#define O_ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define O_LOADU _mm512_loadu_pd
 #define O_STOREU _mm512_storeu_pd
 #define O_SET1 _mm512_set1_pd
@@ -154,12 +177,26 @@ static inline void a5_transpose8(const double *src, int64_t stride, __m512d *c)
 #define O_MLOADZ _mm512_maskz_loadu_pd
 #define O_MSTORE _mm512_mask_storeu_pd
 #define O_TRANSPOSE a5_transpose8
+#define ONP 8
+#define ONV 2
+#define ONM(x) x##_f64n
+#define O_ALL A5_ALL8
 #include "conv_ocv_avx512.h"
+#define ONP 6
+#define ONV 4
+#define ONM(x) x##_f64w
+#define O_ALL A5_ALL6
+#include "conv_ocv_avx512.h"
+#define OPK(x) x##_f64
+#define ONARROW(x) x##_f64n
+#define OWIDE(x) x##_f64w
+#include "conv_ocv_pick_avx512.h"
+#include "conv_ocv_undef.h"
 
 /* the template's hooks into the output-channel tile, for either dtype (NM
- * names the dtype's instance: a5_ocv_use_f32, a5_ocv_use_f64, ...) */
+ * names the dtype's picker: a5_ocv_use_f32, a5_ocv_use_f64, ...) */
 #define A2_OCV 1
-#define A2_OCV_KB (2 * VL)
+#define A2_OCV_KB NM(a5_ocv_kb)
 #define A2_OCV_USE NM(a5_ocv_use)
 #define A2_OCV_PACKED_SIZE NM(a5_ocv_packed_size)
 #define A2_OCV_PACK NM(a5_ocv_pack)

@@ -1,12 +1,13 @@
 /* conv_ocv_avx512.h - the AVX-512 output-channel-vectorised convolution
- * tile, written once and instantiated per dtype by conv_avx512.c.
+ * tile, written once and instantiated per dtype and tile shape by
+ * conv_avx512.c (conv_ocv_pick_avx512.h chooses the shape per layer).
  *
  * The spatially vectorised tile of conv_simd_template.h loads two unaligned
  * zmm of pixels per (channel, tap): with 16 lanes nearly every such load
  * splits a cache line, and the kernel becomes load-bound.  Here a tile is ONP
- * output pixels x OKB output channels (2 zmm; 24 or 16 accumulators): per
- * (channel, tap) two aligned weight vectors are loaded and each pixel is
- * broadcast (never split) into two FMAs.  KxK layers read pixels from the
+ * output pixels x OKB output channels (ONV zmm each, ONP * ONV accumulators):
+ * per (channel, tap) ONV aligned weight vectors are loaded and each pixel is
+ * broadcast (never split) into ONV FMAs.  KxK layers read pixels from the
  * prepared band of conv_simd_template.h (flat rows of width Wq, stride
  * phases), so padding, stride and dilation cost nothing in the loop.  1x1
  * layers do not come here (see a5_ocv_use).  Weights are packed
@@ -16,23 +17,16 @@
  * any thread count).  The epilogue transposes a tile in registers
  * (O_TRANSPOSE) and applies bias, residual and ReLU on the way to NCHW.
  *
- * The including file defines OT, OV, OL (lanes), ONP (pixels per tile),
- * OKB (= 2 * OL), OM (lane mask type), ONM(x) (name suffix), O_ALL(X)
- * (X(0) .. X(ONP - 1)), O_LOADU, O_STOREU, O_SET1, O_FMA, O_ADD, O_MAX,
- * O_ZERO, O_MLOADZ(m, p), O_MSTORE(p, m, v) and O_TRANSPOSE(src, stride, col)
- * (col[o] lane p = src[p * stride + o], o < OL, p < ONP); this header
- * undefines them at its end.
+ * The including file defines the dtype's OT, OV, OL (lanes), OM (lane mask
+ * type), O_LOADU, O_STOREU, O_SET1, O_FMA, O_ADD, O_MAX, O_ZERO,
+ * O_MLOADZ(m, p), O_MSTORE(p, m, v) and O_TRANSPOSE(src, stride, nrows, col)
+ * (col[o] lane p = src[p * stride + o], o < OL, p < nrows; conv_ocv_undef.h
+ * undefines them), and the shape's ONP (pixels per tile), ONV (2 or 4
+ * vectors of output channels), ONM(x) (name suffix) and O_ALL(X) (X(0) ..
+ * X(ONP - 1)), which this header undefines at its end.
  */
+#define OKB (ONV * OL)     /* output channels per tile */
 #define OTILE (ONP * OKB)  /* values of one tile's sums */
-
-static int ONM(a5_ocv_use)(const cconv_wshape *ws)
-{
-    /* KxK only, at least 3/4 of the OKB lanes busy.  1x1 layers keep the
-     * spatial tile (conv_simd_template.h, 6 oc x 4 vectors on AVX-512): its
-     * pixel panel is a plain row copy, aligned, and needs no transposes */
-    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
-    return taps > 1 && ws->K / ws->groups >= OKB * 3 / 4;
-}
 
 static int64_t ONM(a5_ocv_nkb)(const cconv_wshape *ws) { return (ws->K / ws->groups + OKB - 1) / OKB; }
 
@@ -80,7 +74,7 @@ static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *dst, int n
 
 static int64_t ONM(a5_ocv_chunk)(int64_t taps)
 {
-    const int64_t c = A5_WCHUNK / (taps * OKB * (int64_t)sizeof(OT));
+    const int64_t c = (ONV > 2 ? A5_WCHUNK_WIDE : A5_WCHUNK) / (taps * OKB * (int64_t)sizeof(OT));
     return c > 0 ? c : 1;
 }
 
@@ -97,15 +91,17 @@ static size_t ONM(a5_ocv_scratch)(int64_t npx, int64_t Cg, int64_t taps)
 static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const int64_t *off,
                            int64_t ntaps, const OT *ain, OT *aout)
 {
-#define DC(i) OV a##i, b##i;
+    /* pixel i's sums: a##i, b##i (channels 0..2*OL), c##i, d##i (ONV 4) */
+#define DC(i) OV a##i, b##i, c##i, d##i;
     O_ALL(DC)
 #undef DC
     if (ain) {
-#define LD(i) a##i = O_LOADU(ain + i * OKB); b##i = O_LOADU(ain + i * OKB + OL);
+#define LD(i) a##i = O_LOADU(ain + i * OKB); b##i = O_LOADU(ain + i * OKB + OL); \
+              if (ONV > 2) { c##i = O_LOADU(ain + i * OKB + 2 * OL); d##i = O_LOADU(ain + i * OKB + 3 * OL); }
         O_ALL(LD)
 #undef LD
     } else {
-#define ZR(i) a##i = b##i = O_ZERO();
+#define ZR(i) a##i = b##i = c##i = d##i = O_ZERO();
         O_ALL(ZR)
 #undef ZR
     }
@@ -114,18 +110,22 @@ static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, con
         for (int64_t t = 0; t < ntaps; t++) {
             const OT *bp = bc + off[t];
             /* the band streams from L2: fetch the next channel's lines
-             * (res3_3x3_128s2: ~70 -> ~85 GFLOP/s) */
+             * (res3_3x3_128s2: ~70 -> ~85 GFLOP/s; per (channel, tap) this
+             * beat a tap-outer order, A/B) */
             _mm_prefetch((const char *)(bp + cs), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + cs + ONP - 1), _MM_HINT_T0);
             const OV w0 = O_LOADU(w), w1 = O_LOADU(w + OL);
+            const OV w2 = ONV > 2 ? O_LOADU(w + 2 * OL) : w0, w3 = ONV > 2 ? O_LOADU(w + 3 * OL) : w0;
             w += OKB;
             OV x;
-#define ST(i) x = O_SET1(bp[i]); a##i = O_FMA(w0, x, a##i); b##i = O_FMA(w1, x, b##i);
+#define ST(i) x = O_SET1(bp[i]); a##i = O_FMA(w0, x, a##i); b##i = O_FMA(w1, x, b##i); \
+              if (ONV > 2) { c##i = O_FMA(w2, x, c##i); d##i = O_FMA(w3, x, d##i); }
             O_ALL(ST)
 #undef ST
         }
     }
-#define SV(i) O_STOREU(aout + i * OKB, a##i); O_STOREU(aout + i * OKB + OL, b##i);
+#define SV(i) O_STOREU(aout + i * OKB, a##i); O_STOREU(aout + i * OKB + OL, b##i); \
+              if (ONV > 2) { O_STOREU(aout + i * OKB + 2 * OL, c##i); O_STOREU(aout + i * OKB + 3 * OL, d##i); }
     O_ALL(SV)
 #undef SV
 }
@@ -146,7 +146,7 @@ static void ONM(a5_ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, i
     const OV z = O_ZERO();
     OV col[OL];
     for (int64_t o = 0; o < kn; o++) {
-        if (o % OL == 0) O_TRANSPOSE(tb + o, OKB, col);
+        if (o % OL == 0) O_TRANSPOSE(tb + o, OKB, ONP, col);
         OV v = col[o % OL];
         if (bk) v = O_ADD(v, O_SET1(bk[o]));
         OT *yr = yk + o * ysk;
@@ -189,22 +189,9 @@ static void ONM(a5_ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t c
 }
 
 #undef OTILE
-/* the parameters end with the instantiation */
-#undef OT
-#undef OV
-#undef OL
+/* the shape's parameters end with the instantiation */
 #undef ONP
+#undef ONV
 #undef OKB
-#undef OM
 #undef ONM
 #undef O_ALL
-#undef O_LOADU
-#undef O_STOREU
-#undef O_SET1
-#undef O_FMA
-#undef O_ADD
-#undef O_MAX
-#undef O_ZERO
-#undef O_MLOADZ
-#undef O_MSTORE
-#undef O_TRANSPOSE

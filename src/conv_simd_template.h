@@ -599,7 +599,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
 #ifdef A2_OCV
     /* weights packed for the output-channel-vectorised kernel (A2_OCV_BAND) */
     const int ocv = NM(a2_ocv)(&p->w);
-    const int64_t kbw = ocv ? A2_OCV_KB : OCB;
+    const int64_t kbw = ocv ? A2_OCV_KB(&p->w) : OCB;
 #else
     const int64_t kbw = OCB;
 #endif
@@ -694,7 +694,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         cconv_fpstate fps = cconv_fpenv_enter();
         T *band = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)bufsz);
 #ifdef A2_OCV
-        T *pb = ocv ? (T *)cconv_scratch_alloc(A2_OCV_SCRATCH(rb * Wq, Cg, taps)) : NULL;
+        T *pb = ocv ? (T *)cconv_scratch_alloc(A2_OCV_SCRATCH(Kg, rb * Wq, Cg, taps)) : NULL;
         if (ocv && !pb) { cconv_scratch_free(band); band = NULL; }
 #endif
         /* the panel path's per-tile panel [Cg*taps][NR1] (+ VL: the last
@@ -806,7 +806,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                  * channels prefetched ahead */
 #ifdef A2_OCV
                 if (ocv) {
-                    A2_OCV_BAND(wp + g * nkb * Cg * taps * A2_OCV_KB, band, Cg, KT * cs, off, taps,
+                    A2_OCV_BAND(wp + g * nkb * Cg * taps * kbw, band, Cg, KT * cs, off, taps,
                                 rbn, Wq, Wo, kb0, kb1, Kg, y + ybase + g * Kg * p->y_sk, p->y_sk,
                                 res ? res + rbase + g * Kg * p->r_sk : NULL, p->r_sk,
                                 bias ? bias + g * Kg : NULL, relu, pb);

@@ -95,12 +95,16 @@ ODD_CASES = [
     (2, 6, (7, 7), 9, (3, 3), 2, 1, 2, 3),      # groups + stride + dilation
     (1, 1, (1, 1), 1, (1, 1), 1, 0, 1, 1),
     (1, 1, (1, 1), 1, (3, 3), 1, 1, 1, 1),
-    # AVX-512 output-channel-vectorised band path (K/groups >= 24): K not a
-    # multiple of 32, many channel chunks, 12-pixel tiles across row ends
+    # AVX-512 output-channel-vectorised band path (K/groups >= 24 float32):
+    # K not a multiple of the tile's channels, many channel chunks, tiles
+    # across row ends; narrow (12 px x 32 oc / float64 8 x 16) and wide
+    # (6 x 64 / 6 x 32) tiles, by how K/groups pads
     (2, 37, (13, 11), 41, (3, 5), 2, (2, 1), (1, 2), 1),
     (1, 70, (9, 7), 24, (5, 5), 1, 2, 1, 1),
     (1, 20, (6, 31), 64, (3, 3), 1, 4, 1, 2),   # groups, Kg = 32, pad > tile
     (1, 3, (5, 2), 33, (7, 7), 2, 3, 1, 1),     # fewer pixels than a tile
+    (1, 40, (9, 13), 112, (3, 3), 2, 1, 1, 1),  # wide: partial last block, 3 chunks
+    (2, 19, (7, 9), 48, (3, 3), 1, 1, 1, 1),    # wide at Kg = 48 (float64: 2 blocks)
     # 1x1 GEMM with many output channels (AVX-512: 6 oc x 64 px tiles, the
     # output-channel tile is KxK only): channel chunks with parked partial
     # sums, a partial last tile, N > 1; oc-block-outer order (long C)

@@ -1,0 +1,20 @@
+/* conv_ocv_undef.h - ends one dtype's instantiations of conv_ocv_avx512.h
+ * and conv_ocv_pick_avx512.h in conv_avx512.c: undefines the dtype's vector
+ * operations and the picker's names. */
+#undef OT
+#undef OV
+#undef OL
+#undef OM
+#undef O_LOADU
+#undef O_STOREU
+#undef O_SET1
+#undef O_FMA
+#undef O_ADD
+#undef O_MAX
+#undef O_ZERO
+#undef O_MLOADZ
+#undef O_MSTORE
+#undef O_TRANSPOSE
+#undef OPK
+#undef ONARROW
+#undef OWIDE
