@@ -372,14 +372,17 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[A2_NV1 + 1][OCB + 1] = {
 #undef A2_MK1ENT
 
 /* d[c][0..NR1) = the nv pixels at s + c*sc (c < nc), zeros past nv: one
- * tile's panel */
+ * tile's panel.  A partial tile moves by masked vectors (masked-off lanes
+ * read nothing): a value at a time, the 4-pixel tail of a 14x14 image with
+ * 1024 channels cost as much as a third of a full tile */
 static void NM(a2_tile_copy)(T *d, const T *s, int64_t sc, int64_t nc, int64_t nv)
 {
     for (int64_t c = 0; c < nc; c++, d += NR1, s += sc) {
         if (nv == NR1) {
             for (int v = 0; v < A2_NV1; v++) VSTOREU(d + v * VL, VLOADU(s + v * VL));
         } else {
-            for (int64_t e = 0; e < NR1; e++) d[e] = e < nv ? s[e] : (T)0;
+            for (int v = 0; v < A2_NV1; v++)
+                VSTOREU(d + v * VL, VMLOAD(s + v * VL, VMRANGE(0, nv, v * VL)));
         }
     }
 }
@@ -508,12 +511,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         for (; j < ntl && (j + 1) * NR1 <= npx; j++)
                             for (int v = 0; v < A2_NV1; v++)
                                 VSTOREU(dst + j * Cg * NR1 + v * VL, VLOADU(s + j * NR1 + v * VL));
-                        for (; j < ntl; j++) {
-                            for (int64_t e = 0; e < NR1; e++) {
-                                int64_t pe = j * NR1 + e;
-                                dst[j * Cg * NR1 + e] = pe < npx ? s[pe] : (T)0;
-                            }
-                        }
+                        for (; j < ntl; j++)  /* the partial last tile */
+                            NM(a2_tile_copy)(dst + j * Cg * NR1, s + j * NR1, 0, 1, npx - j * NR1);
                     } else {
                         for (int64_t j = 0; j < ntl; j++)
                             for (int64_t e = 0; e < NR1; e++) {
