@@ -37,6 +37,7 @@ PEERS = ("numpy", "torch", "onnxruntime")
 ENGINE_LABELS = {
     "cconv": "cconv",
     "cconv_oneshot": "cconv one-shot",
+    "cconv_float64": "cconv float64",
     "numpy": "NumPy matmul",
     "torch": "PyTorch",
     "onnxruntime": "ONNX Runtime",
@@ -420,6 +421,12 @@ class Row:
             return None
         return self.timings[peer].median / self.timings["cconv"].median
 
+    def f64_ratio(self) -> float | None:
+        """float64 GFLOP/s / float32 GFLOP/s of the same layer (--f64-ratio)."""
+        if "cconv_float64" not in self.timings or "cconv" not in self.timings:
+            return None
+        return self.timings["cconv"].median / self.timings["cconv_float64"].median
+
     def oneshot_ratio(self) -> float | None:
         if "cconv_oneshot" not in self.timings or "cconv" not in self.timings:
             return None
@@ -439,7 +446,9 @@ def _check_layer(shape: ConvShape, y: np.ndarray, ref: np.ndarray, x: np.ndarray
 
 
 def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg: TimingConfig,
-              memory: bool) -> Row:
+              memory: bool, f64: bool = False) -> Row:
+    """Time one layer; with ``f64`` (float32 only) also cconv in float64 on
+    the same data, interleaved, for the float64/float32 speed ratio."""
     import cconv
 
     rng = np.random.default_rng(0)
@@ -453,6 +462,10 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
         "cconv": lambda: cconv.conv2d(x, pw, stride=st, padding=pd, num_threads=threads),
         "cconv_oneshot": lambda: cconv.conv2d(x, w, stride=st, padding=pd, num_threads=threads),
     }
+    if f64 and dtype == np.float32:
+        x64, pw64 = x.astype(np.float64), cconv.pack_weights(w.astype(np.float64))
+        fns["cconv_float64"] = lambda: cconv.conv2d(x64, pw64, stride=st, padding=pd,
+                                                    num_threads=threads)
     row = Row(shape.name, shape.macs, info={
         "N": shape.N, "C": shape.C, "H": shape.H, "W": shape.W, "K": shape.K,
         "kernel": shape.kernel, "stride": st, "pad": pd, "out_hw": [ho, wo]})
@@ -621,10 +634,12 @@ def _fmt(v, spec: str, width: int) -> str:
     return f"{'-':>{width}}" if v is None else f"{v:>{width}{spec}}"
 
 
-def table_columns(peer_names: list[str], layers: bool) -> list[tuple[str, int]]:
+def table_columns(peer_names: list[str], layers: bool, f64: bool = False) -> list[tuple[str, int]]:
     cols = [("shape", 28), ("GMAC", 6), ("ms", 8), ("GFLOP/s", 8), ("%peak", 6)]
     if layers:
         cols.append(("1shot/pk", 8))
+    if f64:
+        cols.append(("f64/f32", 7))
     cols += [(f"x{p[:5]}", 7) for p in peer_names]
     if layers:
         cols += [("out+pk MB", 9), ("scr MB", 7)]
@@ -632,13 +647,16 @@ def table_columns(peer_names: list[str], layers: bool) -> list[tuple[str, int]]:
     return cols
 
 
-def format_row(row: Row, peer_names: list[str], peak_total: float | None, layers: bool) -> str:
+def format_row(row: Row, peer_names: list[str], peak_total: float | None, layers: bool,
+               f64: bool = False) -> str:
     g = row.gflops("cconv")
     cells = [f"{row.name[:28]:<28}", f"{row.macs / 1e9:>6.3f}",
              _fmt(row.timings["cconv"].median * 1e3, ".3f", 8), _fmt(g, ".1f", 8),
              _fmt(100 * g / peak_total if (g and peak_total) else None, ".1f", 6)]
     if layers:
         cells.append(_fmt(row.oneshot_ratio(), ".2f", 8))
+    if f64:
+        cells.append(_fmt(row.f64_ratio(), ".2f", 7))
     for p in peer_names:
         cells.append(_fmt(row.speedup(p), ".2f", 7))
     if layers:
@@ -656,6 +674,8 @@ def summarize(rows: list[Row], peer_names: list[str], peak_total: float | None) 
     if peak_total:
         gm["pct_peak"] = _geomean([100 * r.gflops("cconv") / peak_total for r in rows])
     gm["oneshot_ratio"] = _geomean([r.oneshot_ratio() for r in rows])
+    if any(r.f64_ratio() is not None for r in rows):
+        gm["f64_ratio"] = _geomean([r.f64_ratio() for r in rows])
     for p in peer_names:
         sp = [r.speedup(p) for r in rows]
         gm[f"speedup_vs_{p}"] = _geomean(sp)
@@ -756,6 +776,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated peers among torch,onnxruntime,numpy (default: all; "
                         "'none' for cconv alone)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--f64-ratio", action="store_true",
+                   help="float32 layers: also time cconv in float64 on the same data, "
+                        "interleaved with the float32 calls, and report f64/f32 (float64 "
+                        "GFLOP/s as a fraction of float32's; one process, so noise cancels)")
     p.add_argument("--suite", choices=("layers", "blocks", "nets"), default="layers")
     p.add_argument("--shapes", default=None, help="comma-separated shape names to run")
     p.add_argument("--json", metavar="FILE", default=None, help="write all results as JSON")
@@ -806,6 +830,9 @@ def run(argv: list[str] | None = None) -> dict:
     if bad:
         raise BenchError(f"unknown peer(s) in --vs: {', '.join(bad)}; choose from {', '.join(PEERS)}")
     layers = args.suite == "layers"
+    f64 = args.f64_ratio
+    if f64 and (dtype != np.float32 or not layers):
+        raise BenchError("--f64-ratio needs --dtype float32 and --suite layers")
     if layers:
         items = _select(list(LAYERS), args.shapes, args.quick, QUICK_LAYERS)
     else:
@@ -868,7 +895,7 @@ def run(argv: list[str] | None = None) -> dict:
     print()
 
     peer_names = [p for p in PEERS if p in peers]
-    cols = table_columns(peer_names, layers)
+    cols = table_columns(peer_names, layers, f64)
     header = " ".join(f"{name:<{w}}" if i == 0 else f"{name:>{w}}" for i, (name, w) in enumerate(cols))
     print(header)
     print("-" * len(header))
@@ -881,11 +908,12 @@ def run(argv: list[str] | None = None) -> dict:
             for it in items:
                 prog.label(it.name)
                 if layers:
-                    row = run_layer(it, dtype, threads, peers, cfg, memory=not args.no_memory)
+                    row = run_layer(it, dtype, threads, peers, cfg, memory=not args.no_memory,
+                                    f64=f64)
                 else:
                     row = run_case(it, threads, peers, cfg)
                 rows.append(row)
-                prog.write(format_row(row, peer_names, peak_total, layers))
+                prog.write(format_row(row, peer_names, peak_total, layers, f64))
                 for peer, err in row.errors.items():
                     if (peer, err) not in seen_errors:  # say it once, not once per shape
                         seen_errors.add((peer, err))
@@ -901,6 +929,8 @@ def run(argv: list[str] | None = None) -> dict:
         parts.append(f"{gm['pct_peak']:.1f}% of peak")
     if gm.get("oneshot_ratio"):
         parts.append(f"one-shot/packed {gm['oneshot_ratio']:.2f}")
+    if gm.get("f64_ratio"):
+        parts.append(f"float64/float32 {gm['f64_ratio']:.2f}")
     for p in peer_names:
         if gm.get(f"speedup_vs_{p}"):
             parts.append(f"x{p} {gm[f'speedup_vs_{p}']:.2f} ({gm[f'shapes_vs_{p}']} shapes)")
@@ -945,6 +975,7 @@ def run(argv: list[str] | None = None) -> dict:
             "engines": {e: {**t.as_dict(), "gflops": r.gflops(e)} for e, t in r.timings.items()},
             "speedup": {p: r.speedup(p) for p in peer_names if r.speedup(p) is not None},
             "oneshot_ratio": r.oneshot_ratio(),
+            **({"f64_ratio": r.f64_ratio()} if f64 else {}),
             "pct_peak": 100 * g / peak_total if (g and peak_total) else None,
             "memory": r.memory, "check": r.check, "errors": r.errors,
         })

@@ -115,6 +115,19 @@ def test_float64_and_denormals(tmp_path, capsys):
     assert "denormal inputs" in cap.out
 
 
+def test_f64_ratio_times_float64_alongside(tmp_path, capsys):
+    """--f64-ratio: cconv float64 on the same layer, interleaved; f64/f32 is
+    the ratio of the two medians, per shape and as the geomean."""
+    data, cap = _run(["--shapes", SHAPES[1], "--vs", "none", "--no-memory", "--f64-ratio"],
+                     tmp_path, capsys)
+    r = data["results"][0]
+    assert set(r["engines"]) == {"cconv", "cconv_oneshot", "cconv_float64"}
+    want = r["engines"]["cconv"]["median_s"] / r["engines"]["cconv_float64"]["median_s"]
+    assert r["f64_ratio"] == pytest.approx(want)
+    assert data["geomean"]["f64_ratio"] == pytest.approx(want)
+    assert "f64/f32" in cap.out and "float64/float32" in cap.out
+
+
 def test_time_interleaved_calls_every_engine():
     calls = {"a": 0, "b": 0}
 
@@ -153,6 +166,7 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch)
     (["--shapes", "no_such_layer"], "unknown shape"),
     (["--vs", "tensorflow"], "unknown peer"),
     (["--threads", "0"], "--threads must be >= 1"),
+    (["--f64-ratio", "--dtype", "float64"], "--f64-ratio needs"),
 ])
 def test_usage_errors(argv, msg, capsys):
     assert bench.main(["--quick"] + argv) == 2
