@@ -55,9 +55,9 @@ static inline __m512d a5_evens64(const double *p)
 
 
 /* ---- the output-channel-vectorised tile (conv_ocv_avx512.h) ---- */
-/* bytes of one channel chunk's weights (L1), narrow and wide tile (A/B:
- * the wide tile's 7x7/s2 3->64 keeps its 37.6 KB of weights in one chunk,
- * 104 -> 115 GFLOP/s) */
+/* bytes of one channel chunk's weights (L1), narrow and wide tile (paired
+ * A/B of 16/24/32/40 KB for the wide tile: 7x7/s2 3->64, whose 37.6 KB of
+ * weights then make one chunk, x1.12 over 16 KB; res3_3x3_128s2 x1.10) */
 #ifndef A5_WCHUNK
 #define A5_WCHUNK (24 * 1024)
 #endif
@@ -125,10 +125,11 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
  * 12 pixels (float64: 8) x 2 vectors of output channels, and the wide one,
  * 6 pixels x 4 vectors.  Per (channel, tap) the wide tile loads 4 weight
  * vectors and broadcasts 6 pixels for its 24 FMAs, where the narrow one
- * loads 2 and broadcasts 12: 10 loads, not 14 (forced direct, A/B on
- * AVX-512, 1 thread: res3_3x3_128s2 110 -> 125 GFLOP/s, 3x3 128->128 at
- * 28x28 124 -> 143, 5x5 64->64 124 -> 146).  conv_ocv_pick_avx512.h picks
- * the wide tile where it pads the output channels to no more lanes. */
+ * loads 2 and broadcasts 12: 10 loads, not 14 (forced direct, 1 thread,
+ * in-process paired A/B: float32 res3_3x3_128s2 x1.03, 3x3 128->128 at
+ * 28x28 x1.06, 7x7/s2 3->64 x1.00; float64 x1.12, x1.08, 5x5 192->32
+ * x1.23).  conv_ocv_pick_avx512.h picks the wide tile where it pads the
+ * output channels to no more lanes. */
 #define A5_ALL6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define A5_ALL8(X) A5_ALL6(X) X(6) X(7)
 #define A5_ALL12(X) A5_ALL8(X) X(8) X(9) X(10) X(11)
