@@ -354,6 +354,27 @@ cpdef _check_size(shape, itemsize, str name):
         raise ValueError(f"{name}: shape {tuple(shape)} is too large ({total} bytes)")
 
 
+# Outputs cconv allocates start on a cache line: a 64-byte vector store then
+# never straddles two lines.  numpy's allocator gives 16-byte alignment, and
+# a 1x1 layer writing to a misaligned output ran 5-17 % slower (paired A/B,
+# 64 -> 256 at 56x56: x0.83).
+cdef enum:
+    _ALIGN = 64
+
+
+cpdef empty_aligned(shape, dtype):
+    """An uninitialised C-contiguous array like numpy.empty(shape, dtype)
+    whose data starts on a 64-byte boundary (a view of a slightly larger
+    buffer)."""
+    dt = np.dtype(dtype)
+    cdef Py_ssize_t n = dt.itemsize
+    for s in shape:
+        n *= s
+    cdef cnp.ndarray buf = np.empty(n + _ALIGN, dtype=np.uint8)
+    cdef Py_ssize_t off = (-<Py_ssize_t><uintptr_t>cnp.PyArray_DATA(buf)) & (_ALIGN - 1)
+    return buf[off:off + n].view(dt).reshape(shape)
+
+
 cpdef _spatial_contiguous(arr, int nspatial):
     """True when the last nspatial axes of arr are C-contiguous (always for
     an empty array: it has no elements to lay out)."""
@@ -662,7 +683,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
 
     xa = np.ascontiguousarray(xa)
     if out is None:
-        ya = np.empty(oshape, dtype=xa.dtype)
+        ya = empty_aligned(oshape, xa.dtype)
         out_user = None
     else:
         ya = out[None] if (unbatched and isinstance(out, np.ndarray)) else out
@@ -808,7 +829,7 @@ def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_thread
     cdef int nt = _threads_arg(num_threads)
     xa = np.ascontiguousarray(xa)
     if out is None:
-        ya = np.empty(oshape, dtype=xa.dtype)
+        ya = empty_aligned(oshape, xa.dtype)
     else:
         want = oshape[1:] if unbatched else oshape
         _check_out(out, want, xa.dtype, 2, [(x if isinstance(x, np.ndarray) else None, "x"),
@@ -847,7 +868,7 @@ def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_thread
     src = xa
     while l0 < nl and rc == CCONV_OK:
         l1 = min(nl, l0 + CCONV_CHAIN_MAX)
-        dst = ya if l1 == nl else np.empty((N, chans[l1], H, W), dtype=xa.dtype)
+        dst = ya if l1 == nl else empty_aligned((N, chans[l1], H, W), xa.dtype)
         job.p.nl = l1 - l0
         per_image = 0
         for l in range(l0, l1):
@@ -920,7 +941,7 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
     _check_size(xa.shape, xa.itemsize, "x")
     cdef int nt = _threads_arg(num_threads)
     xa = np.ascontiguousarray(xa)
-    ya = np.empty(oshape, dtype=xa.dtype)
+    ya = empty_aligned(oshape, xa.dtype)
     cdef cconv_pool_params p
     memset(&p, 0, sizeof(p))
     p.NC = N * C
@@ -965,7 +986,7 @@ def relu(x, out=None, num_threads=None):
     cdef int nt = _threads_arg(num_threads)
     src = np.ascontiguousarray(xa).reshape(xa.shape)   # keeps 0-d arrays 0-d
     if out is None:
-        dst = np.empty_like(src)
+        dst = empty_aligned(src.shape, src.dtype)
     else:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
@@ -978,7 +999,7 @@ def relu(x, out=None, num_threads=None):
         if out.flags.c_contiguous and (src is out or not _overlap(src, out)):
             dst = out
         else:
-            dst = np.empty_like(src)
+            dst = empty_aligned(src.shape, src.dtype)
     cdef cnp.ndarray xc = src
     cdef cnp.ndarray yc = dst
     cdef const void *xp = cnp.PyArray_DATA(xc)

@@ -445,6 +445,15 @@ def _check_layer(shape: ConvShape, y: np.ndarray, ref: np.ndarray, x: np.ndarray
     return {"vs": ref_name, "max_abs_err": err, "bound": bound, "ok": bool(err <= bound)}
 
 
+def _aligned(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` whose data starts on a 64-byte boundary."""
+    from cconv import _core
+
+    out = _core.empty_aligned(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg: TimingConfig,
               memory: bool, f64: bool = False) -> Row:
     """Time one layer; with ``f64`` (float32 only) also cconv in float64 on
@@ -452,7 +461,9 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
     import cconv
 
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape.x_shape).astype(dtype)
+    # the input on a cache line, as a layer's input is when an earlier layer
+    # (cconv, PyTorch or ONNX Runtime) allocated it; numpy alone gives 16 bytes
+    x = _aligned(rng.standard_normal(shape.x_shape).astype(dtype))
     w = rng.standard_normal(shape.w_shape).astype(dtype)
     pw = cconv.pack_weights(w)
     st, pd = shape.stride, shape.pad
@@ -463,7 +474,7 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
         "cconv_oneshot": lambda: cconv.conv2d(x, w, stride=st, padding=pd, num_threads=threads),
     }
     if f64 and dtype == np.float32:
-        x64, pw64 = x.astype(np.float64), cconv.pack_weights(w.astype(np.float64))
+        x64, pw64 = _aligned(x.astype(np.float64)), cconv.pack_weights(w.astype(np.float64))
         fns["cconv_float64"] = lambda: cconv.conv2d(x64, pw64, stride=st, padding=pd,
                                                     num_threads=threads)
     row = Row(shape.name, shape.macs, info={

@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import _core
 from .nn import (BatchNorm2d, Concat, Conv2d, MaxPool2d, Module, ReLU, Sequential, _epilogue,
                  _rng, conv_bn_act)
 
@@ -182,7 +183,7 @@ class Fire(Module):
         s = conv_bn_act(self.squeeze, None, x, relu=True, fused=f)
         shape = self.output_shape(np.shape(x))
         if out is None:
-            out = np.empty(shape, dtype=self.dtype)
+            out = _core.empty_aligned(shape, self.dtype)
         elif out.shape != shape:
             raise ValueError(f"Fire: out has shape {out.shape}, expected {shape}")
         e1 = self.expand1x1.out_channels

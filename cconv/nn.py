@@ -807,7 +807,7 @@ class Concat(Module):
         if residual is not None:
             return Module._run(self, x, out, residual, relu)
         if out is None:
-            out = np.empty(full, dtype=dtype)
+            out = _cc._core.empty_aligned(full, dtype)
         elif out.shape != full:
             raise ValueError(f"Concat: out has shape {out.shape}, expected {full}")
         c0 = 0

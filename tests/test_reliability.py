@@ -574,6 +574,48 @@ def test_zero_d_relu_keeps_its_shape():
         assert y.shape == () and y == max(float(v), 0.0)
 
 
+def _misaligned(shape, dtype=np.float32):
+    """A C-contiguous array whose data starts 16 bytes past a cache line."""
+    n = int(np.prod(shape))
+    buf = np.empty(n + 32, dtype)
+    off = (-buf.ctypes.data % 64 + 16) // buf.itemsize
+    a = buf[off:off + n].reshape(shape)
+    assert a.ctypes.data % 64 == 16
+    a[...] = np.random.default_rng(0).standard_normal(shape)
+    return a
+
+
+def test_outputs_cconv_allocates_start_on_a_cache_line():
+    """Every array cconv allocates for its result is 64-byte aligned, even
+    from a misaligned input (numpy alone gives 16 bytes)."""
+    x = _misaligned((2, 8, 11, 13))
+    w = np.random.default_rng(1).standard_normal((6, 8, 3, 3)).astype(np.float32)
+    w1 = np.random.default_rng(2).standard_normal((5, 8)).astype(np.float32)
+    results = {
+        "conv2d": cconv.conv2d(x, w, padding=1),
+        "conv2d 1x1": cconv.conv2d(x, w1[:, :, None, None]),
+        "conv1x1_chain": cconv.conv1x1_chain(x, [w1[:, :, None, None]]),
+        "max_pool2d": cconv.max_pool2d(x, 2),
+        "global_avg_pool2d": cconv.global_avg_pool2d(x),
+        "relu": cconv.relu(x),
+        "Fire": cconv.blocks.Fire(8, 4, 3, 5)(x),
+    }
+    for name, y in results.items():
+        assert y.flags.c_contiguous and y.flags.writeable, name
+        assert y.ctypes.data % 64 == 0, name
+    # the values are those of an aligned input
+    xa = np.ascontiguousarray(x.copy())
+    np.testing.assert_array_equal(results["conv2d"], cconv.conv2d(xa, w, padding=1))
+
+
+@pytest.mark.parametrize("shape,dtype", [((3, 5), np.float32), ((2, 1, 7), np.float64),
+                                         ((), np.float32), ((0, 4), np.float64)])
+def test_empty_aligned(shape, dtype):
+    a = _core.empty_aligned(shape, dtype)
+    assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+    assert a.flags.writeable and (a.size == 0 or a.ctypes.data % 64 == 0)
+
+
 # ------------------------------------------------------------------ chunking and Ctrl-C
 
 @pytest.mark.parametrize("isa", ["dispatched", "portable"])
