@@ -209,6 +209,14 @@ typedef struct {
         if ((n) == 4) _mm_storeu_ps(d, f_);                            \
         else _mm_storel_pi((__m64 *)(d), f_);                          \
     } while (0)
+/* 4 floats gathered as floats, then widened in one conversion */
+#define W_GATHER4(p0, p1, p2, p3) _mm256_cvtps_pd(_mm_setr_ps(*(p0), *(p1), *(p2), *(p3)))
+#define W_PACK_STORE2(d, d2, v)                                        \
+    do {                                                               \
+        const __m128 f_ = _mm256_cvtpd_ps(v);                          \
+        _mm_storel_pi((__m64 *)(d), f_);                               \
+        _mm_storeh_pi((__m64 *)(d2), f_);                              \
+    } while (0)
 
 static inline __m256 w_load2(const float *lo, const float *hi)
 {
@@ -324,6 +332,12 @@ static void w_otrans_f32(const float *m, int64_t es, const w_tile *tiles, int nt
     do {                                                               \
         if ((n) == 4) _mm256_storeu_pd(d, v);                          \
         else _mm_storeu_pd(d, _mm256_castpd256_pd128(v));              \
+    } while (0)
+#define W_GATHER4(p0, p1, p2, p3) _mm256_setr_pd(*(p0), *(p1), *(p2), *(p3))
+#define W_PACK_STORE2(d, d2, v)                                        \
+    do {                                                               \
+        _mm_storeu_pd(d, _mm256_castpd256_pd128(v));                   \
+        _mm_storeu_pd(d2, _mm256_extractf128_pd(v, 1));                \
     } while (0)
 
 /* [a0 a1 b0 b1] from the low halves' pairs (a0 a1) and (b0 b1) */
