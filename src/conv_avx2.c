@@ -77,6 +77,28 @@ static inline __m256d a2_evens64(const double *p)
 }
 
 
+/* c[o] lane p = src[p * stride + o] for p < nrows (<= 8; lanes past it
+ * zero), o < 8: an 8x8 transpose in registers (weight packing) */
+static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __m256 *c)
+{
+    __m256 r[8], t[8];
+    for (int p = 0; p < 8; p++) r[p] = p < nrows ? _mm256_loadu_ps(src + p * stride) : _mm256_setzero_ps();
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      /* per 128-bit half: a0 b0 a1 b1 */
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  /* a2 b2 a3 b3 */
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + 2 + h], _MM_SHUFFLE(1, 0, 1, 0));
+            r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + 2 + h], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+    /* r[4q + j]: column j of rows 4q..4q+3 (lower half), column j + 4 (upper) */
+    for (int j = 0; j < 4; j++) {
+        c[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+        c[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+    }
+}
+
 #define T float
 #define V __m256
 #define VL 8
@@ -95,6 +117,7 @@ static inline __m256d a2_evens64(const double *p)
 #define VMASK_T __m256i
 #define VMRANGE a2_mrange32
 #define VEVENS a2_evens32
+#define VTRANSPOSE a2_transpose8
 #define ISA_NAME "avx2"
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"

@@ -241,6 +241,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define VMASK_T __mmask16
 #define VMRANGE a5_mrange16
 #define VEVENS a5_evens32
+#define VTRANSPOSE a5_transpose16
 #define ISA_NAME "avx512"
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
@@ -264,6 +265,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define VMASK_T __mmask8
 #define VMRANGE a5_mrange8
 #define VEVENS a5_evens64
+#define VTRANSPOSE a5_transpose8
 #define ISA_NAME "avx512"
 #include "conv_simd_template.h"
 

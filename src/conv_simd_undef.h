@@ -19,4 +19,5 @@
 #undef VMASK_T
 #undef VMRANGE
 #undef VEVENS
+#undef VTRANSPOSE
 #undef ISA_NAME
