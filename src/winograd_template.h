@@ -68,7 +68,13 @@ W_AINLINE void WN(wino_u4)(const WT *const g[4], WT *d, int64_t es, int64_t pair
  * 0-3 of the block one input channel at a time, channels 4-5 two input
  * channels at a time (lanes 4, 5 of c and of c + 1), so no lane computes a
  * zero: 1.5 vectors of transform work per input channel, not 2 (128 x 96
- * 3x3 packing x1.3, paired A/B, 1 thread; the packed bytes are the same) */
+ * 3x3 packing x1.3, paired A/B, 1 thread; the packed bytes are the same).
+ * W_CB input channels at a time are transformed into a stage in L1, then
+ * each element's run goes out as one contiguous copy: stored straight to
+ * d + e*es, the 36 elements' 16-byte pieces went to 36 streams a block
+ * apart, which share a few L1 sets when es is a multiple of a large power
+ * of two (256 x 256: 2 sets) */
+#define W_CB 16   /* input channels per stage (even: a pair never straddles two) */
 static void WN(wino_pack_block)(void *vctx, int64_t kb)
 {
     const WN(wino_pack_ctx) *cx = (const WN(wino_pack_ctx) *)vctx;
@@ -84,22 +90,30 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
         f[l] = k < K ? w + k * C * 9 : zero9;
         fs[l] = k < K ? 9 : 0;
     }
+    WT st[NE * W_CB * KR];             /* [e][c - c0][KR] */
+    const int64_t ses = W_CB * KR;
     WT *ub = u + kb * C * KR;
-    for (int64_t c = 0; c < C; c++) {
-        const WT *g[4] = {f[0] + c * fs[0], f[1] + c * fs[1], f[2] + c * fs[2], f[3] + c * fs[3]};
-        WN(wino_u4)(g, ub + c * KR, es, 0);
-    }
-    int64_t c = 0;
-    for (; c + 1 < C; c += 2) {
-        const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], f[4] + (c + 1) * fs[4],
-                          f[5] + (c + 1) * fs[5]};
-        WN(wino_u4)(g, ub + c * KR + 4, es, KR);
-    }
-    if (c < C) {   /* an odd last channel: its lanes 4, 5, and two zero lanes */
-        const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], zero9, zero9};
-        WN(wino_u4)(g, ub + c * KR + 4, es, -1);
+    for (int64_t c0 = 0; c0 < C; c0 += W_CB) {
+        const int64_t cn = C - c0 < W_CB ? C - c0 : W_CB;
+        for (int64_t c = c0; c < c0 + cn; c++) {
+            const WT *g[4] = {f[0] + c * fs[0], f[1] + c * fs[1], f[2] + c * fs[2], f[3] + c * fs[3]};
+            WN(wino_u4)(g, st + (c - c0) * KR, ses, 0);
+        }
+        int64_t c = c0;
+        for (; c + 1 < c0 + cn; c += 2) {
+            const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], f[4] + (c + 1) * fs[4],
+                              f[5] + (c + 1) * fs[5]};
+            WN(wino_u4)(g, st + (c - c0) * KR + 4, ses, KR);
+        }
+        if (c < c0 + cn) {   /* an odd last channel: its lanes 4, 5, and two zero lanes */
+            const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], zero9, zero9};
+            WN(wino_u4)(g, st + (c - c0) * KR + 4, ses, -1);
+        }
+        for (int e = 0; e < NE; e++)
+            memcpy(ub + e * es + c0 * KR, st + e * ses, sizeof(WT) * (size_t)(cn * KR));
     }
 }
+#undef W_CB
 
 void WN(cconv_wino3x3_pack)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads)
 {
