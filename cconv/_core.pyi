@@ -70,6 +70,7 @@ class PackedWeights:
         num_threads: int | None = None,
         _isa: str | None = None,
         _direct_only: bool = False,
+        _in_place_1x1: bool = False,
     ) -> None: ...
     def __reduce__(self) -> Any: ...
 

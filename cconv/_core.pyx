@@ -32,6 +32,7 @@ cdef extern from "cconv.h":
         CCONV_POOL_MAX
         CCONV_POOL_AVG
         CCONV_PACK_DIRECT_ONLY
+        CCONV_PACK_IN_PLACE_1X1
     ctypedef struct cconv_wshape:
         int64_t K
         int64_t Cg
@@ -468,6 +469,8 @@ cdef class PackedWeights:
     chosen at import.  Pass it to conv1d/conv2d/conv3d in place of the weight
     array to skip the packing on every call.  Immutable."""
     cdef void *buf
+    cdef const void *data      # what the kernels read: buf, or the weights in place
+    cdef object _in_place      # the contiguous weights `data` points into, or None
     cdef cconv_wshape ws
     cdef const cconv_conv_kernels *kern
     cdef readonly tuple shape
@@ -485,7 +488,8 @@ cdef class PackedWeights:
             cconv_scratch_free(self.buf)
             self.buf = NULL
 
-    def __init__(self, weight, groups=1, *, num_threads=None, _isa=None, _direct_only=False):
+    def __init__(self, weight, groups=1, *, num_threads=None, _isa=None, _direct_only=False,
+                 _in_place_1x1=False):
         w = _as_float_array(weight, "weight")
         if w.ndim < 3 or w.ndim > 5:
             raise ValueError(f"weight must have 3 to 5 dimensions (K, C/groups, *kernel), "
@@ -513,6 +517,12 @@ cdef class PackedWeights:
         self.ws.flags = 0
         if _direct_only or (ks == (1, 3, 3) and g == 1 and not np.isfinite(w).all()):
             self.ws.flags |= CCONV_PACK_DIRECT_ONLY
+        # A one-shot unpadded 1x1 call: the SIMD kernels read the weights where
+        # they are (packing them would touch each weight once for one use)
+        self._in_place = None
+        if _in_place_1x1 and ks == (1, 1, 1) and isa_code != CCONV_ISA_PORTABLE:
+            self.ws.flags |= CCONV_PACK_IN_PLACE_1X1
+            self._in_place = w
         self.shape = tuple(w.shape)
         self.dtype = w.dtype
         self.groups = g
@@ -524,7 +534,9 @@ cdef class PackedWeights:
         cdef cnp.ndarray wc = w
         cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
         cdef bint empty = w.size == 0
-        if not empty:   # nothing to pack (and a huge `groups` would loop for nothing)
+        self.data = wp if self._in_place is not None else self.buf
+        if not empty and self._in_place is None:
+            # (nothing to pack: and a huge `groups` would loop for nothing)
             with nogil:
                 self.kern.pack(&self.ws, wp, self.buf, nt)
 
@@ -555,6 +567,13 @@ def pack_weights(weight, groups=1, *, num_threads=None, _isa=None):
 # for Winograd costs about as much as Winograd saves on this many 4x4 output
 # tiles, so smaller problems pack for the direct kernel only.
 _ONESHOT_WINOGRAD_MIN_TILES = 48
+
+# A one-shot unpadded 1x1 call over at most this many output pixels (all images)
+# reads its weights in place instead of packing them: with few pixels a weight is
+# used so few times that packing it costs a tenth of the call (1024 -> 256 at
+# 14x14: one-shot/packed 1.12 -> 1.02).  Over more pixels the pack costs a few
+# per cent and its contiguous 6-channel rows stream better than six weight rows.
+_ONESHOT_IN_PLACE_MAX_PIXELS = 1024
 
 
 # ---------------------------------------------------------------- convolution
@@ -681,7 +700,17 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
             tiles *= (o + 3) // 4
         wino = (nd == 2 and g == 1 and tuple(ks) == (3, 3) and st == (1, 1) and dl == (1, 1)
                 and tiles >= _ONESHOT_WINOGRAD_MIN_TILES)
-        pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=not wino)
+        # unpadded 1x1 (the GEMM path) over few pixels: the weights are read in place
+        npix = N
+        for o in osp:
+            npix *= o
+        in_place = (all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
+                    and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS)
+        pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=not wino,
+                           _in_place_1x1=in_place)
+    elif pw._in_place is not None and not (all(v == 1 for v in ks) and all(v == 0 for v in p_lo)):
+        raise ValueError("weight: weights kept in place (_in_place_1x1) serve only unpadded "
+                         "1x1 convolutions")
 
     xa = np.ascontiguousarray(xa)
     if out is None:
@@ -743,7 +772,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     job.x = <const char *>xp
     job.r = <const char *>rp
     job.y = <char *>yp
-    job.w = pw.buf
+    job.w = pw.data
     job.b = bp
     job.isz = xa.itemsize
     job.nt = nt
@@ -758,6 +787,8 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         rc = _in_chunks(_conv_chunk, &job, N, per_image)
     if rc == CCONV_ENOMEM:
         raise MemoryError("cconv: could not allocate kernel scratch memory")
+    if rc != CCONV_OK:
+        raise RuntimeError(f"cconv: the {pw.isa} kernel refused this call (code {rc})")
     if out_user is not None:
         return out_user
     return ya[0] if unbatched else ya

@@ -25,7 +25,12 @@ enum { CCONV_OK = 0, CCONV_ENOMEM = 1, CCONV_EINVAL = 2 };
 
 /* Packing options (cconv_wshape.flags). */
 enum {
-    CCONV_PACK_DIRECT_ONLY = 1   /* pack for direct convolution only (no Winograd weights) */
+    CCONV_PACK_DIRECT_ONLY = 1,  /* pack for direct convolution only (no Winograd weights) */
+    /* 1x1 weights used in place (SIMD kernels, unpadded 1x1 calls only): no
+     * packed bytes, pack() does nothing, conv() reads the contiguous
+     * (K, Cg) weights through its `packed` pointer.  A one-shot call's pack
+     * would touch every weight once for a single use */
+    CCONV_PACK_IN_PLACE_1X1 = 2
 };
 
 /* Weight shape, independent of the input size: what packing depends on. */

@@ -54,6 +54,7 @@ static int NM(a2_ocv)(const cconv_wshape *ws)
 static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
+    if (ws->flags & CCONV_PACK_IN_PLACE_1X1) return 0;
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) return A2_OCV_PACKED_SIZE(ws);
 #endif
@@ -100,6 +101,7 @@ static void NM(a2_pack_block)(void *vctx, int64_t gk)
 
 static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
 {
+    if (ws->flags & CCONV_PACK_IN_PLACE_1X1) return;
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) { A2_OCV_PACK(ws, (const T *)wv, (T *)dst, nthreads); return; }
 #endif
@@ -267,7 +269,8 @@ static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
     NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
 
 /* ---- the 1x1 microkernel: MR (<= OCB) channels x NV (<= A2_NV1) vectors ----
- * a: packed weights [c][OCB] (broadcast); b: the tile's pixels of channel 0,
+ * a: weights (broadcast), packed [c][OCB], or with INP the caller's (K, Cg)
+ * rows in place (row i of step c at a + i*e->lda + c); b: the tile's pixels of channel 0,
  * channel c at b + c*bcs.  The sums start from zero or from the partial sums
  * at ain ([OCB][A2_NV1][VL], written by an earlier input-channel chunk) and
  * end in aout (for a later chunk) or, when aout is NULL, in the fused
@@ -280,10 +283,11 @@ typedef struct {
     const T *r;        /* residual (same layout as y, stride rsk) or NULL */
     const T *bias;     /* bias of the tile's first channel, or NULL */
     int64_t ysk, rsk, nv;
+    int64_t lda;       /* in-place weights (INP): row i of step c at a + i*lda + c */
     int relu;
 } NM(a2_e1_t);
 
-AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, int64_t nc,
+AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const T *a, const T *b, int64_t nc,
                           int64_t bcs, const T *ain, T *aout, const NM(a2_e1_t) *e)
 {
     /* the sums live in named variables, not an array: with an array GCC
@@ -291,6 +295,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, in
 #define A2_C4(i) V c##i##0 = VZERO(), c##i##1 = VZERO(), c##i##2 = VZERO(), c##i##3 = VZERO();
     A2_C4(0) A2_C4(1) A2_C4(2) A2_C4(3) A2_C4(4) A2_C4(5)
 #undef A2_C4
+    const int64_t ars = INP ? e->lda : 1, acs = INP ? 1 : OCB;
     if (ain) {
 #define A2_IN(i, j) if (MR > i && NV > j) c##i##j = VLOADU(ain + (i * A2_NV1 + j) * VL);
 #define A2_IN4(i) A2_IN(i, 0) A2_IN(i, 1) A2_IN(i, 2) A2_IN(i, 3)
@@ -313,7 +318,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, in
         const V x3 = NV > 3 ? VLOADU(b + 3 * VL) : x0;
 #define A2_ROW(i)                                              \
         if (MR > i) {                                          \
-            const V w_ = VBCAST(a + i);                        \
+            const V w_ = VBCAST(a + i * ars);                  \
             c##i##0 = VFMA(w_, x0, c##i##0);                   \
             if (NV > 1) c##i##1 = VFMA(w_, x1, c##i##1);       \
             if (NV > 2) c##i##2 = VFMA(w_, x2, c##i##2);       \
@@ -321,7 +326,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, in
         }
         A2_ROW(0) A2_ROW(1) A2_ROW(2) A2_ROW(3) A2_ROW(4) A2_ROW(5)
 #undef A2_ROW
-        a += OCB;
+        a += acs;
         b += bcs;
     }
     V acc[OCB][A2_NV1];
@@ -359,26 +364,28 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const T *a, const T *b, in
 
 typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T *, T *,
                                 const NM(a2_e1_t) *);
-#define A2_MK1DEF(nv, mr)                                                                 \
-    static void NM(a2_mk1x1_##nv##_##mr)(const T *a, const T *b, int64_t nc, int64_t bcs,  \
-                                          const T *ain, T *aout, const NM(a2_e1_t) *e)     \
-    { NM(a2_mk1x1)(mr, nv, a, b, nc, bcs, ain, aout, e); }
-#define A2_MK1ROW(nv) \
-    A2_MK1DEF(nv, 1) A2_MK1DEF(nv, 2) A2_MK1DEF(nv, 3) A2_MK1DEF(nv, 4) A2_MK1DEF(nv, 5) A2_MK1DEF(nv, 6)
-#define A2_MK1ENT(nv) \
-    {NULL, NM(a2_mk1x1_##nv##_1), NM(a2_mk1x1_##nv##_2), NM(a2_mk1x1_##nv##_3), \
-     NM(a2_mk1x1_##nv##_4), NM(a2_mk1x1_##nv##_5), NM(a2_mk1x1_##nv##_6)}
-A2_MK1ROW(1)
-A2_MK1ROW(2)
+#define A2_MK1DEF(inp, nv, mr)                                                               \
+    static void NM(a2_mk1x1_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,          \
+                                                 int64_t bcs, const T *ain, T *aout,           \
+                                                 const NM(a2_e1_t) *e)                         \
+    { NM(a2_mk1x1)(mr, nv, inp, a, b, nc, bcs, ain, aout, e); }
+#define A2_MK1ROW(inp, nv)                                                                       \
+    A2_MK1DEF(inp, nv, 1) A2_MK1DEF(inp, nv, 2) A2_MK1DEF(inp, nv, 3) A2_MK1DEF(inp, nv, 4)     \
+    A2_MK1DEF(inp, nv, 5) A2_MK1DEF(inp, nv, 6)
+#define A2_MK1ENT(inp, nv)                                                                       \
+    {NULL, NM(a2_mk1x1_##inp##_##nv##_1), NM(a2_mk1x1_##inp##_##nv##_2),                         \
+     NM(a2_mk1x1_##inp##_##nv##_3), NM(a2_mk1x1_##inp##_##nv##_4),                               \
+     NM(a2_mk1x1_##inp##_##nv##_5), NM(a2_mk1x1_##inp##_##nv##_6)}
+A2_MK1ROW(0, 1) A2_MK1ROW(0, 2) A2_MK1ROW(1, 1) A2_MK1ROW(1, 2)
 #if A2_NV1 == 4
-A2_MK1ROW(3)
-A2_MK1ROW(4)
-/* [vectors][channels] */
-static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[A2_NV1 + 1][OCB + 1] = {
-    {NULL}, A2_MK1ENT(1), A2_MK1ENT(2), A2_MK1ENT(3), A2_MK1ENT(4)};
+A2_MK1ROW(0, 3) A2_MK1ROW(0, 4) A2_MK1ROW(1, 3) A2_MK1ROW(1, 4)
+/* [weights in place][vectors][channels] */
+static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[2][A2_NV1 + 1][OCB + 1] = {
+    {{NULL}, A2_MK1ENT(0, 1), A2_MK1ENT(0, 2), A2_MK1ENT(0, 3), A2_MK1ENT(0, 4)},
+    {{NULL}, A2_MK1ENT(1, 1), A2_MK1ENT(1, 2), A2_MK1ENT(1, 3), A2_MK1ENT(1, 4)}};
 #elif A2_NV1 == 2
-static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[A2_NV1 + 1][OCB + 1] = {
-    {NULL}, A2_MK1ENT(1), A2_MK1ENT(2)};
+static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[2][A2_NV1 + 1][OCB + 1] = {
+    {{NULL}, A2_MK1ENT(0, 1), A2_MK1ENT(0, 2)}, {{NULL}, A2_MK1ENT(1, 1), A2_MK1ENT(1, 2)}};
 #else
 #error "A2_NV1 must be 2 or 4"
 #endif
@@ -445,6 +452,11 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     || (cbw < A2_MIN_CHUNK && Cg > cbw);
     const int64_t nch = kbo ? 1 : a2_cdiv(a2_max(Cg, 1), a2_max(1, a2_min(A2_C1CHUNK, cbw)));
     const int64_t cb = a2_cdiv(a2_max(Cg, 1), nch);
+    /* weights of group g, oc block kb from input channel c0 */
+    const int inplace = (p->w.flags & CCONV_PACK_IN_PLACE_1X1) != 0;
+#define A2_W1(g, kb, c0) (inplace ? wp + ((g) * Kg + a2_kfirst(Kg, kb)) * Cg + (c0) \
+                                  : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
+    const NM(a2_mk1x1_fn)(*mk1)[OCB + 1] = NM(a2_mk1x1t)[inplace];
     int failed = 0;
 
 #ifdef _OPENMP
@@ -457,6 +469,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR1)) : NULL;
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
+        ep.lda = Cg;
         const int ok = panel && (unit || idx) && (nch <= 1 || accb);
         if (!ok) failed = 1;
         {
@@ -497,8 +510,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            NM(a2_mk1x1t)[a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * Cg * OCB, bj,
-                                                               Cg, bcs, NULL, NULL, &ep);
+                            mk1[a2_cdiv(nv, VL)][mr](A2_W1(g, kb, 0), bj, Cg, bcs, NULL, NULL, &ep);
                         }
                     }
                     continue;
@@ -545,7 +557,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * L1/L2 while the panel streams past them */
                     for (int64_t kb = kb0; kb < kb1; kb++) {
                         const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
-                        const T *a = wp + (g * nkb + kb) * Cg * OCB;
+                        const T *a = A2_W1(g, kb, 0);
                         const int64_t k = g * Kg + k0;
                         ep.y = y + n * p->y_sn + k * p->y_sk;
                         ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
@@ -555,8 +567,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.nv = a2_min(NR1, P - pp);
-                            NM(a2_mk1x1t)[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1,
-                                                                  NULL, NULL, &ep);
+                            mk1[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1, NULL, NULL,
+                                                        &ep);
                         }
                     }
                 } else
@@ -568,14 +580,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         const T *bj = panel + j * Cg * NR1 + c0 * NR1;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
-                            const T *a = wp + ((g * nkb + kb) * Cg + c0) * OCB;
+                            const T *a = A2_W1(g, kb, c0);
                             T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR1) : NULL;
                             const int64_t k = g * Kg + k0;
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            NM(a2_mk1x1t)[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
-                                                                  ch + 1 < nch ? ap : NULL, &ep);
+                            mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
+                                                        ch + 1 < nch ? ap : NULL, &ep);
                         }
                     }
                 }
@@ -586,6 +598,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         cconv_scratch_free(panel);
         cconv_fpenv_leave(fps);
     }
+#undef A2_W1
     return failed ? CCONV_ENOMEM : CCONV_OK;
 }
 
@@ -720,6 +733,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         NM(a2_e1_t) e1;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         e1.ysk = p->y_sk; e1.rsk = p->r_sk; e1.relu = relu;
+        e1.lda = 0;
         if (!band) failed = 1;
         else memset(band, 0, sizeof(T) * (size_t)bufsz);
         {
@@ -809,8 +823,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             e1.y = y + ybase + k * p->y_sk + pp;
                             e1.r = res ? res + rbase + k * p->r_sk + pp : NULL;
                             e1.bias = bias ? bias + k : NULL;
-                            NM(a2_mk1x1t)[a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn, ct,
-                                                               NR1, NULL, NULL, &e1);
+                            NM(a2_mk1x1t)[0][a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn,
+                                                                  ct, NR1, NULL, NULL, &e1);
                         }
                     }
                     continue;
@@ -867,6 +881,8 @@ static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *p
         return CCONV_OK;
     const int64_t taps = p->w.ks[0] * p->w.ks[1] * p->w.ks[2];
     const int unpadded = p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0;
+    if ((p->w.flags & CCONV_PACK_IN_PLACE_1X1) && !(taps == 1 && unpadded))
+        return CCONV_EINVAL;  /* in-place weights serve the 1x1 GEMM only */
 #ifdef A2_OCV
     if (NM(a2_ocv)(&p->w)) {
         /* weights in the output-channel-vectorised layout (KxK only) */
@@ -908,6 +924,7 @@ static int NM(a2_chain)(const cconv_chain_params *p, const void *xv, void *yv, i
         NM(a2_e1_t) e1;
         e1.r = NULL;
         e1.rsk = 0;
+        e1.lda = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -930,7 +947,7 @@ static int NM(a2_chain)(const cconv_chain_params *p, const void *xv, void *yv, i
                     const int64_t k0 = a2_kfirst(Kl, kb), mr = a2_kfirst(Kl, kb + 1) - k0;
                     e1.y = yl + k0 * e1.ysk;
                     e1.bias = bl ? bl + k0 : NULL;
-                    NM(a2_mk1x1t)[nvec][mr](wl + kb * Cin * OCB, in, Cin, NR1, NULL, NULL, &e1);
+                    NM(a2_mk1x1t)[0][nvec][mr](wl + kb * Cin * OCB, in, Cin, NR1, NULL, NULL, &e1);
                 }
                 T *t = in; in = out; out = t;
             }

@@ -235,3 +235,74 @@ def test_denormal_inputs_stay_finite_and_close(isa):
     slack = 16 * 9 * 1e-38 * np.abs(w).max()
     err = np.abs(y.astype(np.float64) - ref)
     assert (err <= (16 * 9 + 2) * np.finfo(np.float32).eps * absref + slack).all()
+
+
+# The 1x1 GEMM's blockings: direct unpacked tiles (few oc blocks), channel
+# chunks with parked partial sums (Cg > 256), oc-block-outer (large Cg),
+# partial tiles and blocks, strides, groups, batch.
+IN_PLACE_CASES = [
+    # N, C, H, W, K, stride, groups
+    (1, 1024, 5, 6, 40, 1, 1),
+    (1, 20, 7, 9, 16, 1, 1),
+    (2, 300, 5, 13, 64, 1, 1),
+    (1, 700, 3, 5, 20, 1, 1),
+    (1, 33, 9, 11, 50, 2, 1),
+    (3, 24, 6, 5, 30, 1, 3),
+    (1, 7, 1, 1, 5, 1, 1),
+]
+
+
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "portable"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", IN_PLACE_CASES, ids=str)
+def test_in_place_1x1_weights_match_packed_bitwise(case, dtype, isa):
+    """A one-shot unpadded 1x1 call on few pixels reads the weights in place
+    (no pack): the same reduction order as the packed weights, so the same
+    bits, and within the float bound of the float64 reference; bias,
+    residual, ReLU fused."""
+    N, C, H, W, K, s, g = case
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C // g, 1, 1)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    ref, absref = conv_ref(x, w, b, s, 0, 1, g)
+    r = rng.standard_normal(ref.shape).astype(dtype)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    kw = dict(stride=s, groups=g, residual=r, activation="relu")
+    inpl = cconv._core.PackedWeights(w, g, _isa=isa, _in_place_1x1=True)
+    assert inpl.nbytes == 0
+    y = cconv.conv2d(x, inpl, b, **kw)
+    assert_close(y, ref, absref, C // g)
+    for nt in (1, 2):
+        np.testing.assert_array_equal(
+            cconv.conv2d(x, inpl, b, num_threads=nt, **kw),
+            cconv.conv2d(x, cconv.pack_weights(w, g, _isa=isa), b, num_threads=nt, **kw))
+
+
+def test_one_shot_1x1_reads_in_place_only_over_few_pixels():
+    """What the one-shot call picks: in place at 14x14 (the pack would be a
+    tenth of the call), packed at 56x56; the results are the same bits."""
+    rng = np.random.default_rng(22)
+    w = rng.standard_normal((64, 96, 1, 1)).astype(np.float32)
+    for hw in (14, 56):
+        x = rng.standard_normal((1, 96, hw, hw)).astype(np.float32)
+        np.testing.assert_array_equal(cconv.conv2d(x, w), cconv.conv2d(x, cconv.pack_weights(w)))
+    assert cconv._core._ONESHOT_IN_PLACE_MAX_PIXELS == 1024
+
+
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "portable"])
+def test_in_place_1x1_weights_refuse_a_padded_or_kxk_call(isa):
+    w = np.ones((4, 3, 1, 1), np.float32)
+    inpl = cconv._core.PackedWeights(w, _isa=isa, _in_place_1x1=True)
+    x = np.ones((1, 3, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="weight: .*unpadded 1x1"):
+        cconv.conv2d(x, inpl, padding=1)
+    np.testing.assert_array_equal(cconv.conv2d(x, inpl), np.full((1, 4, 5, 5), 3, np.float32))
+
+
+def test_in_place_request_is_ignored_where_it_cannot_apply():
+    """The portable kernels and KxK weights always pack."""
+    w3 = np.ones((4, 3, 3, 3), np.float32)
+    assert cconv._core.PackedWeights(w3, _in_place_1x1=True).nbytes > 0
+    w1 = np.ones((4, 3, 1, 1), np.float32)
+    assert cconv._core.PackedWeights(w1, _isa="portable", _in_place_1x1=True).nbytes > 0
