@@ -33,6 +33,9 @@
 #ifndef A2_WCHUNK
 #define A2_WCHUNK (128 * 1024)     /* bytes of one chunk's weights, all oc blocks (L2) */
 #endif
+#ifndef A2_BAND_TPT
+#define A2_BAND_TPT 4              /* KxK: at least this many band tasks per thread (7x7/s2 3 -> 64 at 224x224, 2 threads: 2 bands -> 8, x1.04-1.10) */
+#endif
 #ifndef A2_MIN_CHUNK
 #define A2_MIN_CHUNK 64            /* 1x1: shorter channel chunks than this: oc-block-outer instead */
 #endif

@@ -689,8 +689,16 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     const double work = (double)p->N * p->w.K * Cg * taps * Do * Ho * Wo;
     const int nt = cconv_threads_for(nthreads, work, p->N * Do * G * Ho * nkb);
     if (nt > 1) {
-        int64_t base = p->N * Do * G * nbands;
-        if (base % nt && base < 8 * nt) {
+        const int64_t imgs = p->N * Do * G;
+        int64_t base = imgs * nbands;
+        if (base < A2_BAND_TPT * nt) {
+            /* too few tasks for the dynamic schedule to even out a thread
+             * that runs slow (a core shared with another process): smaller
+             * bands, each still a few tiles wide */
+            int64_t nb2 = a2_min(a2_cdiv(A2_BAND_TPT * nt, imgs),
+                                 a2_max(1, Ho * Wq / (4 * (panel ? NR1 : NR))));
+            if (nb2 > nbands) nbands = a2_min(nb2, Ho);
+        } else if (base % nt && base < 8 * nt) {
             int64_t nb2 = nbands * a2_balance(base, nt, 16);
             if (nb2 <= Ho) nbands = nb2;
         }
