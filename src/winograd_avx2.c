@@ -211,6 +211,31 @@ typedef struct {
     } while (0)
 /* 4 floats gathered as floats, then widened in one conversion */
 #define W_GATHER4(p0, p1, p2, p3) _mm256_cvtps_pd(_mm_setr_ps(*(p0), *(p1), *(p2), *(p3)))
+/* the 9 taps of 4 float filters as double lane vectors: taps 0-7 of each
+ * filter in one load, a 4 x 8 transpose in registers, tap 8 gathered (a
+ * third of the instructions of nine 4-value gathers) */
+static inline void w_gather9_f32(const float *const g[4], __m256d gv[9])
+{
+    const __m256 r0 = _mm256_loadu_ps(g[0]), r1 = _mm256_loadu_ps(g[1]);
+    const __m256 r2 = _mm256_loadu_ps(g[2]), r3 = _mm256_loadu_ps(g[3]);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    /* u_j: [tap j of filters 0-3 | tap j + 4 of filters 0-3] */
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    gv[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(u0));
+    gv[1] = _mm256_cvtps_pd(_mm256_castps256_ps128(u1));
+    gv[2] = _mm256_cvtps_pd(_mm256_castps256_ps128(u2));
+    gv[3] = _mm256_cvtps_pd(_mm256_castps256_ps128(u3));
+    gv[4] = _mm256_cvtps_pd(_mm256_extractf128_ps(u0, 1));
+    gv[5] = _mm256_cvtps_pd(_mm256_extractf128_ps(u1, 1));
+    gv[6] = _mm256_cvtps_pd(_mm256_extractf128_ps(u2, 1));
+    gv[7] = _mm256_cvtps_pd(_mm256_extractf128_ps(u3, 1));
+    gv[8] = _mm256_cvtps_pd(_mm_setr_ps(g[0][8], g[1][8], g[2][8], g[3][8]));
+}
+#define W_GATHER9 w_gather9_f32
 #define W_PACK_STORE2(d, d2, v)                                        \
     do {                                                               \
         const __m128 f_ = _mm256_cvtpd_ps(v);                          \

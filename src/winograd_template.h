@@ -7,6 +7,8 @@
  * W_BCAST(p) (broadcast *p), W_ZERO(), W_FMA(a, b, c) (a*b + c), W_FNMA(a, b,
  * c) (c - a*b), W_ADD, W_SUB, W_SET1(c) (the last four for W_IN1D/W_OUT1D),
  * W_GATHER4(p0, p1, p2, p3) (the __m256d of *p0 .. *p3 in double),
+ * optionally W_GATHER9(g, gv) (the same for all 9 taps of the 4 filters at
+ * g[0..3], gv[t] for tap t, in fewer instructions),
  * W_PACK_STORE2(d, d2, v) (lanes 0-1 of the __m256d v to d, lanes 2-3 to d2,
  * as WT), W_PACK_STORE(d, v, n) (the first n = 4 or 2 lanes of the __m256d v to d
  * as WT), and the dtype's transforms WN(w_itrans) (WL tiles of one channel
@@ -39,8 +41,12 @@ W_AINLINE void WN(wino_u4)(const WT *const g[4], WT *d, int64_t es, int64_t pair
     /* each lane vector built in registers (a stack copy read back as
      * vectors stalled on store forwarding: ~10x slower) */
     __m256d gv[9];
+#ifdef W_GATHER9
+    W_GATHER9(g, gv);
+#else
     for (int t = 0; t < 9; t++)
         gv[t] = W_GATHER4(g[0] + t, g[1] + t, g[2] + t, g[3] + t);
+#endif
     for (int i = 0; i < 6; i++) {
         __m256d T[3];
         for (int s2 = 0; s2 < 3; s2++) {
@@ -348,3 +354,4 @@ int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *
 #undef W_PACK_STORE
 #undef W_PACK_STORE2
 #undef W_GATHER4
+#undef W_GATHER9
