@@ -399,16 +399,22 @@ cpdef empty_aligned(shape, dtype):
     return arr
 
 
-cpdef _spatial_contiguous(arr, int nspatial):
+cpdef bint _spatial_contiguous(cnp.ndarray arr, int nspatial) except -1:
     """True when the last nspatial axes of arr are C-contiguous (always for
-    an empty array: it has no elements to lay out)."""
-    if arr.size == 0:
+    an empty array: it has no elements to lay out).  Read in C: every call
+    asks this of its arrays, and the Python attributes cost a microsecond."""
+    cdef int nd = cnp.PyArray_NDIM(arr), ax
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(arr)
+    cdef cnp.npy_intp *strides = cnp.PyArray_STRIDES(arr)
+    if cnp.PyArray_SIZE(arr) == 0:
         return True
-    expect = arr.itemsize
-    for ax in range(arr.ndim - 1, arr.ndim - 1 - nspatial, -1):
-        if arr.shape[ax] != 1 and arr.strides[ax] != expect:
+    cdef cnp.npy_intp expect = cnp.PyArray_ITEMSIZE(arr)
+    for ax in range(nd - 1, nd - 1 - nspatial, -1):
+        if ax < 0:
+            break
+        if dims[ax] != 1 and strides[ax] != expect:
             return False
-        expect *= arr.shape[ax]
+        expect *= dims[ax]
     return True
 
 
@@ -481,8 +487,13 @@ cpdef bint _overlap(a, b) except -1:
     return np.shares_memory(a, b)
 
 
-cpdef _elem_stride(arr, int axis):
-    return arr.strides[axis] // arr.itemsize if arr.shape[axis] > 1 else 0
+cpdef int64_t _elem_stride(cnp.ndarray arr, int axis) except? -1:
+    """arr's stride along axis in elements (0 for an axis of length 1)."""
+    if axis < 0 or axis >= cnp.PyArray_NDIM(arr):
+        raise IndexError(f"axis {axis} out of range for {cnp.PyArray_NDIM(arr)} dimensions")
+    if cnp.PyArray_DIMS(arr)[axis] <= 1:
+        return 0
+    return cnp.PyArray_STRIDES(arr)[axis] // cnp.PyArray_ITEMSIZE(arr)
 
 
 # ---------------------------------------------------------------- packed weights
