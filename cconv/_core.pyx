@@ -409,9 +409,7 @@ cpdef bint _spatial_contiguous(cnp.ndarray arr, int nspatial) except -1:
     if cnp.PyArray_SIZE(arr) == 0:
         return True
     cdef cnp.npy_intp expect = cnp.PyArray_ITEMSIZE(arr)
-    for ax in range(nd - 1, nd - 1 - nspatial, -1):
-        if ax < 0:
-            break
+    for ax in range(nd - 1, max(nd - 1 - nspatial, -1), -1):
         if dims[ax] != 1 and strides[ax] != expect:
             return False
         expect *= dims[ax]
@@ -569,8 +567,9 @@ cdef class PackedWeights:
         cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
         cdef bint empty = w.size == 0
         self.data = wp if self._in_place is not None else self.buf
+        # nothing to pack for empty weights (a huge `groups` would loop for
+        # nothing) or for weights read in place
         if not empty and self._in_place is None:
-            # (nothing to pack: and a huge `groups` would loop for nothing)
             with nogil:
                 self.kern.pack(&self.ws, wp, self.buf, nt)
 
@@ -727,6 +726,8 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         if not _spatial_contiguous(ra, nd) or any(s % ra.itemsize for s in ra.strides):
             ra = np.ascontiguousarray(ra)
 
+    # the kernels' 1x1 GEMM path, the only one that can read weights in place
+    gemm_1x1 = all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
     if not isinstance(weight, PackedWeights):
         # pack Winograd weights only for a call that can use them and amortises them
         tiles = N
@@ -738,11 +739,9 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         npix = N
         for o in osp:
             npix *= o
-        in_place = (all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
-                    and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS)
         pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=not wino,
-                           _in_place_1x1=in_place)
-    elif pw._in_place is not None and not (all(v == 1 for v in ks) and all(v == 0 for v in p_lo)):
+                           _in_place_1x1=gemm_1x1 and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS)
+    elif pw._in_place is not None and not gemm_1x1:
         raise ValueError("weight: weights kept in place (_in_place_1x1) serve only unpadded "
                          "1x1 convolutions")
 
