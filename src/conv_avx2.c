@@ -18,6 +18,10 @@
  *    shorter than A2_MIN_CHUNK): oc-block-outer, the panel streams past.
  *    Few oc blocks and a tile column within A2_DIRECT_BYTES: no panel, the
  *    tiles read the input rows directly.
+ *  - KxK with a short reduction and many output channels (Cg * taps <=
+ *    A2_PANEL_CT, K/groups >= A2_PANEL_KG: 7x7/s2 on 3 channels): the
+ *    prepared band below, each tile's (c, tap) rows copied into a panel in
+ *    L1 and run through the 1x1 tile, so the copy serves every oc block.
  *  - everything else (KxK, strides, dilation, padding, 3-D, groups): a
  *    direct convolution over a prepared band of input rows.  The band is a
  *    zero-padded copy of the input rows that one band of output rows needs,

@@ -207,15 +207,6 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 /* the spatial 1x1 tile: 6 output channels x 4 vectors (64 floats / 32
  * doubles), 24 accumulators, the weights broadcast from memory */
 #define A2_NV1 4
-/* KxK layers with Cg * taps up to A2_PANEL_CT and at least A2_PANEL_KG
- * output channels per group run the 1x1 tile over per-tile panels (128 x 64
- * float32 / 32 float64: 32 KiB, L1); see a2_panel_use */
-#ifndef A2_PANEL_CT
-#define A2_PANEL_CT 128
-#endif
-#ifndef A2_PANEL_KG
-#define A2_PANEL_KG 96
-#endif
 /* unpacked 1x1 tiles prefetch their rows 4 channels ahead (A/B, both run
  * orders: 96 -> 16 at 55x55 67 -> 84 GFLOP/s, 192 -> 16 at 28x28 65 -> 86;
  * mixed on AVX2, so only here) */
@@ -278,6 +269,4 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #undef A2_OCV_SCRATCH
 #undef A2_OCV_BAND
 #undef A2_NV1
-#undef A2_PANEL_CT
-#undef A2_PANEL_KG
 #undef A2_MK1_PF

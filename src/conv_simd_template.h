@@ -23,22 +23,31 @@
 
 static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->groups, OCB); }
 
-/* KxK layers with a short reduction and many output channels (Cg * taps <=
- * A2_PANEL_CT, K/groups >= A2_PANEL_KG: NIN's 5x5 on 3 channels to 192) run
- * the 1x1 tile over a per-tile panel copied from the prepared band
- * (a2_convband), with the spatial weight layout.  Each panel serves every
- * oc block; with fewer blocks, or a longer reduction, the copy costs more
- * than the output-channel tile's transposing epilogue (A/B on AVX-512:
- * 5x5 C=3 K=192 +28 %, 3x3 C=8 K=64 -7 %, 7x7/s2 C=3 K=96 -15 %) */
+/* KxK layers with a short reduction and enough output channels (Cg * taps
+ * <= A2_PANEL_CT, K/groups >= A2_PANEL_KG: ResNet's 7x7/s2 on 3 channels to
+ * 64, NIN's 5x5 on 3 channels to 192) run the 1x1 tile over a per-tile
+ * panel [Cg * taps][NR1] copied from the prepared band (a2_convband), with
+ * the spatial weight layout: 160 x 64 float32 (AVX-512) is 40 KiB, within
+ * L1.  Each panel serves every oc block; with fewer blocks, or a longer
+ * reduction, the copy costs more than it saves.  Paired A/B against the
+ * band tiles, 1 and 2 threads: AVX-512 (against the output-channel tile)
+ * 7x7/s2 3 -> 64 x1.08-1.12, 3x3 12 -> 64 x1.20-1.25, 3x3 16 -> 96
+ * x1.08-1.19, but 3x3 32 -> 64 (288) x0.92-1.03 and 24 -> 64 (216)
+ * x0.87-1.09, 3x3 16 -> 32 x0.92-0.94; AVX2 5x5 3 -> 192 x1.24-1.28,
+ * 7x7/s2 3 -> 96 x1.17-1.29, 3 -> 64 x1.08-1.14.  float64 keeps the
+ * narrower rule (128 rows, 96 channels): there the 64-channel layers lost
+ * (AVX-512 7x7/s2 3 -> 64 x0.80-0.94, AVX2 3x3 8 -> 128 x0.88), while AVX2,
+ * new to the path, gains on 5x5 3 -> 192 (x1.12-1.19). */
+#ifndef A2_PANEL_CT
+#define A2_PANEL_CT (sizeof(T) == 4 ? 160 : 128)
+#endif
+#ifndef A2_PANEL_KG
+#define A2_PANEL_KG (sizeof(T) == 4 ? 64 : 96)
+#endif
 static int NM(a2_panel_use)(const cconv_wshape *ws)
 {
-#ifdef A2_PANEL_CT
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
     return taps > 1 && ws->Cg * taps <= A2_PANEL_CT && ws->K / ws->groups >= A2_PANEL_KG;
-#else
-    (void)ws;
-    return 0;
-#endif
 }
 
 #ifdef A2_OCV
