@@ -18,10 +18,10 @@
  *    shorter than A2_MIN_CHUNK): oc-block-outer, the panel streams past.
  *    Few oc blocks and a tile column within A2_DIRECT_BYTES: no panel, the
  *    tiles read the input rows directly.
- *  - KxK with a short reduction and many output channels (Cg * taps <=
- *    A2_PANEL_CT, K/groups >= A2_PANEL_KG: 7x7/s2 on 3 channels): the
- *    prepared band below, each tile's (c, tap) rows copied into a panel in
- *    L1 and run through the 1x1 tile, so the copy serves every oc block.
+ *  - KxK with K/groups >= A2_PANEL_KG and Cg * taps <= A2_PANEL_CT: the
+ *    prepared band below, each tile's (c, tap) rows copied into a panel
+ *    (L1/L2) and run through the 1x1 tile, so the copy serves every oc
+ *    block and the tile reads one contiguous row per step.
  *  - everything else (KxK, strides, dilation, padding, 3-D, groups): a
  *    direct convolution over a prepared band of input rows.  The band is a
  *    zero-padded copy of the input rows that one band of output rows needs,
@@ -102,6 +102,18 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
         c[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
     }
 }
+
+/* The panel path (see a2_panel_use) for every KxK layer with K/groups >= 64
+ * whose panel [Cg * taps][16 floats / 8 doubles] stays within 144 KiB (L2):
+ * against the 6 x 16 band tile, paired A/B, 1 and 2 threads, float32:
+ * 3x3/s2 128 -> 128 x1.08-1.16, 256 -> 256 x1.07-1.11, 3x3 96 -> 128
+ * x1.13-1.16, 256 -> 256 at 14x14 x1.04-1.20, 7x7/s2 3 -> 64 x1.15-1.21,
+ * 64 -> 64 x0.97-1.04, 5x5 192 -> 64 x1.00-1.04; float64 x1.04-1.25 on
+ * the 3x3 layers, x1.07-1.20 on 7x7/s2 and 5x5 3 -> 192.  A longer panel
+ * (3x3 512 -> 512 at 7x7, 4608 rows: x0.84) costs more to copy than it
+ * saves. */
+#define A2_PANEL_CT 2304
+#define A2_PANEL_KG 64
 
 #define T float
 #define V __m256

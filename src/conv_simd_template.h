@@ -27,17 +27,16 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
  * <= A2_PANEL_CT, K/groups >= A2_PANEL_KG: ResNet's 7x7/s2 on 3 channels to
  * 64, NIN's 5x5 on 3 channels to 192) run the 1x1 tile over a per-tile
  * panel [Cg * taps][NR1] copied from the prepared band (a2_convband), with
- * the spatial weight layout: 160 x 64 float32 (AVX-512) is 40 KiB, within
- * L1.  Each panel serves every oc block; with fewer blocks, or a longer
- * reduction, the copy costs more than it saves.  Paired A/B against the
- * band tiles, 1 and 2 threads: AVX-512 (against the output-channel tile)
- * 7x7/s2 3 -> 64 x1.08-1.12, 3x3 12 -> 64 x1.20-1.25, 3x3 16 -> 96
- * x1.08-1.19, but 3x3 32 -> 64 (288) x0.92-1.03 and 24 -> 64 (216)
- * x0.87-1.09, 3x3 16 -> 32 x0.92-0.94; AVX2 5x5 3 -> 192 x1.24-1.28,
- * 7x7/s2 3 -> 96 x1.17-1.29, 3 -> 64 x1.08-1.14.  float64 keeps the
- * narrower rule (128 rows, 96 channels): there the 64-channel layers lost
- * (AVX-512 7x7/s2 3 -> 64 x0.80-0.94, AVX2 3x3 8 -> 128 x0.88), while AVX2,
- * new to the path, gains on 5x5 3 -> 192 (x1.12-1.19). */
+ * the spatial weight layout.  Each panel serves every oc block; with fewer
+ * blocks, or a longer reduction, the copy costs more than it saves.  The
+ * defaults here are AVX-512's, whose other KxK path, the output-channel
+ * tile, wins on longer reductions (conv_avx2.c sets its own): 160 x 64
+ * float32 is 40 KiB, within L1.  Paired A/B against the output-channel
+ * tile, 1 and 2 threads: 7x7/s2 3 -> 64 x1.08-1.12, 3x3 12 -> 64
+ * x1.20-1.25, 3x3 16 -> 96 x1.08-1.19, but 3x3 32 -> 64 (288 rows)
+ * x0.92-1.03 and 24 -> 64 (216) x0.87-1.09, 3x3 16 -> 32 x0.92-0.94.
+ * float64 keeps the narrower rule (128 rows, 96 channels): its 64-channel
+ * layers lost (7x7/s2 3 -> 64 x0.80-0.94). */
 #ifndef A2_PANEL_CT
 #define A2_PANEL_CT (sizeof(T) == 4 ? 160 : 128)
 #endif

@@ -114,13 +114,15 @@ ODD_CASES = [
     (1, 24, (9, 11), 96, (1, 1), 1, 0, 1, 1),   # 99 pixels: one full tile + 35
     (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1: gathered panel
     (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
-    # panel path (Cg * taps <= 160, K/groups >= 64; float64: 128 and 96; both
-    # SIMD ISAs): the 1x1 tile over per-tile panels copied from the band,
-    # tiles spanning row ends
+    # panel path (AVX-512: Cg * taps <= 160, K/groups >= 64, float64 128 and
+    # 96; AVX2: 2304 and 64): the 1x1 tile over per-tile panels copied from
+    # the band, tiles spanning row ends
     (1, 3, (23, 29), 64, (7, 7), 2, 3, 1, 1),   # conv1-like: 147 rows, K = 64
     (1, 10, (6, 7), 65, (4, 4), 1, 2, 1, 1),    # exactly 160 panel rows
     (1, 12, (9, 10), 64, (3, 3), 2, 1, 1, 2),   # groups at the edge: Kg = 64, 54 rows
-    (1, 11, (6, 7), 64, (4, 4), 1, 2, 1, 1),    # 176 rows: band tiles again
+    (1, 11, (6, 7), 64, (4, 4), 1, 2, 1, 1),    # 176 rows: AVX-512 back on its band tiles
+    (1, 256, (6, 7), 70, (3, 3), 2, 1, 1, 1),   # exactly 2304 rows (AVX2's last panel)
+    (1, 129, (5, 9), 64, (3, 6), 2, (1, 2), 1, 1),  # 2322 rows: AVX2 band tiles again
     (1, 3, (32, 32), 192, (5, 5), 1, 2, 1, 1),  # NIN's first layer
     (2, 3, (13, 11), 100, (3, 3), 2, (1, 2), (1, 2), 1),
     (1, 4, (9, 40), 200, (3, 3), 1, 1, 1, 2),   # groups: Cg = 2, Kg = 100
