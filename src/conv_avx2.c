@@ -103,17 +103,26 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
     }
 }
 
-/* The panel path (see a2_panel_use) for every KxK layer with K/groups >= 64
- * whose panel [Cg * taps][16 floats / 8 doubles] stays within 144 KiB (L2):
+/* The panel path (see a2_panel_use) for every KxK layer with K/groups >= 48
+ * (float64: 64) whose panel [Cg * taps][16 floats / 8 doubles] stays
+ * within 144 KiB (L2):
  * against the 6 x 16 band tile, paired A/B, 1 and 2 threads, float32:
  * 3x3/s2 128 -> 128 x1.08-1.16, 256 -> 256 x1.07-1.11, 3x3 96 -> 128
  * x1.13-1.16, 256 -> 256 at 14x14 x1.04-1.20, 7x7/s2 3 -> 64 x1.15-1.21,
  * 64 -> 64 x0.97-1.04, 5x5 192 -> 64 x1.00-1.04; float64 x1.04-1.25 on
  * the 3x3 layers, x1.07-1.20 on 7x7/s2 and 5x5 3 -> 192.  A longer panel
  * (3x3 512 -> 512 at 7x7, 4608 rows: x0.84) costs more to copy than it
- * saves. */
+ * saves.  float32 at 48 channels: 7x7/s2 3 -> 48 x1.12-1.16, 3x3/s2 16 -> 48
+ * x1.08-1.10; at 32 it loses (3x3 3 -> 32 at 112x112 x0.85-0.88). */
+#ifndef A2_PANEL_CT
 #define A2_PANEL_CT 2304
-#define A2_PANEL_KG 64
+#endif
+#ifndef A2_PANEL_KG
+#define A2_PANEL_KG (sizeof(T) == 4 ? 48 : 64)
+#endif
+#ifndef A2_PANEL_KG_IMG
+#define A2_PANEL_KG_IMG A2_PANEL_KG
+#endif
 
 #define T float
 #define V __m256

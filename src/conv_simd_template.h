@@ -36,17 +36,25 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
  * x1.20-1.25, 3x3 16 -> 96 x1.08-1.19, but 3x3 32 -> 64 (288 rows)
  * x0.92-1.03 and 24 -> 64 (216) x0.87-1.09, 3x3 16 -> 32 x0.92-0.94.
  * float64 keeps the narrower rule (128 rows, 96 channels): its 64-channel
- * layers lost (7x7/s2 3 -> 64 x0.80-0.94). */
+ * layers lost (7x7/s2 3 -> 64 x0.80-0.94).  A layer on at most 4 input
+ * channels per group (an image's) needs only A2_PANEL_KG_IMG output
+ * channels: float32 3x3/s2 3 -> 32 x1.22, 7x7/s2 3 -> 48 x1.44-1.48 (the
+ * wide tile pads 48 channels to 64 lanes), where 3x3/s2 16 -> 32 lost
+ * (x0.72-0.93) and 8 -> 32 broke even. */
 #ifndef A2_PANEL_CT
 #define A2_PANEL_CT (sizeof(T) == 4 ? 160 : 128)
 #endif
 #ifndef A2_PANEL_KG
 #define A2_PANEL_KG (sizeof(T) == 4 ? 64 : 96)
 #endif
+#ifndef A2_PANEL_KG_IMG
+#define A2_PANEL_KG_IMG (sizeof(T) == 4 ? 32 : 96)
+#endif
 static int NM(a2_panel_use)(const cconv_wshape *ws)
 {
-    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
-    return taps > 1 && ws->Cg * taps <= A2_PANEL_CT && ws->K / ws->groups >= A2_PANEL_KG;
+    const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2], Kg = ws->K / ws->groups;
+    return taps > 1 && ws->Cg * taps <= A2_PANEL_CT
+           && (Kg >= A2_PANEL_KG || (ws->Cg <= 4 && Kg >= A2_PANEL_KG_IMG));
 }
 
 #ifdef A2_OCV

@@ -114,9 +114,13 @@ ODD_CASES = [
     (1, 24, (9, 11), 96, (1, 1), 1, 0, 1, 1),   # 99 pixels: one full tile + 35
     (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1: gathered panel
     (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
-    # panel path (AVX-512: Cg * taps <= 160, K/groups >= 64, float64 128 and
-    # 96; AVX2: 2304 and 64): the 1x1 tile over per-tile panels copied from
-    # the band, tiles spanning row ends
+    # panel path (AVX-512: Cg * taps <= 160, K/groups >= 64, or >= 32 from at
+    # most 4 input channels; float64 128 and 96; AVX2: 2304 and 48, float64
+    # 64): the 1x1 tile over per-tile panels copied from the band, tiles
+    # spanning row ends
+    (1, 3, (17, 19), 32, (3, 3), 2, 1, 1, 1),   # image input, K = 32 (AVX-512 panel)
+    (1, 4, (10, 9), 33, (3, 3), 1, 1, 1, 1),    # 4 input channels: the image rule's edge
+    (1, 5, (9, 11), 48, (3, 3), 2, 1, 1, 1),    # K = 48 (AVX2 panel float32)
     (1, 3, (23, 29), 64, (7, 7), 2, 3, 1, 1),   # conv1-like: 147 rows, K = 64
     (1, 10, (6, 7), 65, (4, 4), 1, 2, 1, 1),    # exactly 160 panel rows
     (1, 12, (9, 10), 64, (3, 3), 2, 1, 1, 2),   # groups at the edge: Kg = 64, 54 rows
