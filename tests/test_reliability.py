@@ -660,8 +660,12 @@ def test_chunked_calls_are_bitwise_identical(isa, monkeypatch):
 
 
 INTERRUPT_CHILD = r"""
-import sys, time
+import signal, sys, time
 import numpy as np, cconv
+# a process started in the background by a non-interactive shell (nohup cmd &)
+# inherits SIGINT ignored, and Python then leaves it ignored: Ctrl-C is what is
+# tested here, so the child takes Python's usual handler whatever its parent had
+signal.signal(signal.SIGINT, signal.default_int_handler)
 rng = np.random.default_rng(0)
 # float64 11x11 on small images: much work per byte, and no Winograd path
 C, H = 32, 16
