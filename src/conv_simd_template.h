@@ -468,10 +468,10 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     || (cbw < A2_MIN_CHUNK && Cg > cbw);
     const int64_t nch = kbo ? 1 : a2_cdiv(a2_max(Cg, 1), a2_max(1, a2_min(A2_C1CHUNK, cbw)));
     const int64_t cb = a2_cdiv(a2_max(Cg, 1), nch);
-    /* weights of group g, oc block kb from input channel c0 */
+    /* weights of group g, oc block kb (first channel k0) from input channel c0 */
     const int inplace = (p->w.flags & CCONV_PACK_IN_PLACE_1X1) != 0;
-#define A2_W1(g, kb, c0) (inplace ? wp + ((g) * Kg + a2_kfirst(Kg, kb)) * Cg + (c0) \
-                                  : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
+#define A2_W1(g, kb, k0, c0) (inplace ? wp + ((g) * Kg + (k0)) * Cg + (c0) \
+                                      : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
     const NM(a2_mk1x1_fn)(*mk1)[OCB + 1] = NM(a2_mk1x1t)[inplace];
     int failed = 0;
 
@@ -526,7 +526,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            mk1[a2_cdiv(nv, VL)][mr](A2_W1(g, kb, 0), bj, Cg, bcs, NULL, NULL, &ep);
+                            mk1[a2_cdiv(nv, VL)][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
                         }
                     }
                     continue;
@@ -573,7 +573,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * L1/L2 while the panel streams past them */
                     for (int64_t kb = kb0; kb < kb1; kb++) {
                         const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
-                        const T *a = A2_W1(g, kb, 0);
+                        const T *a = A2_W1(g, kb, k0, 0);
                         const int64_t k = g * Kg + k0;
                         ep.y = y + n * p->y_sn + k * p->y_sk;
                         ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
@@ -596,7 +596,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         const T *bj = panel + j * Cg * NR1 + c0 * NR1;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
-                            const T *a = A2_W1(g, kb, c0);
+                            const T *a = A2_W1(g, kb, k0, c0);
                             T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR1) : NULL;
                             const int64_t k = g * Kg + k0;
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
@@ -700,7 +700,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     int64_t rb = BAND_BUDGET / bpr - rsh_max;
     rb = a2_max(1, a2_min(rb, Ho));
     /* a band should hold at least a few tiles */
-    if (rb * Wq < 4 * (panel ? NR1 : NR)) rb = a2_min(Ho, a2_cdiv(4 * (panel ? NR1 : NR), Wq));
+    const int64_t band_min_px = 4 * (panel ? NR1 : NR);
+    if (rb * Wq < band_min_px) rb = a2_min(Ho, a2_cdiv(band_min_px, Wq));
     int64_t nbands = a2_cdiv(Ho, rb);
     const double work = (double)p->N * p->w.K * Cg * taps * Do * Ho * Wo;
     const int nt = cconv_threads_for(nthreads, work, p->N * Do * G * Ho * nkb);
@@ -712,7 +713,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
              * that runs slow (a core shared with another process): smaller
              * bands, each still a few tiles wide */
             int64_t nb2 = a2_min(a2_cdiv(A2_BAND_TPT * nt, imgs),
-                                 a2_max(1, Ho * Wq / (4 * (panel ? NR1 : NR))));
+                                 a2_max(1, Ho * Wq / band_min_px));
             if (nb2 > nbands) nbands = a2_min(nb2, Ho);
         } else if (base % nt && base < 8 * nt) {
             int64_t nb2 = nbands * a2_balance(base, nt, 16);

@@ -209,8 +209,6 @@ typedef struct {
         if ((n) == 4) _mm_storeu_ps(d, f_);                            \
         else _mm_storel_pi((__m64 *)(d), f_);                          \
     } while (0)
-/* 4 floats gathered as floats, then widened in one conversion */
-#define W_GATHER4(p0, p1, p2, p3) _mm256_cvtps_pd(_mm_setr_ps(*(p0), *(p1), *(p2), *(p3)))
 /* the 9 taps of 4 float filters as double lane vectors: taps 0-7 of each
  * filter in one load, a 4 x 8 transpose in registers, tap 8 gathered (a
  * third of the instructions of nine 4-value gathers) */

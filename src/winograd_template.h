@@ -6,8 +6,8 @@
  * (lanes), WN(x) (name suffix), W_LOAD (aligned), W_STORE (aligned),
  * W_BCAST(p) (broadcast *p), W_ZERO(), W_FMA(a, b, c) (a*b + c), W_FNMA(a, b,
  * c) (c - a*b), W_ADD, W_SUB, W_SET1(c) (the last four for W_IN1D/W_OUT1D),
- * W_GATHER4(p0, p1, p2, p3) (the __m256d of *p0 .. *p3 in double),
- * optionally W_GATHER9(g, gv) (the same for all 9 taps of the 4 filters at
+ * W_GATHER4(p0, p1, p2, p3) (the __m256d of *p0 .. *p3 in double) or,
+ * instead, W_GATHER9(g, gv) (the same for all 9 taps of the 4 filters at
  * g[0..3], gv[t] for tap t, in fewer instructions),
  * W_PACK_STORE2(d, d2, v) (lanes 0-1 of the __m256d v to d, lanes 2-3 to d2,
  * as WT), W_PACK_STORE(d, v, n) (the first n = 4 or 2 lanes of the __m256d v to d
