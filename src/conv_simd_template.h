@@ -457,8 +457,16 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t tasks = p->N * G * npb * nkc;
     const int64_t nkbt = a2_cdiv(nkb, nkc);       /* most oc blocks per task */
     /* input-channel chunks: fixed by Cg alone (never by the thread count) */
-    /* unpacked tiles: few oc blocks, all channels of a tile within L1 */
-    const int direct = unit && nkb <= A2_DIRECT_NKB && Cg * NR1 * (int64_t)sizeof(T) <= A2_DIRECT_BYTES;
+    /* unpacked tiles: few oc blocks, all channels of a tile within L1; or
+     * input rows that start on cache lines (every tile load whole lines, none
+     * split), at least A2_ALIGNED_MIN_C channels and at most A2_ALIGNED_NKB
+     * oc blocks: the tiles read the rows where they are and no panel copy
+     * stands between the input stream and the FMAs */
+    const int64_t tsz = (int64_t)sizeof(T);
+    const int aligned = ((uintptr_t)x % 64) == 0 && (p->x_sc * tsz) % 64 == 0
+                        && (p->N == 1 || (p->x_sn * tsz) % 64 == 0);
+    const int direct = unit && ((nkb <= A2_DIRECT_NKB && Cg * NR1 * tsz <= A2_DIRECT_BYTES)
+                                || (aligned && nkb <= A2_ALIGNED_NKB && Cg >= A2_ALIGNED_MIN_C));
     /* loop order: oc-block-outer when one block's weights are large, or
      * when so many oc blocks share the L2 weight budget that the channel
      * chunks would be short (256 -> 1024: 29 channels a chunk, a partial-sum

@@ -317,3 +317,67 @@ def test_in_place_request_is_ignored_where_it_cannot_apply():
     assert cconv._core.PackedWeights(w3, _in_place_1x1=True).nbytes > 0
     w1 = np.ones((4, 3, 1, 1), np.float32)
     assert cconv._core.PackedWeights(w1, _isa="portable", _in_place_1x1=True).nbytes > 0
+
+
+def _at_offset(a, off):
+    """A C-contiguous copy of ``a`` whose data starts ``off`` bytes past a
+    64-byte boundary (NumPy alone gives 16)."""
+    buf = np.empty(a.nbytes + 128, np.uint8)
+    start = (-buf.ctypes.data) % 64 + off
+    v = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    v[...] = a
+    assert v.ctypes.data % 64 == off
+    return v
+
+
+# (N, C, H, W, K, groups): 1x1 layers whose input rows start on cache lines
+# when the array does (H*W a multiple of 16 values), around the edges of the
+# rule that lets such rows be read in place (at least 64 input channels per
+# group, at most 22 blocks of 6 output channels)
+ALIGNED_1X1_CASES = [
+    (1, 64, 16, 16, 64, 1),    # 4 whole 64-pixel tiles, 11 oc blocks
+    (2, 96, 12, 12, 40, 1),    # 144 pixels: a 16-pixel last tile; 2 images
+    (1, 128, 8, 8, 132, 1),    # 22 oc blocks, the most read in place
+    (1, 128, 8, 8, 133, 1),    # 23: packed panels again
+    (1, 64, 4, 4, 20, 1),      # one partial tile
+    (1, 128, 8, 8, 64, 2),     # groups: 64 channels and 32 outputs each
+    (1, 63, 16, 16, 64, 1),    # 63 channels: packed panels
+    (3, 256, 4, 8, 70, 1),     # 32 pixels, 256 channels
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", ALIGNED_1X1_CASES, ids=str)
+def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
+    """The same 1x1 layer on an input that starts on a cache line (its rows
+    may be read in place, no panel copy) and one 16 or 8 bytes past it (rows
+    always copied to panels): the same reduction order, so the same bits,
+    within the float bound of the float64 reference, with bias, residual and
+    ReLU fused, written into a channel slice, on 1 and 3 threads."""
+    N, C, H, W, K, g = case
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C // g, 1, 1)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    ref, absref = conv_ref_fast(x, w, b) if g == 1 else conv_ref(x, w, b, 1, 0, 1, g)
+    r = rng.standard_normal(ref.shape).astype(dtype)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    pw = cconv.pack_weights(w, g, _isa=isa)
+    ys = []
+    for off in (0, x.itemsize * 2, x.itemsize):
+        xo = _at_offset(x, off)
+        for nt in (1, 3):
+            big = np.zeros((N, K + 5, H, W), dtype)
+            sl = big[:, 2:2 + K]
+            sl[...] = r
+            cconv.conv2d(xo, pw, b, groups=g, residual=sl, activation="relu", out=sl,
+                         num_threads=nt)
+            assert not big[:, :2].any() and not big[:, 2 + K:].any()
+            ys.append(sl.copy())
+        if isa == cconv._core.isa():
+            # a one-shot call (raw weights: read in place up to 1024 pixels)
+            ys.append(cconv.conv2d(xo, w, b, groups=g, residual=r, activation="relu"))
+    assert_close(ys[0], ref, absref, C // g)
+    for y in ys[1:]:
+        np.testing.assert_array_equal(ys[0], y)
