@@ -43,7 +43,7 @@
  * copy) up to A2_ALIGNED_NKB oc blocks and from A2_ALIGNED_MIN_C channels.
  * Paired A/B on AVX-512, aligned input, 1 and 2 threads: 256 -> 64 at 56x56
  * x1.08-1.13, 192 -> 64 at 28x28 x1.07-1.17, 512 -> 128 x1.05-1.10, 128 -> 128
- * x1.08, batch 8 x0.98-1.05, float64 x1.02-1.09; with more oc blocks it lost
+ * x1.08, batch 8 x0.95-1.05, float64 x1.02-1.09; with more oc blocks it lost
  * (64 -> 256 x0.94-1.03, 1024 -> 256 x0.96, 128 -> 512 x0.97), and with 32
  * channels (32 -> 64 at 112x112 x0.85-0.90) */
 #ifndef A2_ALIGNED_NKB
