@@ -3,7 +3,8 @@
  * The kernels of conv_simd_template.h (6-oc register tiles, 1x1 as a GEMM
  * over packed pixel panels, direct KxK over zero-padded stride-phase bands)
  * instantiated for zmm vectors: a KxK tile is 6 output channels x 2 vectors
- * (32 float32 / 16 float64 pixels), a 1x1 tile 6 x 4 vectors (A2_NV1).
+ * (32 float32 / 16 float64 pixels), a 1x1 tile 6 x 4 vectors (A2_NV1),
+ * which reads cache-line-aligned input rows in place (A2_ALIGNED_NKB).
  * KxK layers with at least 24 (float64: 12) output channels per group use
  * their own output-channel-vectorised tile instead (below), with its own
  * packed layout.  Compiled with -mavx512f and only called after dispatch.c

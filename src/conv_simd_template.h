@@ -514,9 +514,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 const int64_t px0 = tl0 * NR1, npx = a2_min(P, tl1 * NR1) - px0;
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
                 if (direct) {
-                    /* few oc blocks: packing would cost as much as it saves;
-                     * run the tiles straight from the input rows, only a
-                     * partial last tile packed */
+                    /* few oc blocks (packing would cost as much as it
+                     * saves) or aligned rows: run the tiles straight from
+                     * the input rows, only a partial last tile packed */
                     const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);

@@ -1,5 +1,6 @@
 """Float64 references for the tests, from SciPy and NumPy only (never cconv),
-and the float32/float64 error bound the comparisons use."""
+the float32/float64 error bound the comparisons use, and small test helpers
+(the kernel sets to run, inputs at a chosen cache-line offset)."""
 from __future__ import annotations
 
 import itertools
@@ -156,3 +157,15 @@ def kernel_isas():
     if cconv._core.cpu_has_avx512():
         isas.append("avx512")
     return isas
+
+
+def at_offset(a, off):
+    """A C-contiguous copy of ``a`` whose data starts ``off`` bytes past a
+    64-byte boundary (NumPy alone gives 16)."""
+    a = np.asarray(a)
+    buf = np.empty(a.nbytes + 128, np.uint8)
+    start = (-buf.ctypes.data) % 64 + off
+    v = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    v[...] = a
+    assert v.ctypes.data % 64 == off
+    return v

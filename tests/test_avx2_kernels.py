@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cconv
-from reference import assert_close, conv_ref, conv_ref_fast, kernel_isas
+from reference import assert_close, at_offset, conv_ref, conv_ref_fast, kernel_isas
 
 ISAS = kernel_isas()
 CONV = {1: cconv.conv1d, 2: cconv.conv2d, 3: cconv.conv3d}
@@ -319,17 +319,6 @@ def test_in_place_request_is_ignored_where_it_cannot_apply():
     assert cconv._core.PackedWeights(w1, _isa="portable", _in_place_1x1=True).nbytes > 0
 
 
-def _at_offset(a, off):
-    """A C-contiguous copy of ``a`` whose data starts ``off`` bytes past a
-    64-byte boundary (NumPy alone gives 16)."""
-    buf = np.empty(a.nbytes + 128, np.uint8)
-    start = (-buf.ctypes.data) % 64 + off
-    v = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
-    v[...] = a
-    assert v.ctypes.data % 64 == off
-    return v
-
-
 # (N, C, H, W, K, groups): 1x1 layers whose input rows start on cache lines
 # when the array does (H*W a multiple of 16 values), around the edges of the
 # rule that lets such rows be read in place (at least 64 input channels per
@@ -366,7 +355,7 @@ def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
     pw = cconv.pack_weights(w, g, _isa=isa)
     ys = []
     for off in (0, x.itemsize * 2, x.itemsize):
-        xo = _at_offset(x, off)
+        xo = at_offset(x, off)
         for nt in (1, 3):
             big = np.zeros((N, K + 5, H, W), dtype)
             sl = big[:, 2:2 + K]

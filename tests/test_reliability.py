@@ -22,6 +22,7 @@ import pytest
 
 import cconv
 from cconv import _core
+from reference import at_offset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CCONV_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(cconv.__file__)))
@@ -576,13 +577,7 @@ def test_zero_d_relu_keeps_its_shape():
 
 def _misaligned(shape, dtype=np.float32):
     """A C-contiguous array whose data starts 16 bytes past a cache line."""
-    n = int(np.prod(shape))
-    buf = np.empty(n + 32, dtype)
-    off = (-buf.ctypes.data % 64 + 16) // buf.itemsize
-    a = buf[off:off + n].reshape(shape)
-    assert a.ctypes.data % 64 == 16
-    a[...] = np.random.default_rng(0).standard_normal(shape)
-    return a
+    return at_offset(np.random.default_rng(0).standard_normal(shape).astype(dtype), 16)
 
 
 def test_outputs_cconv_allocates_start_on_a_cache_line():
