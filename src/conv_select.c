@@ -1,5 +1,6 @@
 /* conv_select.c - the AVX2 and AVX-512 kernel tables (float32, float64) with
- * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c)
+ * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c;
+ * on AVX-512 its GEMM runs in winograd_gemm_avx512.c)
  * when it applies and pays off, everything else to the direct kernels of the
  * table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
  *
@@ -81,6 +82,35 @@ static int conv_f64(const cconv_conv_params *p, const void *x, const void *packe
     return cconv_wino3x3_conv_f64(p, (const double *)x, packed, (const double *)bias,
                                   (const double *)res, (double *)y, nthreads);
 }
+/* The same on AVX-512 with every Winograd GEMM step in zmm
+ * (winograd_gemm_avx512.c), for layers with C*K >= WINO_WIDE_MIN_CK.  The
+ * transforms stay AVX2 and run at the AVX-512 clock once zmm code runs, so a
+ * layer whose GEMM is small against its transforms keeps the AVX2 kernels:
+ * paired A/B, one thread, float32, wide against AVX2: 96 -> 128 at 28x28
+ * x1.14, 64 -> 64 at 56x56 x1.10 (batch 8 x1.07), 256 -> 256 at 14x14 x1.06,
+ * 32 -> 128 at 28x28 x1.11; 48 -> 64 x1.01, 32 -> 64 x0.99, 16 -> 64 at
+ * 55x55 x0.94-0.95.  Both give the same bits (same sums, same order). */
+#ifndef WINO_WIDE_MIN_CK
+#define WINO_WIDE_MIN_CK 4096
+#endif
+static const cconv_wino_wide_f32 wide_f32 = {cconv_wino_mk2_avx512_f32, cconv_wino_mk12_avx512_f32,
+                                             cconv_wino_mk22_avx512_f32};
+static const cconv_wino_wide_f64 wide_f64 = {cconv_wino_mk2_avx512_f64, cconv_wino_mk12_avx512_f64,
+                                             cconv_wino_mk22_avx512_f64};
+static int conv512_f32(const cconv_conv_params *p, const void *x, const void *packed,
+                       const void *bias, const void *res, void *y, int nthreads)
+{
+    if (p->C * p->w.K < WINO_WIDE_MIN_CK) return conv_f32(p, x, packed, bias, res, y, nthreads);
+    return cconv_wino3x3_conv_wide_f32(p, (const float *)x, packed, (const float *)bias,
+                                       (const float *)res, (float *)y, nthreads, &wide_f32);
+}
+static int conv512_f64(const cconv_conv_params *p, const void *x, const void *packed,
+                       const void *bias, const void *res, void *y, int nthreads)
+{
+    if (p->C * p->w.K < WINO_WIDE_MIN_CK) return conv_f64(p, x, packed, bias, res, y, nthreads);
+    return cconv_wino3x3_conv_wide_f64(p, (const double *)x, packed, (const double *)bias,
+                                       (const double *)res, (double *)y, nthreads, &wide_f64);
+}
 /* float64 weights are twice the bytes to stream per tile block.  Forced
  * Winograd against direct, float64, one thread (GFLOP/s): 14x14 (16 tiles)
  * 128 -> 128 40 vs 53, 256 -> 256 49-62 vs 49-52; 18x18 (25 tiles) 64 -> 64
@@ -89,6 +119,12 @@ static const wino_ops wino_f32 = {sizeof(float), WINO_F32_MIN_TILES,
                                   cconv_wino3x3_packed_size_f32, pack_f32, conv_f32, finite_f32};
 static const wino_ops wino_f64 = {sizeof(double), WINO_F64_MIN_TILES,
                                   cconv_wino3x3_packed_size_f64, pack_f64, conv_f64, finite_f64};
+static const wino_ops wino512_f32 = {sizeof(float), WINO_F32_MIN_TILES,
+                                     cconv_wino3x3_packed_size_f32, pack_f32, conv512_f32,
+                                     finite_f32};
+static const wino_ops wino512_f64 = {sizeof(double), WINO_F64_MIN_TILES,
+                                     cconv_wino3x3_packed_size_f64, pack_f64, conv512_f64,
+                                     finite_f64};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -166,9 +202,9 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     const cconv_conv_kernels name = {isa, name##_size, name##_pack, name##_conv, name##_chain};
 
 SEL_TABLE(cconv_avx2_select_f32, "avx2", cconv_avx2_f32, wino_f32)
-SEL_TABLE(cconv_avx512_select_f32, "avx512", cconv_avx512_f32, wino_f32)
+SEL_TABLE(cconv_avx512_select_f32, "avx512", cconv_avx512_f32, wino512_f32)
 SEL_TABLE(cconv_avx2_select_f64, "avx2", cconv_avx2_f64, wino_f64)
-SEL_TABLE(cconv_avx512_select_f64, "avx512", cconv_avx512_f64, wino_f64)
+SEL_TABLE(cconv_avx512_select_f64, "avx512", cconv_avx512_f64, wino512_f64)
 #undef SEL_TABLE
 
 #else

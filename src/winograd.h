@@ -39,6 +39,58 @@ void cconv_wino3x3_pack_f64(const cconv_wshape *ws, const double *w, void *dst, 
 int cconv_wino3x3_conv_f64(const cconv_conv_params *p, const double *x, const void *packed,
                            const double *bias, const double *residual, double *y, int nthreads);
 
+/* A GEMM kernel of a wider ISA for two whole V panels (32 float32 / 16 float64
+ * tiles): m[i][t] = sum_c u[c][i] v(t)[c] for the 6 output channels i of one
+ * packed block, tiles 0..WP-1 from the panel at v ([c][WP]) and WP..2WP-1 from
+ * the panel at v + vps, into m + i*ms (tiles contiguous).  The sum over c runs
+ * in order with one FMA a step per lane, as in the AVX2 kernel: the results
+ * are bitwise the same. */
+typedef void (*cconv_wino_mk2_fn_f32)(const float *u, const float *v, int64_t vps, int64_t C,
+                                      float *m, int64_t ms);
+typedef void (*cconv_wino_mk2_fn_f64)(const double *u, const double *v, int64_t vps, int64_t C,
+                                      double *m, int64_t ms);
+/* ... and for a block of one panel: 6 channels of the block at u, and when
+ * two, 6 more of the next block at u + us, into m + i*ms (i < 6 or 12) */
+typedef void (*cconv_wino_mk12_fn_f32)(const float *u, int64_t us, int two, const float *v,
+                                       int64_t C, float *m, int64_t ms);
+typedef void (*cconv_wino_mk12_fn_f64)(const double *u, int64_t us, int two, const double *v,
+                                       int64_t C, double *m, int64_t ms);
+/* ... and two blocks (the second at u + us) x two panels: 12 channels x 2WP tiles */
+typedef void (*cconv_wino_mk22_fn_f32)(const float *u, int64_t us, const float *v, int64_t vps,
+                                       int64_t C, float *m, int64_t ms);
+typedef void (*cconv_wino_mk22_fn_f64)(const double *u, int64_t us, const double *v,
+                                       int64_t vps, int64_t C, double *m, int64_t ms);
+typedef struct {
+    cconv_wino_mk2_fn_f32 mk2;
+    cconv_wino_mk12_fn_f32 mk12;
+    cconv_wino_mk22_fn_f32 mk22;
+} cconv_wino_wide_f32;
+typedef struct {
+    cconv_wino_mk2_fn_f64 mk2;
+    cconv_wino_mk12_fn_f64 mk12;
+    cconv_wino_mk22_fn_f64 mk22;
+} cconv_wino_wide_f64;
+/* cconv_wino3x3_conv_f32 with every GEMM step in the wide kernels */
+int cconv_wino3x3_conv_wide_f32(const cconv_conv_params *p, const float *x, const void *packed,
+                                const float *bias, const float *residual, float *y, int nthreads,
+                                const cconv_wino_wide_f32 *wk);
+int cconv_wino3x3_conv_wide_f64(const cconv_conv_params *p, const double *x, const void *packed,
+                                const double *bias, const double *residual, double *y,
+                                int nthreads, const cconv_wino_wide_f64 *wk);
+/* the AVX-512F kernels (winograd_gemm_avx512.c): call only after the AVX-512 check */
+void cconv_wino_mk2_avx512_f32(const float *u, const float *v, int64_t vps, int64_t C, float *m,
+                               int64_t ms);
+void cconv_wino_mk2_avx512_f64(const double *u, const double *v, int64_t vps, int64_t C,
+                               double *m, int64_t ms);
+void cconv_wino_mk12_avx512_f32(const float *u, int64_t us, int two, const float *v, int64_t C,
+                                float *m, int64_t ms);
+void cconv_wino_mk12_avx512_f64(const double *u, int64_t us, int two, const double *v,
+                                int64_t C, double *m, int64_t ms);
+void cconv_wino_mk22_avx512_f32(const float *u, int64_t us, const float *v, int64_t vps,
+                                int64_t C, float *m, int64_t ms);
+void cconv_wino_mk22_avx512_f64(const double *u, int64_t us, const double *v, int64_t vps,
+                                int64_t C, double *m, int64_t ms);
+
 #ifdef __cplusplus
 }
 #endif

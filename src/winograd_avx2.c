@@ -14,6 +14,8 @@
  *  2. 36 GEMMs per chunk of output channels: M[e][k][tile] = sum_c
  *     U[e][k][c] V[e][c][tile], register tile 6 k x 2 vectors (12 ymm
  *     accumulators, U broadcast from the packed weights [e][k/6][c][6]);
+ *     on AVX-512 (conv_select.c: layers with C*K >= 4096) the GEMM steps run
+ *     in winograd_gemm_avx512.c instead, a panel a zmm, same sums;
  *  3. output transform a vector of tiles at a time, fused with bias, residual (may
  *     alias y) and ReLU, written through y_sn / y_sk (channel slices ok).
  * Scratch per thread: V (36*C*32 values), M (36*66*32), a band, metadata.

@@ -177,8 +177,13 @@ static void WN(w_mk_half)(const WT *u, const WT *v, int64_t C, WT *m, int64_t ms
 
 /* ---- the convolution ---- */
 
-int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
-                           const WT *bias, const WT *res, WT *y, int nthreads)
+/* wk: NULL (the AVX2 kernels w_mk_full / w_mk_half), or a wider ISA's
+ * kernels (winograd.h) that then run every GEMM step: a wide instruction
+ * set mixed with the AVX2 one ran the whole call at the wide set's lower
+ * clock (28x28, 32 + 17 tiles, wide kernel on the first block only: x0.81) */
+static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
+                         const WT *bias, const WT *res, WT *y, int nthreads,
+                         const WN(cconv_wino_wide) *wk)
 {
     const int64_t N = p->N, C = p->C, K = p->w.K;
     const int64_t H = p->in[1], W = p->in[2], Ho = p->out[1], Wo = p->out[2];
@@ -208,7 +213,11 @@ int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *
     }
     nblk = w_cdiv(T, nbp);
     nkc = w_cdiv(nkb, kbc);
-    const int64_t nbpp = w_cdiv(nbp, WP) * WP, npan = nbpp / WP;  /* M row, V panels */
+    /* M row, V panels: with wk a whole number of panel pairs (or one panel),
+     * every tile of a block in the wide kernels (lanes past the block's tiles
+     * are zeroed below; their sums are never read) */
+    const int64_t pstep = wk && nbp > WP ? 2 * WP : WP;
+    const int64_t nbpp = w_cdiv(nbp, pstep) * pstep, npan = nbpp / WP;
     const int64_t KL = kbc * KR;                       /* M rows per chunk */
     const int64_t Wb = 4 * w_min(nbp, tw) + 4;        /* band row length */
     const int64_t nseg_max = w_min(nbp, w_cdiv(nbp, tw) + 1);
@@ -293,11 +302,38 @@ int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *
                             WN(w_itrans)(src + g, Wb, V + ((g / WP) * C + c) * WP + (g % WP),
                                          npan * C * WP);
                     }
+                    /* the wide kernels run whole panel pairs: zeros in the
+                     * lanes past the block (sums never read, but kept finite) */
+                    if (wk)
+                        for (int64_t g = nbw; g < nbpp; g += WL)
+                            for (int64_t e = 0; e < NE; e++)
+                                for (int64_t c = 0; c < C; c++)
+                                    W_STORE(V + e * npan * C * WP + ((g / WP) * C + c) * WP + (g % WP),
+                                            W_ZERO());
                     cached = key;
                 }
                 /* 36 GEMMs for this chunk of output channels */
                 for (int64_t e = 0; e < NE; e++) {
                     const WT *Ve = V + e * npan * C * WP;
+                    if (wk && nbpp == WP) {   /* one panel: two blocks a call */
+                        for (int64_t kb = 0; kb < nkl; kb += 2)
+                            wk->mk12(U + ((e * nkb + kb0 + kb) * C) * KR, C * KR, kb + 1 < nkl, Ve,
+                                     C, M + (e * KL + kb * KR) * nbpp, nbpp);
+                        continue;
+                    }
+                    if (wk) {   /* panel pairs: two blocks a call, an odd last one alone */
+                        for (int64_t kb = 0; kb < nkl; kb += 2) {
+                            const WT *u = U + ((e * nkb + kb0 + kb) * C) * KR;
+                            WT *m = M + (e * KL + kb * KR) * nbpp;
+                            for (int64_t tv = 0; tv < nbw; tv += 2 * WP) {
+                                if (kb + 1 < nkl)
+                                    wk->mk22(u, C * KR, Ve + tv * C, WP * C, C, m + tv, nbpp);
+                                else
+                                    wk->mk2(u, Ve + tv * C, WP * C, C, m + tv, nbpp);
+                            }
+                        }
+                        continue;
+                    }
                     for (int64_t kb = 0; kb < nkl; kb++) {
                         const WT *u = U + ((e * nkb + kb0 + kb) * C) * KR;
                         WT *m = M + (e * KL + kb * KR) * nbpp;
@@ -334,6 +370,19 @@ int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *
         cconv_fpenv_leave(fps);
     }
     return failed ? CCONV_ENOMEM : CCONV_OK;
+}
+
+int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
+                           const WT *bias, const WT *res, WT *y, int nthreads)
+{
+    return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, NULL);
+}
+
+int WN(cconv_wino3x3_conv_wide)(const cconv_conv_params *p, const WT *x, const void *packed,
+                                const WT *bias, const WT *res, WT *y, int nthreads,
+                                const WN(cconv_wino_wide) *wk)
+{
+    return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, wk);
 }
 
 #undef WP

@@ -140,6 +140,43 @@ def test_threads_bitwise_equal(force, shape, dtype):
         np.testing.assert_array_equal(ys[0], y)
 
 
+# (N, C, H, W, K, pad), each with C*K >= 4096 (the wide kernels' rule):
+# 28x28 (32 + 17 tiles: a panel pair, then a pair whose second panel is mostly
+# lanes past the block) over 2 channel chunks (K = 132: 22 blocks); 14x14
+# (16 tiles: one panel, two 6-channel blocks a call) with an odd block count
+# (K = 66: 11) and a partial one (K = 70); 7x7 (4 tiles); 36x36 over 2 images
+WIDE = [(1, 32, 28, 28, 132, 1), (1, 64, 14, 14, 66, 1), (1, 64, 14, 14, 70, 1),
+        (1, 96, 7, 7, 64, 1), (2, 64, 36, 36, 64, 1), (1, 48, 30, 17, 100, 2)]
+
+
+@pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
+@pytest.mark.parametrize("case", WIDE, ids=str)
+def test_avx512_gemm_matches_avx2_bitwise(force, case, dtype):
+    """On AVX-512 the Winograd GEMM of layers with C*K >= 4096 runs in zmm
+    (winograd_gemm_avx512.c), every step of a call, tiles past a block's end
+    included.  Per tile it is the same sum in the same order as the AVX2
+    kernel, so the two must agree bitwise, on 1 and 3 threads (which change
+    the blocks), with bias, residual and ReLU; both meet the float64 bound."""
+    N, C, H, W, K, pad = case
+    rng = np.random.default_rng(sum(case))
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    ref, absref = conv_ref_fast(x, w, b, 1, pad)
+    r = rng.standard_normal(ref.shape).astype(dtype)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    ys = []
+    for isa in ("avx2", "avx512"):
+        pw = cconv._core.PackedWeights(w, 1, _isa=isa)
+        for t in (1, 3):
+            y = cconv.conv2d(x, pw, b, padding=pad, residual=r, activation="relu",
+                             num_threads=t)
+            assert_close(y, ref, absref, 9 * C)
+            ys.append(y)
+    for y in ys[1:]:
+        np.testing.assert_array_equal(ys[0], y)
+
+
 def test_off_and_forced_agree_within_bound(monkeypatch, dtype):
     """The direct kernel (CCONV_WINOGRAD=0) and the Winograd path on the same
     packed weights both meet the bound; they differ only by rounding."""
