@@ -21,6 +21,12 @@
 extern "C" {
 #endif
 
+/* one 4x4 output tile of a block (the driver's metadata for the output transform) */
+typedef struct {
+    int64_t yoff;      /* offset of the tile's top-left output in a channel plane */
+    int nr, nc;        /* valid rows / columns (1..4) */
+} w_tile;
+
 /* bytes of the transformed weights; 0 unless the weight shape is 3x3, groups 1, 2-D */
 int64_t cconv_wino3x3_packed_size_f32(const cconv_wshape *ws);
 /* w: contiguous (K, C, 1, 3, 3) float32; dst: 64-byte aligned, packed_size bytes */
@@ -60,15 +66,31 @@ typedef void (*cconv_wino_mk22_fn_f32)(const float *u, int64_t us, const float *
                                        int64_t C, float *m, int64_t ms);
 typedef void (*cconv_wino_mk22_fn_f64)(const double *u, int64_t us, const double *v,
                                        int64_t vps, int64_t C, double *m, int64_t ms);
+/* transforms of a whole panel of tiles (WP: 16 float32), as w_itrans /
+ * w_otrans of winograd_avx2.c do for WL tiles; NULL: the AVX2 ones */
+typedef void (*cconv_wino_itrans_fn_f32)(const float *const *src, int64_t ld, float *dst,
+                                         int64_t es);
+typedef void (*cconv_wino_otrans_fn_f32)(const float *m, int64_t es, const w_tile *tiles, int ntl,
+                                         int full, float *yk, const float *rk, int64_t Wo,
+                                         float bias, int relu);
+typedef void (*cconv_wino_itrans_fn_f64)(const double *const *src, int64_t ld, double *dst,
+                                         int64_t es);
+typedef void (*cconv_wino_otrans_fn_f64)(const double *m, int64_t es, const w_tile *tiles,
+                                         int ntl, int full, double *yk, const double *rk,
+                                         int64_t Wo, double bias, int relu);
 typedef struct {
     cconv_wino_mk2_fn_f32 mk2;
     cconv_wino_mk12_fn_f32 mk12;
     cconv_wino_mk22_fn_f32 mk22;
+    cconv_wino_itrans_fn_f32 itrans;
+    cconv_wino_otrans_fn_f32 otrans;
 } cconv_wino_wide_f32;
 typedef struct {
     cconv_wino_mk2_fn_f64 mk2;
     cconv_wino_mk12_fn_f64 mk12;
     cconv_wino_mk22_fn_f64 mk22;
+    cconv_wino_itrans_fn_f64 itrans;
+    cconv_wino_otrans_fn_f64 otrans;
 } cconv_wino_wide_f64;
 /* cconv_wino3x3_conv_f32 with every GEMM step in the wide kernels */
 int cconv_wino3x3_conv_wide_f32(const cconv_conv_params *p, const float *x, const void *packed,
@@ -77,7 +99,11 @@ int cconv_wino3x3_conv_wide_f32(const cconv_conv_params *p, const float *x, cons
 int cconv_wino3x3_conv_wide_f64(const cconv_conv_params *p, const double *x, const void *packed,
                                 const double *bias, const double *residual, double *y,
                                 int nthreads, const cconv_wino_wide_f64 *wk);
-/* the AVX-512F kernels (winograd_gemm_avx512.c): call only after the AVX-512 check */
+/* the AVX-512F kernels (winograd_avx512.c): call only after the AVX-512 check */
+void cconv_wino_itrans_avx512_f32(const float *const *src, int64_t ld, float *dst, int64_t es);
+void cconv_wino_otrans_avx512_f32(const float *m, int64_t es, const w_tile *tiles, int ntl,
+                                  int full, float *yk, const float *rk, int64_t Wo, float bias,
+                                  int relu);
 void cconv_wino_mk2_avx512_f32(const float *u, const float *v, int64_t vps, int64_t C, float *m,
                                int64_t ms);
 void cconv_wino_mk2_avx512_f64(const double *u, const double *v, int64_t vps, int64_t C,

@@ -14,8 +14,9 @@
  *  2. 36 GEMMs per chunk of output channels: M[e][k][tile] = sum_c
  *     U[e][k][c] V[e][c][tile], register tile 6 k x 2 vectors (12 ymm
  *     accumulators, U broadcast from the packed weights [e][k/6][c][6]);
- *     on AVX-512 (conv_select.c: layers with C*K >= 4096) the GEMM steps run
- *     in winograd_gemm_avx512.c instead, a panel a zmm, same sums;
+ *     on AVX-512 (conv_select.c says for which layers) the GEMM steps, and
+ *     in float32 the transforms of steps 1 and 3, run in winograd_avx512.c
+ *     instead, a panel (16 tiles) a zmm, with the same results;
  *  3. output transform a vector of tiles at a time, fused with bias, residual (may
  *     alias y) and ReLU, written through y_sn / y_sk (channel slices ok).
  * Scratch per thread: V (36*C*32 values), M (36*66*32), a band, metadata.
@@ -98,27 +99,28 @@ int cconv_wino3x3_applies(const cconv_conv_params *p, int64_t min_tiles)
 
 /* ---- splitting the work ---- */
 
-/* Task t = (n, tile block, channel chunk) weighs (8-tile groups) x (6-channel
- * blocks); it belongs to the thread whose even share holds its midpoint.
+/* Task t = (n, tile block, channel chunk) weighs (tile vectors: groups of
+ * tv tiles, as the transforms run them) x (6-channel blocks); it belongs to
+ * the thread whose even share holds its midpoint.
  * Returns the total weight (maxshare NULL) or the largest thread's share. */
 static int64_t w_task_weight(int64_t T, int64_t nkb, int64_t nbp, int64_t kbc, int64_t nkc,
-                             int64_t nblk, int64_t task)
+                             int64_t nblk, int64_t tv, int64_t task)
 {
     const int64_t kc = task % nkc, blk = (task / nkc) % nblk;
-    return w_cdiv(w_min(nbp, T - blk * nbp), 8) * w_min(kbc, nkb - kc * kbc);
+    return w_cdiv(w_min(nbp, T - blk * nbp), tv) * w_min(kbc, nkb - kc * kbc);
 }
 
-static int64_t w_split(int64_t N, int64_t T, int64_t nkb, int64_t nbp, int64_t kbc, int64_t nt,
-                       int64_t *maxshare)
+static int64_t w_split(int64_t N, int64_t T, int64_t nkb, int64_t nbp, int64_t kbc, int64_t tv,
+                       int64_t nt, int64_t *maxshare)
 {
     const int64_t nblk = w_cdiv(T, nbp), nkc = w_cdiv(nkb, kbc), tasks = N * nblk * nkc;
     int64_t tot = 0;
-    for (int64_t t = 0; t < tasks; t++) tot += w_task_weight(T, nkb, nbp, kbc, nkc, nblk, t);
+    for (int64_t t = 0; t < tasks; t++) tot += w_task_weight(T, nkb, nbp, kbc, nkc, nblk, tv, t);
     if (!maxshare) return tot;
     *maxshare = 0;
     int64_t pre = 0, cur = 0, owner = 0, best = 0;
     for (int64_t t = 0; t < tasks; t++) {
-        const int64_t wt = w_task_weight(T, nkb, nbp, kbc, nkc, nblk, t);
+        const int64_t wt = w_task_weight(T, nkb, nbp, kbc, nkc, nblk, tv, t);
         const int64_t o = w_min(nt - 1, (2 * pre + wt) * nt / (2 * tot));
         if (o != owner) { best = w_max(best, cur); cur = 0; owner = o; }
         cur += wt;
@@ -129,67 +131,7 @@ static int64_t w_split(int64_t N, int64_t T, int64_t nkb, int64_t nbp, int64_t k
 }
 
 
-typedef struct {
-    int64_t yoff;      /* offset of the tile's top-left output in a channel plane */
-    int nr, nc;        /* valid rows / columns (1..4) */
-} w_tile;
-
-/* ---- 1-D transforms on 6 vectors of tiles (the dtype's W_* ops) ---- */
-
-/* Points 0, 1, -1, 2, -1/2, inf: about half the rounding error of the
- * usual 0, +-1, +-2 on data where one channel dominates (measured).
- *   B^T = [1  3/2  -2  -3/2  1  0]     A^T = [1  1  1  1     1  0]
- *         [0  -1 -5/2 -1/2  1  0]           [0  1 -1  2  -1/2  0]
- *         [0   1  1/2 -5/2  1  0]           [0  1  1  4   1/4  0]
- *         [0 -1/2 -1   1/2  1  0]           [0  1 -1  8  -1/8  1]
- *         [0   2  -1   -2   1  0]
- *         [0   1  3/2  -2 -3/2 1]   G: see cconv_wino3x3_pack_f32 */
-#define W_IN1D(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)                       \
-    do {                                                                                 \
-        const WV h_ = W_SET1(0.5), f15_ = W_SET1(1.5), f2_ = W_SET1(2.0), f25_ = W_SET1(2.5); \
-        const WV s_ = W_SUB(d4, d2), q_ = W_SUB(d1, d3);                                 \
-        o0 = W_FMA(f15_, q_, W_FNMA(f2_, d2, W_ADD(d0, d4)));                             \
-        o1 = W_FNMA(h_, d3, W_FNMA(f25_, d2, W_SUB(d4, d1)));                             \
-        o2 = W_FNMA(f25_, d3, W_FMA(h_, d2, W_ADD(d4, d1)));                              \
-        o3 = W_FNMA(h_, q_, s_);                                                          \
-        o4 = W_FMA(f2_, q_, s_);                                                          \
-        o5 = W_FNMA(f15_, s_, W_FNMA(f2_, d3, W_ADD(d5, d1)));                            \
-    } while (0)
-
-#define W_OUT1D(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)                                  \
-    do {                                                                                 \
-        const WV s12_ = W_ADD(m1, m2), d12_ = W_SUB(m1, m2);                             \
-        o0 = W_ADD(W_ADD(m0, s12_), W_ADD(m3, m4));                                       \
-        o1 = W_FMA(W_SET1(2.0), m3, W_FNMA(W_SET1(0.5), m4, d12_));                       \
-        o2 = W_FMA(W_SET1(4.0), m3, W_FMA(W_SET1(0.25), m4, s12_));                       \
-        o3 = W_ADD(W_FMA(W_SET1(8.0), m3, W_FNMA(W_SET1(0.125), m4, d12_)), m5);          \
-    } while (0)
-
-/* the input transform's second pass: the row-transformed patch w[6][6]
- * (vectors of tiles), column by column, to the 36 elements at dst + e*es */
-#define W_IN_COLS(w, dst, es)                                                            \
-    for (int j_ = 0; j_ < 6; j_++) {                                                     \
-        WV v0_, v1_, v2_, v3_, v4_, v5_;                                                 \
-        W_IN1D(w[0][j_], w[1][j_], w[2][j_], w[3][j_], w[4][j_], w[5][j_],               \
-               v0_, v1_, v2_, v3_, v4_, v5_);                                            \
-        W_STORE((dst) + (0 * 6 + j_) * (es), v0_);                                       \
-        W_STORE((dst) + (1 * 6 + j_) * (es), v1_);                                       \
-        W_STORE((dst) + (2 * 6 + j_) * (es), v2_);                                       \
-        W_STORE((dst) + (3 * 6 + j_) * (es), v3_);                                       \
-        W_STORE((dst) + (4 * 6 + j_) * (es), v4_);                                       \
-        W_STORE((dst) + (5 * 6 + j_) * (es), v5_);                                       \
-    }
-
-/* the output transform's first pass: the 36 GEMM results at m + e*es,
- * column by column, to t[4][6] */
-#define W_OUT_COLS(m, es, t)                                                             \
-    for (int j_ = 0; j_ < 6; j_++) {                                                     \
-        const WV m0_ = W_LOAD((m) + (0 * 6 + j_) * (es)), m1_ = W_LOAD((m) + (1 * 6 + j_) * (es)); \
-        const WV m2_ = W_LOAD((m) + (2 * 6 + j_) * (es)), m3_ = W_LOAD((m) + (3 * 6 + j_) * (es)); \
-        const WV m4_ = W_LOAD((m) + (4 * 6 + j_) * (es)), m5_ = W_LOAD((m) + (5 * 6 + j_) * (es)); \
-        W_OUT1D(m0_, m1_, m2_, m3_, m4_, m5_, t[0][j_], t[1][j_], t[2][j_], t[3][j_]);   \
-    }
-
+#include "winograd_1d.h"
 
 /* ==== float32: 8 tiles a vector ==== */
 #define WT float

@@ -196,7 +196,10 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
 
     /* tiles per block: the same bytes of V and M per dtype (float64: half the tiles) */
     int64_t nbp = WINO_NBP * (int64_t)sizeof(float) / (int64_t)sizeof(WT), kbc = WINO_KBC;
-    if (nbp > T) nbp = w_cdiv(T, 8) * 8;
+    /* the unit of tiles for blocks and balance: a wide transform's WP, or 8
+     * (one float32 AVX2 vector, two float64 ones) */
+    const int64_t tvl = wk && wk->itrans ? WP : 8;
+    if (nbp > T) nbp = w_cdiv(T, tvl) * tvl;
     if (kbc > nkb) kbc = nkb;
     int64_t nblk = w_cdiv(T, nbp), nkc = w_cdiv(nkb, kbc);
     const double work = (double)N * T * NE * C * K;
@@ -205,9 +208,9 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
      * results do not depend on the blocking) */
     while (nt > 1) {
         int64_t share = 0;
-        const int64_t ideal = w_cdiv(w_split(N, T, nkb, nbp, kbc, nt, NULL), nt);
-        if (w_split(N, T, nkb, nbp, kbc, nt, &share) * 100 <= ideal * 108) break;
-        if (nbp > 16) nbp = w_max(16, (nbp / 2 + 7) / 8 * 8);
+        const int64_t ideal = w_cdiv(w_split(N, T, nkb, nbp, kbc, tvl, nt, NULL), nt);
+        if (w_split(N, T, nkb, nbp, kbc, tvl, nt, &share) * 100 <= ideal * 108) break;
+        if (nbp > 16) nbp = w_max(16, (nbp / 2 + tvl - 1) / tvl * tvl);
         else if (kbc > 2) kbc = w_cdiv(kbc, 2);
         else break;
     }
@@ -222,7 +225,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     const int64_t Wb = 4 * w_min(nbp, tw) + 4;        /* band row length */
     const int64_t nseg_max = w_min(nbp, w_cdiv(nbp, tw) + 1);
     const int64_t tasks = N * nblk * nkc;
-    const int64_t wtot = w_split(N, T, nkb, nbp, kbc, nt, NULL);
+    const int64_t wtot = w_split(N, T, nkb, nbp, kbc, tvl, nt, NULL);
     int failed = 0;
 
 #ifdef _OPENMP
@@ -247,9 +250,10 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
             int64_t cached = -1, pre = 0;
             for (int64_t task = 0; task < tasks; task++) {
                 const int64_t kc = task % nkc, blk = (task / nkc) % nblk, n = task / (nkc * nblk);
-                const int64_t j0 = blk * nbp, nb = w_min(nbp, T - j0), nbw = w_cdiv(nb, WL) * WL;
+                const int64_t tvx = wk && wk->itrans ? WP : WL;   /* tiles a transform call */
+                const int64_t j0 = blk * nbp, nb = w_min(nbp, T - j0), nbw = w_cdiv(nb, tvx) * tvx;
                 const int64_t kb0 = kc * kbc, nkl = w_min(kbc, nkb - kb0);
-                const int64_t wt = w_task_weight(T, nkb, nbp, kbc, nkc, nblk, task);
+                const int64_t wt = w_task_weight(T, nkb, nbp, kbc, nkc, nblk, tvl, task);
                 /* owner: the thread whose share holds this task's midpoint */
                 const int64_t owner = w_min(tn - 1, (2 * pre + wt) * tn / (2 * wtot));
                 pre += wt;
@@ -298,9 +302,13 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                                 if (jhi < wseg) memset(dr + jhi, 0, sizeof(WT) * (size_t)(wseg - jhi));
                             }
                         }
-                        for (int64_t g = 0; g < nbw; g += WL)
-                            WN(w_itrans)(src + g, Wb, V + ((g / WP) * C + c) * WP + (g % WP),
-                                         npan * C * WP);
+                        if (wk && wk->itrans)
+                            for (int64_t g = 0; g < nbw; g += WP)
+                                wk->itrans(src + g, Wb, V + ((g / WP) * C + c) * WP, npan * C * WP);
+                        else
+                            for (int64_t g = 0; g < nbw; g += WL)
+                                WN(w_itrans)(src + g, Wb, V + ((g / WP) * C + c) * WP + (g % WP),
+                                             npan * C * WP);
                     }
                     /* the wide kernels run whole panel pairs: zeros in the
                      * lanes past the block (sums never read, but kept finite) */
@@ -350,13 +358,17 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                     WT *yk = y + n * p->y_sn + k * p->y_sk;
                     const WT *rk = res ? res + n * p->r_sn + k * p->r_sk : NULL;
                     const WT bk = bias ? bias[k] : (WT)0;
-                    for (int64_t g = 0; g < nbw; g += WL) {
-                        const int ntl = (int)w_min(WL, nb - g);
-                        int full = ntl == WL;
+                    for (int64_t g = 0; g < nbw; g += tvx) {
+                        const int ntl = (int)w_min(tvx, nb - g);
+                        int full = ntl == tvx;
                         for (int q = 0; q < ntl && full; q++)
                             full = tiles[g + q].nr == 4 && tiles[g + q].nc == 4;
-                        WN(w_otrans)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk, Wo,
-                                     bk, relu);
+                        if (tvx == WP && wk && wk->otrans)
+                            wk->otrans(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk,
+                                       Wo, bk, relu);
+                        else
+                            WN(w_otrans)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk,
+                                         rk, Wo, bk, relu);
                     }
                 }
             }

@@ -144,18 +144,21 @@ def test_threads_bitwise_equal(force, shape, dtype):
 # 28x28 (32 + 17 tiles: a panel pair, then a pair whose second panel is mostly
 # lanes past the block) over 2 channel chunks (K = 132: 22 blocks); 14x14
 # (16 tiles: one panel, two 6-channel blocks a call) with an odd block count
-# (K = 66: 11) and a partial one (K = 70); 7x7 (4 tiles); 36x36 over 2 images
+# (K = 66: 11) and a partial one (K = 70); 7x7 (4 tiles); 36x36 over 2 images;
+# 19- and 10-wide, 13-high outputs (partial tiles in the output transform)
 WIDE = [(1, 32, 28, 28, 132, 1), (1, 64, 14, 14, 66, 1), (1, 64, 14, 14, 70, 1),
-        (1, 96, 7, 7, 64, 1), (2, 64, 36, 36, 64, 1), (1, 48, 30, 17, 100, 2)]
+        (1, 96, 7, 7, 64, 1), (2, 64, 36, 36, 64, 1), (1, 48, 30, 17, 100, 2),
+        (1, 64, 13, 10, 64, 1)]
 
 
 @pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
 @pytest.mark.parametrize("case", WIDE, ids=str)
 def test_avx512_gemm_matches_avx2_bitwise(force, case, dtype):
     """On AVX-512 the Winograd GEMM of layers with C*K >= 4096 runs in zmm
-    (winograd_gemm_avx512.c), every step of a call, tiles past a block's end
-    included.  Per tile it is the same sum in the same order as the AVX2
-    kernel, so the two must agree bitwise, on 1 and 3 threads (which change
+    (winograd_avx512.c), every step of a call, tiles past a block's end
+    included, and so do the float32 input and output transforms, 16 tiles a
+    vector.  Per tile these are the same operations in the same order as the
+    AVX2 ones, so the two must agree bitwise, on 1 and 3 threads (which change
     the blocks), with bias, residual and ReLU; both meet the float64 bound."""
     N, C, H, W, K, pad = case
     rng = np.random.default_rng(sum(case))

@@ -1,0 +1,65 @@
+/* winograd_1d.h - the 1-D Winograd F(4,3) transforms on 6 vectors of tiles,
+ * shared by winograd_avx2.c (8/4 tiles a vector) and winograd_avx512.c (16
+ * float32 tiles a vector): the same operations in the same order per lane,
+ * so every vector width gives the same bits.  The includer defines WV and
+ * the W_* operations of its vector type first. */
+#ifndef CCONV_WINOGRAD_1D_H
+#define CCONV_WINOGRAD_1D_H
+
+/* ---- 1-D transforms on 6 vectors of tiles (the dtype's W_* ops) ---- */
+
+/* Points 0, 1, -1, 2, -1/2, inf: about half the rounding error of the
+ * usual 0, +-1, +-2 on data where one channel dominates (measured).
+ *   B^T = [1  3/2  -2  -3/2  1  0]     A^T = [1  1  1  1     1  0]
+ *         [0  -1 -5/2 -1/2  1  0]           [0  1 -1  2  -1/2  0]
+ *         [0   1  1/2 -5/2  1  0]           [0  1  1  4   1/4  0]
+ *         [0 -1/2 -1   1/2  1  0]           [0  1 -1  8  -1/8  1]
+ *         [0   2  -1   -2   1  0]
+ *         [0   1  3/2  -2 -3/2 1]   G: see cconv_wino3x3_pack_f32 */
+#define W_IN1D(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)                       \
+    do {                                                                                 \
+        const WV h_ = W_SET1(0.5), f15_ = W_SET1(1.5), f2_ = W_SET1(2.0), f25_ = W_SET1(2.5); \
+        const WV s_ = W_SUB(d4, d2), q_ = W_SUB(d1, d3);                                 \
+        o0 = W_FMA(f15_, q_, W_FNMA(f2_, d2, W_ADD(d0, d4)));                             \
+        o1 = W_FNMA(h_, d3, W_FNMA(f25_, d2, W_SUB(d4, d1)));                             \
+        o2 = W_FNMA(f25_, d3, W_FMA(h_, d2, W_ADD(d4, d1)));                              \
+        o3 = W_FNMA(h_, q_, s_);                                                          \
+        o4 = W_FMA(f2_, q_, s_);                                                          \
+        o5 = W_FNMA(f15_, s_, W_FNMA(f2_, d3, W_ADD(d5, d1)));                            \
+    } while (0)
+
+#define W_OUT1D(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)                                  \
+    do {                                                                                 \
+        const WV s12_ = W_ADD(m1, m2), d12_ = W_SUB(m1, m2);                             \
+        o0 = W_ADD(W_ADD(m0, s12_), W_ADD(m3, m4));                                       \
+        o1 = W_FMA(W_SET1(2.0), m3, W_FNMA(W_SET1(0.5), m4, d12_));                       \
+        o2 = W_FMA(W_SET1(4.0), m3, W_FMA(W_SET1(0.25), m4, s12_));                       \
+        o3 = W_ADD(W_FMA(W_SET1(8.0), m3, W_FNMA(W_SET1(0.125), m4, d12_)), m5);          \
+    } while (0)
+
+/* the input transform's second pass: the row-transformed patch w[6][6]
+ * (vectors of tiles), column by column, to the 36 elements at dst + e*es */
+#define W_IN_COLS(w, dst, es)                                                            \
+    for (int j_ = 0; j_ < 6; j_++) {                                                     \
+        WV v0_, v1_, v2_, v3_, v4_, v5_;                                                 \
+        W_IN1D(w[0][j_], w[1][j_], w[2][j_], w[3][j_], w[4][j_], w[5][j_],               \
+               v0_, v1_, v2_, v3_, v4_, v5_);                                            \
+        W_STORE((dst) + (0 * 6 + j_) * (es), v0_);                                       \
+        W_STORE((dst) + (1 * 6 + j_) * (es), v1_);                                       \
+        W_STORE((dst) + (2 * 6 + j_) * (es), v2_);                                       \
+        W_STORE((dst) + (3 * 6 + j_) * (es), v3_);                                       \
+        W_STORE((dst) + (4 * 6 + j_) * (es), v4_);                                       \
+        W_STORE((dst) + (5 * 6 + j_) * (es), v5_);                                       \
+    }
+
+/* the output transform's first pass: the 36 GEMM results at m + e*es,
+ * column by column, to t[4][6] */
+#define W_OUT_COLS(m, es, t)                                                             \
+    for (int j_ = 0; j_ < 6; j_++) {                                                     \
+        const WV m0_ = W_LOAD((m) + (0 * 6 + j_) * (es)), m1_ = W_LOAD((m) + (1 * 6 + j_) * (es)); \
+        const WV m2_ = W_LOAD((m) + (2 * 6 + j_) * (es)), m3_ = W_LOAD((m) + (3 * 6 + j_) * (es)); \
+        const WV m4_ = W_LOAD((m) + (4 * 6 + j_) * (es)), m5_ = W_LOAD((m) + (5 * 6 + j_) * (es)); \
+        W_OUT1D(m0_, m1_, m2_, m3_, m4_, m5_, t[0][j_], t[1][j_], t[2][j_], t[3][j_]);   \
+    }
+
+#endif

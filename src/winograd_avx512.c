@@ -1,0 +1,200 @@
+/* winograd_avx512.c - the AVX-512F parts of the Winograd path, one zmm a
+ * panel of tiles (16 float32 / 8 float64):
+ *   GEMM steps (both dtypes):
+ *     mk22: 12 output channels (two packed 6-channel blocks) x 2 panels, 24 accumulators;
+ *     mk2:  6 channels x 2 panels (an odd last block);
+ *     mk12: 12 (or 6) channels x 1 panel (a block of a single panel, 14x14: 16 tiles);
+ *   float32 input and output transforms of 16 tiles (float64 keeps AVX2's).
+ *
+ * The driver and the weight packing stay in winograd_avx2.c
+ * (winograd_template.h); the V panels ([c][WP], 64 bytes a channel) and M
+ * rows are the AVX2 path's layout, and the 1-D transforms the same macros
+ * (winograd_1d.h).  Per lane every sum and transform runs the same
+ * operations in the same order as the AVX2 code, so the results are bitwise
+ * the same (tests/test_winograd.py checks it).  conv_select.c says when they
+ * run; called only after the AVX-512 run-time check.
+ */
+#include <immintrin.h>
+#include "winograd.h"
+
+#define KR 6   /* output channels per packed weight block (winograd_avx2.c) */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WG_AINLINE static inline __attribute__((always_inline))
+#else
+#define WG_AINLINE static __forceinline
+#endif
+
+/* NB (1, 2) blocks of 6 channels, the second's weights at u + us, x NP (1, 2)
+ * panels, the second at v + vps: rows i < 6 * NB at m + i*ms, panel p's
+ * tiles at + p * (64 bytes).  Named accumulators (an array stayed in memory
+ * with GCC, see conv_simd_template.h); NB and NP are constants at each use.
+ * S: the intrinsics' suffix, ps (float32) or pd (float64) */
+#define WG_ROW(V, S, i, wsrc)                                                  \
+    do {                                                                       \
+        const V w_ = _mm512_set1_##S(wsrc);                                    \
+        a##i = _mm512_fmadd_##S(w_, x0, a##i);                                 \
+        if (NP > 1) b##i = _mm512_fmadd_##S(w_, x1, b##i);                     \
+    } while (0)
+#define WG_OUT(S, i)                                                           \
+    do {                                                                       \
+        _mm512_storeu_##S(m + i * ms, a##i);                                   \
+        if (NP > 1) _mm512_storeu_##S(m + i * ms + h, b##i);                   \
+    } while (0)
+#define WG_KERNELS(SFX, T, V, S)                                               \
+    WG_AINLINE void wg_mk_##SFX(const int NB, const int NP, const T *u, int64_t us, \
+                                const T *v, int64_t vps, int64_t C, T *m, int64_t ms) \
+    {                                                                          \
+        V a0 = _mm512_setzero_##S(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0; \
+        V a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;              \
+        V b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;                \
+        V b6 = a0, b7 = a0, b8 = a0, b9 = a0, b10 = a0, b11 = a0;              \
+        const T *u1 = u + us, *v1 = v + vps;                                   \
+        const int64_t h = 64 / sizeof(T);                                      \
+        for (int64_t c = 0; c < C; c++) {                                      \
+            const V x0 = _mm512_loadu_##S(v);                                  \
+            const V x1 = NP > 1 ? _mm512_loadu_##S(v1) : x0;                   \
+            WG_ROW(V, S, 0, u[0]); WG_ROW(V, S, 1, u[1]); WG_ROW(V, S, 2, u[2]); \
+            WG_ROW(V, S, 3, u[3]); WG_ROW(V, S, 4, u[4]); WG_ROW(V, S, 5, u[5]); \
+            if (NB > 1) {                                                      \
+                WG_ROW(V, S, 6, u1[0]); WG_ROW(V, S, 7, u1[1]); WG_ROW(V, S, 8, u1[2]); \
+                WG_ROW(V, S, 9, u1[3]); WG_ROW(V, S, 10, u1[4]); WG_ROW(V, S, 11, u1[5]); \
+            }                                                                  \
+            u += KR;                                                           \
+            u1 += KR;                                                          \
+            v += h;                                                            \
+            v1 += h;                                                           \
+        }                                                                      \
+        WG_OUT(S, 0); WG_OUT(S, 1); WG_OUT(S, 2);                              \
+        WG_OUT(S, 3); WG_OUT(S, 4); WG_OUT(S, 5);                              \
+        if (NB > 1) {                                                          \
+            WG_OUT(S, 6); WG_OUT(S, 7); WG_OUT(S, 8);                          \
+            WG_OUT(S, 9); WG_OUT(S, 10); WG_OUT(S, 11);                        \
+        }                                                                      \
+    }                                                                          \
+    void cconv_wino_mk22_avx512_##SFX(const T *u, int64_t us, const T *v, int64_t vps, \
+                                      int64_t C, T *m, int64_t ms)             \
+    {                                                                          \
+        wg_mk_##SFX(2, 2, u, us, v, vps, C, m, ms);                            \
+    }                                                                          \
+    void cconv_wino_mk2_avx512_##SFX(const T *u, const T *v, int64_t vps, int64_t C, T *m, \
+                                     int64_t ms)                               \
+    {                                                                          \
+        wg_mk_##SFX(1, 2, u, 0, v, vps, C, m, ms);                             \
+    }                                                                          \
+    void cconv_wino_mk12_avx512_##SFX(const T *u, int64_t us, int two, const T *v, int64_t C, \
+                                      T *m, int64_t ms)                        \
+    {                                                                          \
+        if (two) wg_mk_##SFX(2, 1, u, us, v, 0, C, m, ms);                     \
+        else wg_mk_##SFX(1, 1, u, 0, v, 0, C, m, ms);                          \
+    }
+
+WG_KERNELS(f32, float, __m512, ps)
+WG_KERNELS(f64, double, __m512d, pd)
+#undef WG_KERNELS
+#undef WG_ROW
+#undef WG_OUT
+
+/* ---- float32 transforms, 16 tiles a zmm (the V panel / M row layout of
+ * the AVX2 path, a panel a vector; transform math from winograd_1d.h) ---- */
+#define WV __m512
+#define W_LOAD _mm512_load_ps
+#define W_STORE _mm512_store_ps
+#define W_FMA _mm512_fmadd_ps
+#define W_FNMA _mm512_fnmadd_ps
+#define W_ADD _mm512_add_ps
+#define W_SUB _mm512_sub_ps
+#define W_SET1(c) _mm512_set1_ps((float)(c))
+#include "winograd_1d.h"
+
+/* 4 floats at offset o of tiles k, k + 4, k + 8, k + 12 in the 4 128-bit lanes */
+static inline __m512 wg_load4(const float *const *src, int k, int64_t o)
+{
+    __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(src[k] + o));
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(src[k + 4] + o), 1);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(src[k + 8] + o), 2);
+    return _mm512_insertf32x4(v, _mm_loadu_ps(src[k + 12] + o), 3);
+}
+
+/* input transform of 16 tiles of one channel: tile t's 6x6 patch starts at
+ * src[t] (row stride ld; 8 columns readable).  Element e goes to dst + e*es
+ * (16 floats, 64-byte aligned).  The transpose is the AVX2 one in each
+ * 128-bit lane: lane g holds tiles 4g..4g+3 */
+void cconv_wino_itrans_avx512_f32(const float *const *src, int64_t ld, float *dst, int64_t es)
+{
+    __m512 w[6][6];
+    for (int r = 0; r < 6; r++) {
+        const int64_t o = r * ld;
+        const __m512 L0 = wg_load4(src, 0, o), L1 = wg_load4(src, 1, o);
+        const __m512 L2 = wg_load4(src, 2, o), L3 = wg_load4(src, 3, o);
+        const __m512 H0 = wg_load4(src, 0, o + 4), H1 = wg_load4(src, 1, o + 4);
+        const __m512 H2 = wg_load4(src, 2, o + 4), H3 = wg_load4(src, 3, o + 4);
+        const __m512 t0 = _mm512_unpacklo_ps(L0, L1), t1 = _mm512_unpackhi_ps(L0, L1);
+        const __m512 t2 = _mm512_unpacklo_ps(L2, L3), t3 = _mm512_unpackhi_ps(L2, L3);
+        const __m512 h0 = _mm512_unpacklo_ps(H0, H1), h2 = _mm512_unpacklo_ps(H2, H3);
+        const __m512 d0 = _mm512_shuffle_ps(t0, t2, 0x44), d1 = _mm512_shuffle_ps(t0, t2, 0xEE);
+        const __m512 d2 = _mm512_shuffle_ps(t1, t3, 0x44), d3 = _mm512_shuffle_ps(t1, t3, 0xEE);
+        const __m512 d4 = _mm512_shuffle_ps(h0, h2, 0x44), d5 = _mm512_shuffle_ps(h0, h2, 0xEE);
+        W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
+    }
+    W_IN_COLS(w, dst, es)
+}
+
+/* 128-bit lane g (0..3) of v */
+static inline __m128 wg_lane(__m512 v, int g)
+{
+    switch (g) {
+    case 0: return _mm512_castps512_ps128(v);
+    case 1: return _mm512_extractf32x4_ps(v, 1);
+    case 2: return _mm512_extractf32x4_ps(v, 2);
+    default: return _mm512_extractf32x4_ps(v, 3);
+    }
+}
+
+/* output transform of 16 tiles of one channel, fused epilogue (bias,
+ * residual that may alias y, ReLU).  m: element e at m + e*es; tiles: the
+ * 16 (ntl valid) tiles; full: all 16 valid and whole. */
+void cconv_wino_otrans_avx512_f32(const float *m, int64_t es, const w_tile *tiles, int ntl,
+                                  int full, float *yk, const float *rk, int64_t Wo, float bias,
+                                  int relu)
+{
+    __m512 t[4][6];
+    W_OUT_COLS(m, es, t)
+    const __m512 vb = _mm512_set1_ps(bias);
+    __m512 u[4][4];   /* u[i][p]: row i of tiles p, p + 4, p + 8, p + 12 (lanes 0-3) */
+    for (int i = 0; i < 4; i++) {
+        __m512 y0, y1, y2, y3;
+        W_OUT1D(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], y0, y1, y2, y3);
+        y0 = _mm512_add_ps(y0, vb); y1 = _mm512_add_ps(y1, vb);
+        y2 = _mm512_add_ps(y2, vb); y3 = _mm512_add_ps(y3, vb);
+        const __m512 a0 = _mm512_unpacklo_ps(y0, y1), a1 = _mm512_unpackhi_ps(y0, y1);
+        const __m512 a2 = _mm512_unpacklo_ps(y2, y3), a3 = _mm512_unpackhi_ps(y2, y3);
+        u[i][0] = _mm512_shuffle_ps(a0, a2, 0x44);
+        u[i][1] = _mm512_shuffle_ps(a0, a2, 0xEE);
+        u[i][2] = _mm512_shuffle_ps(a1, a3, 0x44);
+        u[i][3] = _mm512_shuffle_ps(a1, a3, 0xEE);
+    }
+    const __m128 z = _mm_setzero_ps();
+    const int n = full ? 16 : ntl;
+    for (int tt = 0; tt < n; tt++) {
+        const int p = tt & 3, g = tt >> 2;
+        float *yp = yk + tiles[tt].yoff;
+        const float *rp = rk ? rk + tiles[tt].yoff : NULL;
+        const int nr = full ? 4 : tiles[tt].nr, nc = full ? 4 : tiles[tt].nc;
+        const __mmask16 mk = (__mmask16)((1u << nc) - 1);
+        for (int i = 0; i < nr; i++) {
+            __m128 v = wg_lane(u[i][p], g);
+            if (nc == 4) {
+                if (rp) v = _mm_add_ps(v, _mm_loadu_ps(rp + i * Wo));
+                if (relu) v = _mm_max_ps(z, v);   /* max(0, NaN) = NaN */
+                _mm_storeu_ps(yp + i * Wo, v);
+            } else {
+                /* 4 lanes of a zmm, masked: reads and writes only the nc valid ones */
+                __m512 v5 = _mm512_castps128_ps512(v);
+                if (rp) v5 = _mm512_add_ps(v5, _mm512_maskz_loadu_ps(mk, rp + i * Wo));
+                if (relu) v5 = _mm512_max_ps(_mm512_setzero_ps(), v5);
+                _mm512_mask_storeu_ps(yp + i * Wo, mk, v5);
+            }
+        }
+    }
+}
