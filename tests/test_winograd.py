@@ -140,7 +140,8 @@ def test_threads_bitwise_equal(force, shape, dtype):
         np.testing.assert_array_equal(ys[0], y)
 
 
-# (N, C, H, W, K, pad), each with C*K >= 4096 (the wide kernels' rule):
+# (N, C, H, W, K, pad), each with C >= 32 and C*K >= 4096, so that both dtypes
+# take the wide kernels (conv_select.c's rules):
 # 28x28 (32 + 17 tiles: a panel pair, then a pair whose second panel is mostly
 # lanes past the block) over 2 channel chunks (K = 132: 22 blocks); 14x14
 # (16 tiles: one panel, two 6-channel blocks a call) with an odd block count
@@ -154,7 +155,7 @@ WIDE = [(1, 32, 28, 28, 132, 1), (1, 64, 14, 14, 66, 1), (1, 64, 14, 14, 70, 1),
 @pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
 @pytest.mark.parametrize("case", WIDE, ids=str)
 def test_avx512_gemm_matches_avx2_bitwise(force, case, dtype):
-    """On AVX-512 the Winograd GEMM of layers with C*K >= 4096 runs in zmm
+    """On AVX-512 the Winograd GEMM of these layers runs in zmm
     (winograd_avx512.c), every step of a call, tiles past a block's end
     included, and so do the float32 input and output transforms, 16 tiles a
     vector.  Per tile these are the same operations in the same order as the
