@@ -177,10 +177,10 @@ static void WN(w_mk_half)(const WT *u, const WT *v, int64_t C, WT *m, int64_t ms
 
 /* ---- the convolution ---- */
 
-/* wk: NULL (the AVX2 kernels w_mk_full / w_mk_half), or a wider ISA's
- * kernels (winograd.h) that then run every GEMM step: a wide instruction
- * set mixed with the AVX2 one ran the whole call at the wide set's lower
- * clock (28x28, 32 + 17 tiles, wide kernel on the first block only: x0.81) */
+/* wk: NULL (this file's AVX2 kernels), or a wider ISA's kernels (winograd.h)
+ * that then run every GEMM step, and the transforms when it has them: the
+ * wide GEMM on only some steps of a call (28x28, 32 + 17 tiles, the first
+ * block wide) ran x0.81, the AVX2 steps at the wide code's lower clock */
 static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
                          const WT *bias, const WT *res, WT *y, int nthreads,
                          const WN(cconv_wino_wide) *wk)
