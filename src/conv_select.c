@@ -1,6 +1,6 @@
 /* conv_select.c - the AVX2 and AVX-512 kernel tables (float32, float64) with
  * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c;
- * on AVX-512 its GEMM and float32 transforms can run in winograd_avx512.c)
+ * on AVX-512 its GEMM and transforms can run in winograd_avx512.c)
  * when it applies and pays off, everything else to the direct kernels of the
  * table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
  *
@@ -82,30 +82,28 @@ static int conv_f64(const cconv_conv_params *p, const void *x, const void *packe
     return cconv_wino3x3_conv_f64(p, (const double *)x, packed, (const double *)bias,
                                   (const double *)res, (double *)y, nthreads);
 }
-/* The same on AVX-512 with the GEMM steps in zmm (winograd_avx512.c), and in
- * float32 the input and output transforms too (16 tiles a vector; float64
- * keeps the AVX2 transforms).  Code in zmm runs at a lower clock, and the
- * AVX2 parts of a call run at it too, so the wide kernels serve a layer
- * whose zmm share pays for that: float32 from WINO_WIDE_MIN_C_F32 input
- * channels, float64 from C*K >= WINO_WIDE_MIN_CK_F64.  Paired A/B against
- * the AVX2 kernels, float32, one thread: 96 -> 128 at 28x28 x1.14-1.32,
- * 64 -> 64 at 56x56 x1.15-1.23 (batch 8 x1.18-1.20), 256 -> 256 at 14x14
- * x1.09-1.19, 32 -> 64 x1.10, 48 -> 64 x1.04, 64 -> 32 x1.12, 64 -> 64 at
- * 12x12 x1.03; two threads x1.10-1.36.  16 -> 64 (fire2_ex) x0.90-1.02 and
- * 16 -> 16 x0.99 keep the AVX2 kernels.  float64 (zmm GEMM, AVX2
- * transforms), C*K >= 4096: x0.97-1.14; with only the GEMM in zmm, float32
- * 16 -> 64 lost x0.94.  Every path gives the same bits. */
+/* The same on AVX-512 with the GEMM steps and the input and output
+ * transforms in zmm (winograd_avx512.c).  Code in zmm runs at a lower clock,
+ * and so does what is left of a call in AVX2 and scalar code, so float32
+ * layers take the wide kernels from WINO_WIDE_MIN_C_F32 input channels;
+ * float64 ones (half the lanes a vector, twice the work a tile) always.
+ * Paired A/B against the AVX2 kernels, one thread.  float32: 96 -> 128 at
+ * 28x28 x1.14-1.32, 64 -> 64 at 56x56 x1.15-1.23 (batch 8 x1.18-1.20),
+ * 256 -> 256 at 14x14 x1.09-1.19, 32 -> 64 x1.10, 48 -> 64 x1.04,
+ * 64 -> 32 x1.12, 64 -> 64 at 12x12 x1.03; two threads x1.10-1.36; but
+ * 16 -> 64 (fire2_ex) x0.90-1.02 and 16 -> 16 x0.99.  float64: 96 -> 128
+ * x1.14, 64 -> 64 x1.18 (batch 8 x1.24), 32 -> 64 x1.24-1.27, 16 -> 64
+ * x1.09-1.10, 16 -> 16 x1.05.  With only the GEMM in zmm, float32 16 -> 64
+ * lost x0.94.  Every path gives the same bits. */
 #ifndef WINO_WIDE_MIN_C_F32
 #define WINO_WIDE_MIN_C_F32 32
-#endif
-#ifndef WINO_WIDE_MIN_CK_F64
-#define WINO_WIDE_MIN_CK_F64 4096
 #endif
 static const cconv_wino_wide_f32 wide_f32 = {cconv_wino_mk2_avx512_f32, cconv_wino_mk12_avx512_f32,
                                              cconv_wino_mk22_avx512_f32, cconv_wino_itrans_avx512_f32,
                                              cconv_wino_otrans_avx512_f32};
 static const cconv_wino_wide_f64 wide_f64 = {cconv_wino_mk2_avx512_f64, cconv_wino_mk12_avx512_f64,
-                                             cconv_wino_mk22_avx512_f64, NULL, NULL};
+                                             cconv_wino_mk22_avx512_f64, cconv_wino_itrans_avx512_f64,
+                                             cconv_wino_otrans_avx512_f64};
 static int conv512_f32(const cconv_conv_params *p, const void *x, const void *packed,
                        const void *bias, const void *res, void *y, int nthreads)
 {
@@ -116,7 +114,6 @@ static int conv512_f32(const cconv_conv_params *p, const void *x, const void *pa
 static int conv512_f64(const cconv_conv_params *p, const void *x, const void *packed,
                        const void *bias, const void *res, void *y, int nthreads)
 {
-    if (p->C * p->w.K < WINO_WIDE_MIN_CK_F64) return conv_f64(p, x, packed, bias, res, y, nthreads);
     return cconv_wino3x3_conv_wide_f64(p, (const double *)x, packed, (const double *)bias,
                                        (const double *)res, (double *)y, nthreads, &wide_f64);
 }

@@ -66,7 +66,7 @@ typedef void (*cconv_wino_mk22_fn_f32)(const float *u, int64_t us, const float *
                                        int64_t C, float *m, int64_t ms);
 typedef void (*cconv_wino_mk22_fn_f64)(const double *u, int64_t us, const double *v,
                                        int64_t vps, int64_t C, double *m, int64_t ms);
-/* transforms of a whole panel of tiles (WP: 16 float32), as w_itrans /
+/* transforms of a whole panel of tiles (WP: 16 float32, 8 float64), as w_itrans /
  * w_otrans of winograd_avx2.c do for WL tiles; NULL: the AVX2 ones */
 typedef void (*cconv_wino_itrans_fn_f32)(const float *const *src, int64_t ld, float *dst,
                                          int64_t es);
@@ -104,6 +104,10 @@ void cconv_wino_itrans_avx512_f32(const float *const *src, int64_t ld, float *ds
 void cconv_wino_otrans_avx512_f32(const float *m, int64_t es, const w_tile *tiles, int ntl,
                                   int full, float *yk, const float *rk, int64_t Wo, float bias,
                                   int relu);
+void cconv_wino_itrans_avx512_f64(const double *const *src, int64_t ld, double *dst, int64_t es);
+void cconv_wino_otrans_avx512_f64(const double *m, int64_t es, const w_tile *tiles, int ntl,
+                                  int full, double *yk, const double *rk, int64_t Wo,
+                                  double bias, int relu);
 void cconv_wino_mk2_avx512_f32(const float *u, const float *v, int64_t vps, int64_t C, float *m,
                                int64_t ms);
 void cconv_wino_mk2_avx512_f64(const double *u, const double *v, int64_t vps, int64_t C,

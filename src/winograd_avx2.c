@@ -14,9 +14,9 @@
  *  2. 36 GEMMs per chunk of output channels: M[e][k][tile] = sum_c
  *     U[e][k][c] V[e][c][tile], register tile 6 k x 2 vectors (12 ymm
  *     accumulators, U broadcast from the packed weights [e][k/6][c][6]);
- *     on AVX-512 (conv_select.c says for which layers) the GEMM steps, and
- *     in float32 the transforms of steps 1 and 3, run in winograd_avx512.c
- *     instead, a panel (16 tiles) a zmm, with the same results;
+ *     on AVX-512 (conv_select.c says for which layers) the GEMM steps and
+ *     the transforms of steps 1 and 3 run in winograd_avx512.c instead, a
+ *     panel (16 float32 / 8 float64 tiles) a zmm, with the same results;
  *  3. output transform a vector of tiles at a time, fused with bias, residual (may
  *     alias y) and ReLU, written through y_sn / y_sk (channel slices ok).
  * Scratch per thread: V (36*C*32 values), M (36*66*32), a band, metadata.

@@ -4,7 +4,7 @@
  *     mk22: 12 output channels (two packed 6-channel blocks) x 2 panels, 24 accumulators;
  *     mk2:  6 channels x 2 panels (an odd last block);
  *     mk12: 12 (or 6) channels x 1 panel (a block of a single panel, 14x14: 16 tiles);
- *   float32 input and output transforms of 16 tiles (float64 keeps AVX2's).
+ *   input and output transforms of a panel (16 float32 / 8 float64 tiles).
  *
  * The driver and the weight packing stay in winograd_avx2.c
  * (winograd_template.h); the V panels ([c][WP], 64 bytes a channel) and M
@@ -194,6 +194,113 @@ void cconv_wino_otrans_avx512_f32(const float *m, int64_t es, const w_tile *tile
                 if (rp) v5 = _mm512_add_ps(v5, _mm512_maskz_loadu_ps(mk, rp + i * Wo));
                 if (relu) v5 = _mm512_max_ps(_mm512_setzero_ps(), v5);
                 _mm512_mask_storeu_ps(yp + i * Wo, mk, v5);
+            }
+        }
+    }
+}
+
+/* ---- float64 transforms, 8 tiles a zmm ---- */
+#undef WV
+#undef W_LOAD
+#undef W_STORE
+#undef W_FMA
+#undef W_FNMA
+#undef W_ADD
+#undef W_SUB
+#undef W_SET1
+#define WV __m512d
+#define W_LOAD _mm512_load_pd
+#define W_STORE _mm512_store_pd
+#define W_FMA _mm512_fmadd_pd
+#define W_FNMA _mm512_fnmadd_pd
+#define W_ADD _mm512_add_pd
+#define W_SUB _mm512_sub_pd
+#define W_SET1(c) _mm512_set1_pd((double)(c))
+
+/* input transform of 8 tiles of one channel (as the float32 one; a tile
+ * row's 6 values: 4 + 2).  d_k lane t = tile t's value k */
+void cconv_wino_itrans_avx512_f64(const double *const *src, int64_t ld, double *dst, int64_t es)
+{
+    /* lanes of 2 doubles, picked from a (indices 0-7) and b (8-15) */
+    const __m512i ev = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i od = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512i lo = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m512i hi = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    __m512d w[6][6];
+    for (int r = 0; r < 6; r++) {
+        const int64_t o = r * ld;
+        __m512d A[4];
+        for (int k = 0; k < 4; k++)   /* [tile k values 0-3 | tile k + 4 values 0-3] */
+            A[k] = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(src[k] + o)),
+                                      _mm256_loadu_pd(src[k + 4] + o), 1);
+        __m512d B[2];
+        for (int h = 0; h < 2; h++) {   /* values 4, 5 of tiles 4h .. 4h + 3 (AVX-512F inserts) */
+            __m512 b = _mm512_castps128_ps512(_mm_castpd_ps(_mm_loadu_pd(src[4 * h] + o + 4)));
+            b = _mm512_insertf32x4(b, _mm_castpd_ps(_mm_loadu_pd(src[4 * h + 1] + o + 4)), 1);
+            b = _mm512_insertf32x4(b, _mm_castpd_ps(_mm_loadu_pd(src[4 * h + 2] + o + 4)), 2);
+            B[h] = _mm512_castps_pd(
+                _mm512_insertf32x4(b, _mm_castpd_ps(_mm_loadu_pd(src[4 * h + 3] + o + 4)), 3));
+        }
+        const __m512d t0 = _mm512_unpacklo_pd(A[0], A[1]), t1 = _mm512_unpackhi_pd(A[0], A[1]);
+        const __m512d t2 = _mm512_unpacklo_pd(A[2], A[3]), t3 = _mm512_unpackhi_pd(A[2], A[3]);
+        const __m512d d0 = _mm512_permutex2var_pd(t0, ev, t2);
+        const __m512d d1 = _mm512_permutex2var_pd(t1, ev, t3);
+        const __m512d d2 = _mm512_permutex2var_pd(t0, od, t2);
+        const __m512d d3 = _mm512_permutex2var_pd(t1, od, t3);
+        const __m512d d4 = _mm512_permutex2var_pd(B[0], lo, B[1]);
+        const __m512d d5 = _mm512_permutex2var_pd(B[0], hi, B[1]);
+        W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
+    }
+    W_IN_COLS(w, dst, es)
+}
+
+/* output transform of 8 tiles of one channel, fused epilogue (as the
+ * float32 one; a tile's output row is 4 doubles) */
+void cconv_wino_otrans_avx512_f64(const double *m, int64_t es, const w_tile *tiles, int ntl,
+                                  int full, double *yk, const double *rk, int64_t Wo,
+                                  double bias, int relu)
+{
+    const __m512i ev = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i od = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    __m512d t[4][6];
+    W_OUT_COLS(m, es, t)
+    const __m512d vb = _mm512_set1_pd(bias);
+    __m256d u[4][8];   /* u[i][p]: row i of tile p */
+    for (int i = 0; i < 4; i++) {
+        __m512d y0, y1, y2, y3;
+        W_OUT1D(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], y0, y1, y2, y3);
+        y0 = _mm512_add_pd(y0, vb); y1 = _mm512_add_pd(y1, vb);
+        y2 = _mm512_add_pd(y2, vb); y3 = _mm512_add_pd(y3, vb);
+        /* a0 lane g: (y0, y1) of tile 2g; a1: of tile 2g + 1; a2, a3: (y2, y3) */
+        const __m512d a0 = _mm512_unpacklo_pd(y0, y1), a1 = _mm512_unpackhi_pd(y0, y1);
+        const __m512d a2 = _mm512_unpacklo_pd(y2, y3), a3 = _mm512_unpackhi_pd(y2, y3);
+        const __m512d e02 = _mm512_permutex2var_pd(a0, ev, a2);   /* tiles 0 | 2 */
+        const __m512d e46 = _mm512_permutex2var_pd(a0, od, a2);   /* tiles 4 | 6 */
+        const __m512d o13 = _mm512_permutex2var_pd(a1, ev, a3);   /* tiles 1 | 3 */
+        const __m512d o57 = _mm512_permutex2var_pd(a1, od, a3);   /* tiles 5 | 7 */
+        u[i][0] = _mm512_castpd512_pd256(e02); u[i][2] = _mm512_extractf64x4_pd(e02, 1);
+        u[i][4] = _mm512_castpd512_pd256(e46); u[i][6] = _mm512_extractf64x4_pd(e46, 1);
+        u[i][1] = _mm512_castpd512_pd256(o13); u[i][3] = _mm512_extractf64x4_pd(o13, 1);
+        u[i][5] = _mm512_castpd512_pd256(o57); u[i][7] = _mm512_extractf64x4_pd(o57, 1);
+    }
+    const __m256d z = _mm256_setzero_pd();
+    const int n = full ? 8 : ntl;
+    for (int tt = 0; tt < n; tt++) {
+        double *yp = yk + tiles[tt].yoff;
+        const double *rp = rk ? rk + tiles[tt].yoff : NULL;
+        const int nr = full ? 4 : tiles[tt].nr, nc = full ? 4 : tiles[tt].nc;
+        const __mmask8 mk = (__mmask8)((1u << nc) - 1);
+        for (int i = 0; i < nr; i++) {
+            __m256d v = u[i][tt];
+            if (nc == 4) {
+                if (rp) v = _mm256_add_pd(v, _mm256_loadu_pd(rp + i * Wo));
+                if (relu) v = _mm256_max_pd(z, v);   /* max(0, NaN) = NaN */
+                _mm256_storeu_pd(yp + i * Wo, v);
+            } else {
+                __m512d v5 = _mm512_castpd256_pd512(v);
+                if (rp) v5 = _mm512_add_pd(v5, _mm512_maskz_loadu_pd(mk, rp + i * Wo));
+                if (relu) v5 = _mm512_max_pd(_mm512_setzero_pd(), v5);
+                _mm512_mask_storeu_pd(yp + i * Wo, mk, v5);
             }
         }
     }

@@ -140,8 +140,8 @@ def test_threads_bitwise_equal(force, shape, dtype):
         np.testing.assert_array_equal(ys[0], y)
 
 
-# (N, C, H, W, K, pad), each with C >= 32 and C*K >= 4096, so that both dtypes
-# take the wide kernels (conv_select.c's rules):
+# (N, C, H, W, K, pad); from 32 input channels both dtypes take the wide
+# kernels (conv_select.c), float64 with 16 too (the last case):
 # 28x28 (32 + 17 tiles: a panel pair, then a pair whose second panel is mostly
 # lanes past the block) over 2 channel chunks (K = 132: 22 blocks); 14x14
 # (16 tiles: one panel, two 6-channel blocks a call) with an odd block count
@@ -149,7 +149,7 @@ def test_threads_bitwise_equal(force, shape, dtype):
 # 19- and 10-wide, 13-high outputs (partial tiles in the output transform)
 WIDE = [(1, 32, 28, 28, 132, 1), (1, 64, 14, 14, 66, 1), (1, 64, 14, 14, 70, 1),
         (1, 96, 7, 7, 64, 1), (2, 64, 36, 36, 64, 1), (1, 48, 30, 17, 100, 2),
-        (1, 64, 13, 10, 64, 1)]
+        (1, 64, 13, 10, 64, 1), (1, 16, 13, 10, 20, 1)]
 
 
 @pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
