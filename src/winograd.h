@@ -67,7 +67,7 @@ typedef void (*cconv_wino_mk22_fn_f32)(const float *u, int64_t us, const float *
 typedef void (*cconv_wino_mk22_fn_f64)(const double *u, int64_t us, const double *v,
                                        int64_t vps, int64_t C, double *m, int64_t ms);
 /* transforms of a whole panel of tiles (WP: 16 float32, 8 float64), as w_itrans /
- * w_otrans of winograd_avx2.c do for WL tiles; NULL: the AVX2 ones */
+ * w_otrans of winograd_avx2.c do for WL tiles */
 typedef void (*cconv_wino_itrans_fn_f32)(const float *const *src, int64_t ld, float *dst,
                                          int64_t es);
 typedef void (*cconv_wino_otrans_fn_f32)(const float *m, int64_t es, const w_tile *tiles, int ntl,

@@ -62,4 +62,29 @@
         W_OUT1D(m0_, m1_, m2_, m3_, m4_, m5_, t[0][j_], t[1][j_], t[2][j_], t[3][j_]);   \
     }
 
+/* float32 4 x 4 transposes within each 128-bit lane (lane g: tiles 4g..4g+3),
+ * P the intrinsics' prefix (_mm256, _mm512), V the vector type:
+ * W_F32_IN_T: L0..L3 / H0..H3 values 0-3 / 4-7 of a patch row of tiles
+ * 0..3 of each lane -> d0..d5, value k of every tile;
+ * W_F32_OUT_T: y0..y3 output column k of every tile -> u0..u3, whose lane g
+ * holds the output row of tile 4g + p in u_p */
+#define W_F32_IN_T(P, V, L0, L1, L2, L3, H0, H1, H2, H3, d0, d1, d2, d3, d4, d5)   \
+    do {                                                                        \
+        const V t0_ = P##_unpacklo_ps(L0, L1), t1_ = P##_unpackhi_ps(L0, L1);   \
+        const V t2_ = P##_unpacklo_ps(L2, L3), t3_ = P##_unpackhi_ps(L2, L3);   \
+        const V h0_ = P##_unpacklo_ps(H0, H1), h2_ = P##_unpacklo_ps(H2, H3);   \
+        d0 = P##_shuffle_ps(t0_, t2_, 0x44); d1 = P##_shuffle_ps(t0_, t2_, 0xEE); \
+        d2 = P##_shuffle_ps(t1_, t3_, 0x44); d3 = P##_shuffle_ps(t1_, t3_, 0xEE); \
+        d4 = P##_shuffle_ps(h0_, h2_, 0x44); d5 = P##_shuffle_ps(h0_, h2_, 0xEE); \
+    } while (0)
+#define W_F32_OUT_T(P, V, y0, y1, y2, y3, u0, u1, u2, u3)                       \
+    do {                                                                        \
+        const V a0_ = P##_unpacklo_ps(y0, y1), a1_ = P##_unpackhi_ps(y0, y1);   \
+        const V a2_ = P##_unpacklo_ps(y2, y3), a3_ = P##_unpackhi_ps(y2, y3);   \
+        u0 = P##_shuffle_ps(a0_, a2_, 0x44);                                    \
+        u1 = P##_shuffle_ps(a0_, a2_, 0xEE);                                    \
+        u2 = P##_shuffle_ps(a1_, a3_, 0x44);                                    \
+        u3 = P##_shuffle_ps(a1_, a3_, 0xEE);                                    \
+    } while (0)
+
 #endif

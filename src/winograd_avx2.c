@@ -204,12 +204,8 @@ static void w_itrans_f32(const float *const *src, int64_t ld, float *dst, int64_
         const __m256 H1 = w_load2(src[1] + o + 4, src[5] + o + 4);
         const __m256 H2 = w_load2(src[2] + o + 4, src[6] + o + 4);
         const __m256 H3 = w_load2(src[3] + o + 4, src[7] + o + 4);
-        const __m256 t0 = _mm256_unpacklo_ps(L0, L1), t1 = _mm256_unpackhi_ps(L0, L1);
-        const __m256 t2 = _mm256_unpacklo_ps(L2, L3), t3 = _mm256_unpackhi_ps(L2, L3);
-        const __m256 h0 = _mm256_unpacklo_ps(H0, H1), h2 = _mm256_unpacklo_ps(H2, H3);
-        const __m256 d0 = _mm256_shuffle_ps(t0, t2, 0x44), d1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-        const __m256 d2 = _mm256_shuffle_ps(t1, t3, 0x44), d3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-        const __m256 d4 = _mm256_shuffle_ps(h0, h2, 0x44), d5 = _mm256_shuffle_ps(h0, h2, 0xEE);
+        __m256 d0, d1, d2, d3, d4, d5;
+        W_F32_IN_T(_mm256, __m256, L0, L1, L2, L3, H0, H1, H2, H3, d0, d1, d2, d3, d4, d5);
         W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
     }
     W_IN_COLS(w, dst, es)
@@ -236,12 +232,7 @@ static void w_otrans_f32(const float *m, int64_t es, const w_tile *tiles, int nt
         W_OUT1D(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], y0, y1, y2, y3);
         y0 = _mm256_add_ps(y0, vb); y1 = _mm256_add_ps(y1, vb);
         y2 = _mm256_add_ps(y2, vb); y3 = _mm256_add_ps(y3, vb);
-        const __m256 a0 = _mm256_unpacklo_ps(y0, y1), a1 = _mm256_unpackhi_ps(y0, y1);
-        const __m256 a2 = _mm256_unpacklo_ps(y2, y3), a3 = _mm256_unpackhi_ps(y2, y3);
-        u[i][0] = _mm256_shuffle_ps(a0, a2, 0x44);
-        u[i][1] = _mm256_shuffle_ps(a0, a2, 0xEE);
-        u[i][2] = _mm256_shuffle_ps(a1, a3, 0x44);
-        u[i][3] = _mm256_shuffle_ps(a1, a3, 0xEE);
+        W_F32_OUT_T(_mm256, __m256, y0, y1, y2, y3, u[i][0], u[i][1], u[i][2], u[i][3]);
     }
     const __m128 z = _mm_setzero_ps();
     if (full) {

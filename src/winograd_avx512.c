@@ -129,12 +129,8 @@ void cconv_wino_itrans_avx512_f32(const float *const *src, int64_t ld, float *ds
         const __m512 L2 = wg_load4(src, 2, o), L3 = wg_load4(src, 3, o);
         const __m512 H0 = wg_load4(src, 0, o + 4), H1 = wg_load4(src, 1, o + 4);
         const __m512 H2 = wg_load4(src, 2, o + 4), H3 = wg_load4(src, 3, o + 4);
-        const __m512 t0 = _mm512_unpacklo_ps(L0, L1), t1 = _mm512_unpackhi_ps(L0, L1);
-        const __m512 t2 = _mm512_unpacklo_ps(L2, L3), t3 = _mm512_unpackhi_ps(L2, L3);
-        const __m512 h0 = _mm512_unpacklo_ps(H0, H1), h2 = _mm512_unpacklo_ps(H2, H3);
-        const __m512 d0 = _mm512_shuffle_ps(t0, t2, 0x44), d1 = _mm512_shuffle_ps(t0, t2, 0xEE);
-        const __m512 d2 = _mm512_shuffle_ps(t1, t3, 0x44), d3 = _mm512_shuffle_ps(t1, t3, 0xEE);
-        const __m512 d4 = _mm512_shuffle_ps(h0, h2, 0x44), d5 = _mm512_shuffle_ps(h0, h2, 0xEE);
+        __m512 d0, d1, d2, d3, d4, d5;
+        W_F32_IN_T(_mm512, __m512, L0, L1, L2, L3, H0, H1, H2, H3, d0, d1, d2, d3, d4, d5);
         W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
     }
     W_IN_COLS(w, dst, es)
@@ -167,12 +163,7 @@ void cconv_wino_otrans_avx512_f32(const float *m, int64_t es, const w_tile *tile
         W_OUT1D(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], y0, y1, y2, y3);
         y0 = _mm512_add_ps(y0, vb); y1 = _mm512_add_ps(y1, vb);
         y2 = _mm512_add_ps(y2, vb); y3 = _mm512_add_ps(y3, vb);
-        const __m512 a0 = _mm512_unpacklo_ps(y0, y1), a1 = _mm512_unpackhi_ps(y0, y1);
-        const __m512 a2 = _mm512_unpacklo_ps(y2, y3), a3 = _mm512_unpackhi_ps(y2, y3);
-        u[i][0] = _mm512_shuffle_ps(a0, a2, 0x44);
-        u[i][1] = _mm512_shuffle_ps(a0, a2, 0xEE);
-        u[i][2] = _mm512_shuffle_ps(a1, a3, 0x44);
-        u[i][3] = _mm512_shuffle_ps(a1, a3, 0xEE);
+        W_F32_OUT_T(_mm512, __m512, y0, y1, y2, y3, u[i][0], u[i][1], u[i][2], u[i][3]);
     }
     const __m128 z = _mm_setzero_ps();
     const int n = full ? 16 : ntl;

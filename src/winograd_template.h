@@ -178,7 +178,7 @@ static void WN(w_mk_half)(const WT *u, const WT *v, int64_t C, WT *m, int64_t ms
 /* ---- the convolution ---- */
 
 /* wk: NULL (this file's AVX2 kernels), or a wider ISA's kernels (winograd.h)
- * that then run every GEMM step, and the transforms when it has them: the
+ * that then run every GEMM step and every transform: the
  * wide GEMM on only some steps of a call (28x28, 32 + 17 tiles, the first
  * block wide) ran x0.81, the AVX2 steps at the wide code's lower clock */
 static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
@@ -197,8 +197,8 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     /* tiles per block: the same bytes of V and M per dtype (float64: half the tiles) */
     int64_t nbp = WINO_NBP * (int64_t)sizeof(float) / (int64_t)sizeof(WT), kbc = WINO_KBC;
     /* the unit of tiles for blocks and balance: a wide transform's WP, or 8
-     * (one float32 AVX2 vector, two float64 ones) */
-    const int64_t tvl = wk && wk->itrans ? WP : 8;
+     * (one float32 AVX2 vector, two float64 ones); tiles a transform call */
+    const int64_t tvl = wk ? WP : 8, tvx = wk ? WP : WL;
     if (nbp > T) nbp = w_cdiv(T, tvl) * tvl;
     if (kbc > nkb) kbc = nkb;
     int64_t nblk = w_cdiv(T, nbp), nkc = w_cdiv(nkb, kbc);
@@ -250,7 +250,6 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
             int64_t cached = -1, pre = 0;
             for (int64_t task = 0; task < tasks; task++) {
                 const int64_t kc = task % nkc, blk = (task / nkc) % nblk, n = task / (nkc * nblk);
-                const int64_t tvx = wk && wk->itrans ? WP : WL;   /* tiles a transform call */
                 const int64_t j0 = blk * nbp, nb = w_min(nbp, T - j0), nbw = w_cdiv(nb, tvx) * tvx;
                 const int64_t kb0 = kc * kbc, nkl = w_min(kbc, nkb - kb0);
                 const int64_t wt = w_task_weight(T, nkb, nbp, kbc, nkc, nblk, tvl, task);
@@ -302,7 +301,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                                 if (jhi < wseg) memset(dr + jhi, 0, sizeof(WT) * (size_t)(wseg - jhi));
                             }
                         }
-                        if (wk && wk->itrans)
+                        if (wk)
                             for (int64_t g = 0; g < nbw; g += WP)
                                 wk->itrans(src + g, Wb, V + ((g / WP) * C + c) * WP, npan * C * WP);
                         else
@@ -363,7 +362,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         int full = ntl == tvx;
                         for (int q = 0; q < ntl && full; q++)
                             full = tiles[g + q].nr == 4 && tiles[g + q].nc == 4;
-                        if (tvx == WP && wk && wk->otrans)
+                        if (wk)
                             wk->otrans(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk,
                                        Wo, bk, relu);
                         else
