@@ -26,7 +26,7 @@ extern const cconv_conv_kernels cconv_avx2_f64, cconv_avx512_f64;
 #define WINO_F32_MIN_TILES 8
 #endif
 #ifndef WINO_F64_MIN_TILES
-#define WINO_F64_MIN_TILES 20
+#define WINO_F64_MIN_TILES 16
 #endif
 
 /* one dtype's Winograd entry points, and its finiteness test */
@@ -117,10 +117,15 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
     return cconv_wino3x3_conv_wide_f64(p, (const double *)x, packed, (const double *)bias,
                                        (const double *)res, (double *)y, nthreads, &wide_f64);
 }
-/* float64 weights are twice the bytes to stream per tile block.  Forced
- * Winograd against direct, float64, one thread (GFLOP/s): 14x14 (16 tiles)
- * 128 -> 128 40 vs 53, 256 -> 256 49-62 vs 49-52; 18x18 (25 tiles) 64 -> 64
- * 73 vs 53, 20x20 128 -> 128 42 vs 29; 7x7 512 -> 512 25 vs 37 */
+/* float64 weights are twice the bytes to stream per tile block, so
+ * float64 needs more tiles.  Paired A/B, 16 tiles against the 20 this used
+ * to ask (Winograd against direct), one thread, AVX-512 kernels: 14x14
+ * 256 -> 256 x1.60-1.69, 1024 -> 256 x1.79, 13x13 256 -> 256 x1.54, 64 -> 64
+ * x1.49, 16 -> 16 at 14x14 x1.11, 15x15 32 -> 32 x1.29 (two threads x0.96-
+ * 1.60); AVX2 kernels x1.39-1.96 on the same layers.  With 9 tiles it lost
+ * on images that fill their tiles badly (9x9 64 -> 64 x0.71, 10x10
+ * 256 -> 256 x0.91, where 12x12 won x1.27-1.39), and with 4 (8x8, 7x7)
+ * x0.79-0.90. */
 static const wino_ops wino_f32 = {sizeof(float), WINO_F32_MIN_TILES,
                                   cconv_wino3x3_packed_size_f32, pack_f32, conv_f32, finite_f32};
 static const wino_ops wino_f64 = {sizeof(double), WINO_F64_MIN_TILES,
