@@ -280,3 +280,22 @@ def test_float64_needs_more_tiles(monkeypatch, hw, wino):
         monkeypatch.delenv("CCONV_WINOGRAD")
         assert_close(y, ref, absref, 9 * 16)
         assert np.array_equal(y, y_direct) != expect, dtype
+
+
+@pytest.mark.parametrize("dtype, K", [(np.float32, 512), (np.float64, 256)])
+def test_large_packed_weights(dtype, K):
+    """Packed weights past 32 MiB (Winograd's are 36/9 the raw bytes) sit in a
+    buffer on 2 MiB pages (threads.c).  Both of its layouts give the float64
+    reference: Winograd on a 13x13 image (16 tiles), the direct layout on a
+    3x3 one; checked on the first and last 8 output channels."""
+    rng = np.random.default_rng(11)
+    C = 512
+    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(dtype)
+    pw = cconv.pack_weights(w)
+    assert pw.nbytes > 32 << 20
+    for hw in (13, 3):
+        x = rng.standard_normal((1, C, hw, hw)).astype(dtype)
+        y = cconv.conv2d(x, pw, padding=1)
+        for ks in (slice(0, 8), slice(K - 8, K)):
+            ref, absref = conv_ref_fast(x, w[ks], padding=1)
+            assert_close(y[:, ks], ref, absref, 9 * C)
