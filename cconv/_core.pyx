@@ -94,6 +94,7 @@ cdef extern from "cconv.h":
     int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y,
                    int nthreads) nogil
     void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
+    int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n) nogil
     double cconv_fma_peak_gflops(cconv_dtype dt, double seconds) nogil
 
 cdef extern from "scratch.h":
@@ -547,7 +548,14 @@ cdef class PackedWeights:
         # group can be transformed, so only they are scanned (the scan cost a 1x1
         # 1024 -> 256 pack a third of its time).
         self.ws.flags = 0
-        if _direct_only or (ks == (1, 3, 3) and g == 1 and not np.isfinite(w).all()):
+        cdef cnp.ndarray wc = w
+        cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
+        cdef int64_t wn = w.size
+        cdef int finite = 1
+        if not _direct_only and ks == (1, 3, 3) and g == 1:
+            with nogil:
+                finite = cconv_all_finite(self.dt, wp, wn)
+        if _direct_only or not finite:
             self.ws.flags |= CCONV_PACK_DIRECT_ONLY
         # A one-shot unpadded 1x1 call: the SIMD kernels read the weights where
         # they are (packing them would touch each weight once for one use)
@@ -563,8 +571,6 @@ cdef class PackedWeights:
         self.buf = cconv_scratch_alloc(<size_t>self.nbytes)
         if self.buf == NULL:
             raise MemoryError(f"cannot allocate {self.nbytes} bytes for packed weights")
-        cdef cnp.ndarray wc = w
-        cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
         cdef bint empty = w.size == 0
         self.data = wp if self._in_place is not None else self.buf
         # nothing to pack for empty weights (a huge `groups` would loop for

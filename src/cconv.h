@@ -141,6 +141,9 @@ typedef struct {
 /* Returns CCONV_OK or CCONV_ENOMEM (row buffer allocation failed). */
 int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y, int nthreads);
 
+/* ---- finiteness (finite.c): 1 when none of the n values is Inf or NaN ---- */
+int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n);
+
 /* ---- elementwise (pool.c) ---- */
 void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads);
 

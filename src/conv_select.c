@@ -12,7 +12,6 @@
  * propagation exact.
  * Compiled for the baseline ISA: it only selects, and runs nothing wide.
  */
-#include <string.h>
 #include "cconv.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
@@ -40,27 +39,24 @@ typedef struct {
     int (*finite)(const cconv_conv_params *p, const void *x, int64_t n);
 } wino_ops;
 
-/* 1 when every input value image n holds is finite (bit test: vectorises) */
-#define IMAGE_FINITE(name, T, U, EXP)                                                        \
-    static int name(const cconv_conv_params *p, const void *xv, int64_t n)                   \
-    {                                                                                        \
-        const T *x = (const T *)xv;                                                          \
-        const int64_t plane = p->in[0] * p->in[1] * p->in[2];                                \
-        for (int64_t c = 0; c < p->C; c++) {                                                 \
-            const T *xc = x + n * p->x_sn + c * p->x_sc;                                     \
-            U bad = 0;                                                                       \
-            for (int64_t i = 0; i < plane; i++) {                                            \
-                U u;                                                                         \
-                memcpy(&u, xc + i, sizeof u);                                                \
-                bad |= (U)((u & EXP) == EXP);                                                \
-            }                                                                                \
-            if (bad) return 0;                                                               \
-        }                                                                                    \
-        return 1;                                                                            \
-    }
-IMAGE_FINITE(finite_f32, float, uint32_t, 0x7f800000u)
-IMAGE_FINITE(finite_f64, double, uint64_t, 0x7ff0000000000000ull)
-#undef IMAGE_FINITE
+/* 1 when every input value image n holds is finite */
+static int image_finite(cconv_dtype dt, const cconv_conv_params *p, const void *xv, int64_t n)
+{
+    const size_t es = dt == CCONV_F64 ? sizeof(double) : sizeof(float);
+    const int64_t plane = p->in[0] * p->in[1] * p->in[2];
+    for (int64_t c = 0; c < p->C; c++)
+        if (!cconv_all_finite(dt, (const char *)xv + (size_t)(n * p->x_sn + c * p->x_sc) * es, plane))
+            return 0;
+    return 1;
+}
+static int finite_f32(const cconv_conv_params *p, const void *x, int64_t n)
+{
+    return image_finite(CCONV_F32, p, x, n);
+}
+static int finite_f64(const cconv_conv_params *p, const void *x, int64_t n)
+{
+    return image_finite(CCONV_F64, p, x, n);
+}
 
 static void pack_f32(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
 {
