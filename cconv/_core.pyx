@@ -95,6 +95,7 @@ cdef extern from "cconv.h":
                    int nthreads) nogil
     void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
     int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n) nogil
+    int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p) nogil
     double cconv_fma_peak_gflops(cconv_dtype dt, double seconds) nogil
 
 cdef extern from "scratch.h":
@@ -123,6 +124,39 @@ _ISAS = {"portable": CCONV_ISA_PORTABLE, "avx2": CCONV_ISA_AVX2, "avx512": CCONV
 def isa():
     """Name of the kernel set chosen at import ('avx512', 'avx2' or 'portable')."""
     return cconv_isa_name(cconv_active_isa()).decode()
+
+
+def _winograd_applies(dtype, int64_t C, int64_t K, int64_t H, int64_t W, int64_t ph, int64_t pw):
+    """Whether a 3x3, stride-1, groups-1 convolution of a finite (1, C, H, W)
+    image with padding (ph, pw) takes Winograd on the kernels chosen at
+    import, given weights packed with their Winograd layout (cconv.nn packs
+    that layout only once a call takes it)."""
+    if cconv_active_isa() == CCONV_ISA_PORTABLE:
+        return False
+    cdef cconv_conv_params p
+    memset(&p, 0, sizeof(p))
+    p.w.K = K
+    p.w.Cg = C
+    p.w.groups = 1
+    p.w.ks[0] = 1
+    p.w.ks[1] = 3
+    p.w.ks[2] = 3
+    p.N = 1
+    p.C = C
+    p.in_[0] = 1
+    p.in_[1] = H
+    p.in_[2] = W
+    p.out[0] = 1
+    p.out[1] = H + 2 * ph - 2
+    p.out[2] = W + 2 * pw - 2
+    p.pad[1] = ph
+    p.pad[2] = pw
+    for i in range(3):
+        p.stride[i] = 1
+        p.dil[i] = 1
+    if p.out[1] < 1 or p.out[2] < 1:
+        return False
+    return bool(cconv_select_wino_applies(_dtype_code(np.dtype(dtype), "dtype"), &p))
 
 
 def cpu_has_avx2():

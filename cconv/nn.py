@@ -341,23 +341,50 @@ class Conv2d(Module):
     # packing -----------------------------------------------------------
     @property
     def packed_weight(self):
-        """The weight as :class:`cconv.PackedWeights` (packed on first use, after each change)."""
+        """The weight as :class:`cconv.PackedWeights` (packed on first use, after each change;
+        a 3x3 layer's Winograd weights are added by the first call that takes Winograd)."""
         return self._effective(None)[0]
 
-    def _effective(self, bn):
-        """(packed weight, bias) with ``bn`` folded in when given; cached per versions."""
+    def _wino_layer(self):
+        """3x3, stride 1, dilation 1, one group: a layer Winograd can serve."""
+        return (self.kernel_size == (3, 3) and self.stride == (1, 1) and self.dilation == (1, 1)
+                and self.groups == 1)
+
+    def _wants_winograd(self, in_shape):
+        """Whether a call on a finite input of ``in_shape`` takes Winograd."""
+        pad = (1, 1) if self.padding == "same" else (0, 0) if self.padding == "valid" else self.padding
+        _, c, h, w = in_shape
+        return _cc._core._winograd_applies(self.dtype, c, self.out_channels, h, w, *pad)
+
+    def _effective(self, bn, in_shape=None):
+        """(packed weight, bias) with ``bn`` folded in when given; cached per versions.
+
+        Weights are packed in their direct layout only; a 3x3 stride-1 layer
+        adds the Winograd layout at the first call (input shape ``in_shape``)
+        that takes Winograd.  The transformed weights are 36/9 the bytes, and
+        strided layers or layers on small images never use them (ResNet-50
+        after a 224x224 call: 144 MB of packed weights, not 264)."""
         key = (id(bn), self._version, bn._version if bn is not None else -1)
         hit = self._cache.get(id(bn))
         if hit is not None and hit[0] == key:
-            return hit[1], hit[2]
-        w, b = self.weight, self.bias
-        if bn is not None:
-            scale, shift = bn._scale_shift()
-            w = w.astype(np.float64) * scale[:, None, None, None]
-            b = shift if b is None else b.astype(np.float64) * scale + shift
-            w, b = w.astype(self.dtype), b.astype(self.dtype)
-        packed = _cc.pack_weights(np.ascontiguousarray(w), groups=self.groups)
-        self._cache[id(bn)] = (key, packed, b)
+            packed, b, w = hit[1:]
+            if w is None or in_shape is None or not self._wants_winograd(in_shape):
+                return packed, b
+        else:
+            w, b = self.weight, self.bias
+            if bn is not None:
+                scale, shift = bn._scale_shift()
+                w = w.astype(np.float64) * scale[:, None, None, None]
+                b = shift if b is None else b.astype(np.float64) * scale + shift
+                w, b = w.astype(self.dtype), b.astype(self.dtype)
+            w = np.ascontiguousarray(w)
+        # the direct layout only while no call has taken Winograd (always, for
+        # a layer it cannot serve); w is kept (the layer's own weight unless BN
+        # was folded in) to add the Winograd layout later
+        wino = self._wino_layer()
+        now = wino and in_shape is not None and self._wants_winograd(in_shape)
+        packed = _cc._core.PackedWeights(w, self.groups, _direct_only=not now)
+        self._cache[id(bn)] = (key, packed, b, w if wino and not now else None)
         return packed, b
 
     def _prepare_children(self):
@@ -375,7 +402,7 @@ class Conv2d(Module):
 
     def _conv(self, x, out=None, residual=None, relu=False, bn=None):
         x = self._check(x)
-        w, b = self._effective(bn)
+        w, b = self._effective(bn, x.shape)
         act = "relu" if (relu or self.activation == "relu") else None
         return _cc.conv2d(x, w, b, stride=self.stride, padding=self.padding, dilation=self.dilation,
                           groups=self.groups, activation=act, residual=residual, out=out,

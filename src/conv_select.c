@@ -10,7 +10,10 @@
  * spread to outputs whose window does not contain it; inputs that are not all
  * finite therefore take the direct path (chosen per image), which keeps IEEE
  * propagation exact.
- * Compiled for the baseline ISA: it only selects, and runs nothing wide.
+ * cconv_select_wino_applies tells the Python layers whether a call would
+ * take Winograd, so a layer can leave the transformed weights out until one
+ * does.  Compiled for the baseline ISA: it only selects, and runs nothing
+ * wide.
  */
 #include "cconv.h"
 
@@ -187,6 +190,12 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     return rc;
 }
 
+int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p)
+{
+    const wino_ops *wo = dt == CCONV_F64 ? &wino_f64 : &wino_f32;
+    return has_wino(wo, &p->w) && cconv_wino3x3_applies(p, wo->min_tiles);
+}
+
 /* one table per ISA and dtype: thin wrappers naming their direct kernels */
 #define SEL_TABLE(name, isa, direct, wo)                                                   \
     static int64_t name##_size(const cconv_wshape *ws)                                      \
@@ -215,5 +224,9 @@ SEL_TABLE(cconv_avx512_select_f64, "avx512", cconv_avx512_f64, wino512_f64)
 #undef SEL_TABLE
 
 #else
-typedef int cconv_conv_select_unused; /* no AVX2 kernels on this target */
+int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p)
+{
+    (void)dt; (void)p;
+    return 0; /* no Winograd kernels on this target */
+}
 #endif
