@@ -605,7 +605,7 @@ cdef class PackedWeights:
         self.buf = cconv_scratch_alloc(<size_t>self.nbytes)
         if self.buf == NULL:
             raise MemoryError(f"cannot allocate {self.nbytes} bytes for packed weights")
-        cdef bint empty = w.size == 0
+        cdef bint empty = wn == 0
         self.data = wp if self._in_place is not None else self.buf
         # nothing to pack for empty weights (a huge `groups` would loop for
         # nothing) or for weights read in place

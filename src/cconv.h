@@ -110,6 +110,11 @@ const char *cconv_isa_name(int isa);
 const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt);
 const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt); /* active ISA */
 
+/* 1 when a call with these parameters (a finite image) would take the
+ * Winograd kernels of the AVX2/AVX-512 tables, its 3x3 weights packed with
+ * their Winograd layout (conv_select.c); 0 on targets without them */
+int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p);
+
 /* ---- threading helpers (threads.c) ---- */
 int cconv_openmp_enabled(void);
 int cconv_default_threads(void);   /* what num_threads=None means */
@@ -140,11 +145,6 @@ typedef struct {
 } cconv_pool_params;
 /* Returns CCONV_OK or CCONV_ENOMEM (row buffer allocation failed). */
 int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *y, int nthreads);
-
-/* 1 when a call with these parameters (a finite image) would take the
- * Winograd kernels of the AVX2/AVX-512 tables, its 3x3 weights packed with
- * their Winograd layout (conv_select.c); 0 on targets without them */
-int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p);
 
 /* ---- finiteness (finite.c): 1 when none of the n values is Inf or NaN ---- */
 int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n);

@@ -31,34 +31,27 @@ extern const cconv_conv_kernels cconv_avx2_f64, cconv_avx512_f64;
 #define WINO_F64_MIN_TILES 16
 #endif
 
-/* one dtype's Winograd entry points, and its finiteness test */
+/* one dtype's Winograd entry points */
 typedef struct {
-    size_t es;           /* bytes of one value */
+    cconv_dtype dt;
     int64_t min_tiles;   /* the fewest 4x4 output tiles per image that pay off */
     int64_t (*size)(const cconv_wshape *ws);
     void (*pack)(const cconv_wshape *ws, const void *w, void *dst, int nthreads);
     int (*conv)(const cconv_conv_params *p, const void *x, const void *packed, const void *bias,
                 const void *res, void *y, int nthreads);
-    int (*finite)(const cconv_conv_params *p, const void *x, int64_t n);
 } wino_ops;
+
+static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
 
 /* 1 when every input value image n holds is finite */
 static int image_finite(cconv_dtype dt, const cconv_conv_params *p, const void *xv, int64_t n)
 {
-    const size_t es = dt == CCONV_F64 ? sizeof(double) : sizeof(float);
+    const size_t es = dt_bytes(dt);
     const int64_t plane = p->in[0] * p->in[1] * p->in[2];
     for (int64_t c = 0; c < p->C; c++)
         if (!cconv_all_finite(dt, (const char *)xv + (size_t)(n * p->x_sn + c * p->x_sc) * es, plane))
             return 0;
     return 1;
-}
-static int finite_f32(const cconv_conv_params *p, const void *x, int64_t n)
-{
-    return image_finite(CCONV_F32, p, x, n);
-}
-static int finite_f64(const cconv_conv_params *p, const void *x, int64_t n)
-{
-    return image_finite(CCONV_F64, p, x, n);
 }
 
 static void pack_f32(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
@@ -125,16 +118,14 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
  * on images that fill their tiles badly (9x9 64 -> 64 x0.71, 10x10
  * 256 -> 256 x0.91, where 12x12 won x1.27-1.39), and with 4 (8x8, 7x7)
  * x0.79-0.90. */
-static const wino_ops wino_f32 = {sizeof(float), WINO_F32_MIN_TILES,
-                                  cconv_wino3x3_packed_size_f32, pack_f32, conv_f32, finite_f32};
-static const wino_ops wino_f64 = {sizeof(double), WINO_F64_MIN_TILES,
-                                  cconv_wino3x3_packed_size_f64, pack_f64, conv_f64, finite_f64};
-static const wino_ops wino512_f32 = {sizeof(float), WINO_F32_MIN_TILES,
-                                     cconv_wino3x3_packed_size_f32, pack_f32, conv512_f32,
-                                     finite_f32};
-static const wino_ops wino512_f64 = {sizeof(double), WINO_F64_MIN_TILES,
-                                     cconv_wino3x3_packed_size_f64, pack_f64, conv512_f64,
-                                     finite_f64};
+static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
+                                  cconv_wino3x3_packed_size_f32, pack_f32, conv_f32};
+static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
+                                  cconv_wino3x3_packed_size_f64, pack_f64, conv_f64};
+static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
+                                     cconv_wino3x3_packed_size_f32, pack_f32, conv512_f32};
+static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
+                                     cconv_wino3x3_packed_size_f64, pack_f64, conv512_f64};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -171,12 +162,12 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     const void *wpk = (const char *)packed + wino_offset(direct, &p->w);
     /* runs of images, all finite (Winograd) or not (direct: NaN/Inf stay
      * exact); each image is scanned once, a whole finite batch is one run */
-    const size_t es = wo->es;
-    int rc = CCONV_OK, fin = p->N > 0 ? wo->finite(p, x, 0) : 1;
+    const size_t es = dt_bytes(wo->dt);
+    int rc = CCONV_OK, fin = p->N > 0 ? image_finite(wo->dt, p, x, 0) : 1;
     for (int64_t n0 = 0; n0 < p->N && rc == CCONV_OK;) {
         int64_t n1 = n0 + 1;
         int next = fin;
-        while (n1 < p->N && (next = wo->finite(p, x, n1)) == fin) n1++;
+        while (n1 < p->N && (next = image_finite(wo->dt, p, x, n1)) == fin) n1++;
         cconv_conv_params q = *p;
         q.N = n1 - n0;
         const void *xq = (const char *)x + (size_t)(n0 * p->x_sn) * es;
