@@ -1,9 +1,19 @@
 /* conv_generic.h - the portable direct-convolution kernel, written once as a
  * template and instantiated per dtype (and per ISA: conv_portable.c builds it
  * for the baseline, other translation units may build it with wider vector
- * flags).  No im2col: each task computes KB output channels x one tile of an
- * output row into a small accumulator, looping over input channels and
- * kernel taps with the padding clipped per tap (never a branch per FMA).
+ * flags).  No im2col.  A task is one tile of an output row (up to CG_WT
+ * pixels) for a range of KB-channel blocks.  The pixels whose taps all read
+ * inside the image run in chunks of CG_CW pixels x CG_KH channels whose
+ * sums stay in registers over the whole reduction (a chunk's input rows stay
+ * in L1 while every channel block passes over them); the few edge pixels
+ * (padding) run one at a time over their valid taps, vectorised across the
+ * KB channels.  Each sum ends in the epilogue (bias, residual, ReLU) and is
+ * stored once.  Both paths add a pixel's terms in the same order (channel,
+ * then tap t, r, s), so a pixel's value does not depend on which computed
+ * it.  Plain C shaped for the compiler: GCC and Clang get 16-byte vectors
+ * through their vector extensions (SSE2 on x86-64, NEON on aarch64), other
+ * compilers (or -DCG_SCALAR, which tests that branch) the same arithmetic
+ * on scalars.
  *
  * Before including, define:
  *   CG_T       element type (float or double)
@@ -19,6 +29,13 @@
 
 #define CG_KB 8      /* output channels per block (packed lane count) */
 #define CG_WT 256    /* output pixels per tile */
+#define CG_CW (32 / (int)sizeof(CG_T))  /* pixels per register chunk: 8 float / 4 double */
+#define CG_KH 4      /* output channels per register chunk */
+#if defined(__GNUC__) && !defined(CG_SCALAR)
+#define CG_VL (16 / (int)sizeof(CG_T))  /* lanes of a 16-byte vector */
+typedef CG_T CG_NAME(vec) __attribute__((vector_size(16)));
+typedef CG_T CG_NAME(uvec) __attribute__((vector_size(16), aligned(sizeof(CG_T)), may_alias));
+#endif
 
 static int64_t CG_NAME(nkb)(const cconv_wshape *ws)
 {
@@ -77,6 +94,117 @@ static inline void CG_NAME(valid)(int64_t off, int64_t s, int64_t W, int64_t Wo,
     *hi = b < Wo ? b : Wo;
 }
 
+/* The epilogue of one output value: s + bias (0 without one), + residual,
+ * ReLU.  (s + 0 also turns a -0 sum into +0, as every path does.) */
+static inline CG_T CG_NAME(epi)(CG_T s, CG_T b, const CG_T *rr, int relu)
+{
+    CG_T v = s + b;
+    if (rr) v += *rr;
+    if (relu) v = v < (CG_T)0 ? (CG_T)0 : v;
+    return v;
+}
+
+/* Where a task's outputs go: y, the residual and the bias at channel k,
+ * pixel sp of image n (the caller's offsets), and the activation. */
+typedef struct {
+    CG_T *y;
+    const CG_T *r, *bias;
+    int64_t ysk, rsk;
+    int relu;
+} CG_NAME(out_t);
+
+/* One chunk of CG_CW pixels x kh <= CG_KH channels, all taps inside the
+ * image: the sum over channels c and taps i of w[c][tap i][l] *
+ * x[c][tap i][v*sw], through the epilogue into channel l, pixel v of o.
+ * xc: channel 0's input at the chunk's first pixel (tap offsets tapx[i]);
+ * wc: channel 0's weights of the chunk's first lane (tap i at tapw[i]).
+ * SW1 (a constant where inlined): unit stride, the inputs contiguous. */
+static inline void CG_NAME(chunk)(const int SW1, const CG_NAME(out_t) *o, int64_t kh,
+                                  const CG_T *xc, int64_t xcs, int64_t sw, const CG_T *wc,
+                                  int64_t wcs, int64_t Cg, const int64_t *tapx,
+                                  const int64_t *tapw, int64_t ntap)
+{
+    CG_T s[CG_KH][CG_CW];
+#if defined(__GNUC__) && !defined(CG_SCALAR)
+    enum { NV = CG_CW / CG_VL };
+    CG_NAME(vec) r[CG_KH][NV];
+    for (int l = 0; l < CG_KH; l++)
+        for (int j = 0; j < NV; j++) r[l][j] = (CG_NAME(vec)){0};
+    for (int64_t c = 0; c < Cg; c++, xc += xcs, wc += wcs) {
+        for (int64_t i = 0; i < ntap; i++) {
+            const CG_T *xs = xc + tapx[i], *wv = wc + tapw[i];
+            CG_NAME(vec) xv[NV];
+            for (int j = 0; j < NV; j++) {
+                if (SW1) {
+                    xv[j] = *(const CG_NAME(uvec) *)(xs + j * CG_VL);
+                } else {
+                    CG_T g[CG_VL];
+                    for (int v = 0; v < CG_VL; v++) g[v] = xs[(j * CG_VL + v) * sw];
+                    memcpy(&xv[j], g, sizeof g);
+                }
+            }
+            for (int l = 0; l < CG_KH; l++) {
+                const CG_T w = wv[l];
+                for (int j = 0; j < NV; j++) r[l][j] += w * xv[j];
+            }
+        }
+    }
+    for (int l = 0; l < CG_KH; l++)
+        for (int j = 0; j < NV; j++) memcpy(&s[l][j * CG_VL], &r[l][j], sizeof r[l][j]);
+#else
+    for (int l = 0; l < CG_KH; l++)
+        for (int v = 0; v < CG_CW; v++) s[l][v] = (CG_T)0;
+    for (int64_t c = 0; c < Cg; c++, xc += xcs, wc += wcs) {
+        for (int64_t i = 0; i < ntap; i++) {
+            const CG_T *xs = xc + tapx[i], *wv = wc + tapw[i];
+            CG_T xv[CG_CW];
+            for (int v = 0; v < CG_CW; v++) xv[v] = SW1 ? xs[v] : xs[v * sw];
+            for (int l = 0; l < CG_KH; l++)
+                for (int v = 0; v < CG_CW; v++) s[l][v] += wv[l] * xv[v];
+        }
+    }
+#endif
+    for (int l = 0; l < kh; l++) {
+        const CG_T b = o->bias ? o->bias[l] : (CG_T)0;
+        const CG_T *rr = o->r ? o->r + l * o->rsk : NULL;
+        CG_T *yy = o->y + l * o->ysk;
+        for (int v = 0; v < CG_CW; v++)
+            yy[v] = CG_NAME(epi)(s[l][v], b, rr ? rr + v : NULL, o->relu);
+    }
+}
+
+/* One pixel x kc <= CG_KB channels (a packed block) over its valid taps:
+ * input offsets tapx[i] from channel 0, weight offsets tapw[i] (lanes). */
+static inline void CG_NAME(pixel)(const CG_NAME(out_t) *o, int64_t kc, const CG_T *xc, int64_t xcs,
+                                  const CG_T *wc, int64_t wcs, int64_t Cg, const int64_t *tapx,
+                                  const int64_t *tapw, int64_t ntap)
+{
+    CG_T s[CG_KB];
+#if defined(__GNUC__) && !defined(CG_SCALAR)
+    enum { NV = CG_KB / CG_VL };
+    CG_NAME(vec) r[NV];
+    for (int j = 0; j < NV; j++) r[j] = (CG_NAME(vec)){0};
+    for (int64_t c = 0; c < Cg; c++, xc += xcs, wc += wcs)
+        for (int64_t i = 0; i < ntap; i++) {
+            const CG_T xv = xc[tapx[i]];
+            const CG_T *wv = wc + tapw[i];
+            for (int j = 0; j < NV; j++) r[j] += xv * *(const CG_NAME(uvec) *)(wv + j * CG_VL);
+        }
+    for (int j = 0; j < NV; j++) memcpy(&s[j * CG_VL], &r[j], sizeof r[j]);
+#else
+    for (int l = 0; l < CG_KB; l++) s[l] = (CG_T)0;
+    for (int64_t c = 0; c < Cg; c++, xc += xcs, wc += wcs)
+        for (int64_t i = 0; i < ntap; i++) {
+            const CG_T xv = xc[tapx[i]];
+            const CG_T *wv = wc + tapw[i];
+            for (int l = 0; l < CG_KB; l++) s[l] += xv * wv[l];
+        }
+#endif
+    for (int l = 0; l < kc; l++)
+        o->y[l * o->ysk] = CG_NAME(epi)(s[l], o->bias ? o->bias[l] : (CG_T)0,
+                                        o->r ? o->r + l * o->rsk : NULL, o->relu);
+}
+
 static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void *packed,
                          const void *biasv, const void *resv, void *yv, int nthreads)
 {
@@ -98,10 +226,20 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
     }
     const int64_t D = p.in[0], H = p.in[1], W = p.in[2];
     const int64_t Do = p.out[0], Ho = p.out[1], Wo = p.out[2];
+    const int64_t sw = p.stride[2], dw = p.dil[2], pw = p.pad[2];
     const int64_t ntile = (Wo + CG_WT - 1) / CG_WT;
-    const int64_t tasks = p.N * groups * nkb * Do * Ho * ntile;
-    if (tasks <= 0) return CCONV_OK;
+    const int64_t rows = p.N * groups * Do * Ho * ntile;
+    if (rows <= 0 || nkb <= 0) return CCONV_OK;
     const double work = (double)p.N * ws->K * Cg * taps * Do * Ho * Wo;
+    /* the oc blocks split across tasks only where row tiles are too few to
+     * keep the threads busy (each split re-reads the tile's input) */
+    int64_t nkg = 1;
+    {
+        const int nt0 = cconv_threads_for(nthreads, work, rows * nkb);
+        if (rows < 4 * (int64_t)nt0) nkg = (4 * (int64_t)nt0 + rows - 1) / rows;
+        if (nkg > nkb) nkg = nkb;
+    }
+    const int64_t tasks = rows * nkg;
     const int nt = cconv_threads_for(nthreads, work, tasks);
     int failed = 0;
 
@@ -110,76 +248,132 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        CG_T *acc = (CG_T *)cconv_scratch_alloc(sizeof(CG_T) * CG_KB * CG_WT);
-        if (!acc) {
+        /* a row's taps inside the image: input offset, weight offset; then
+         * one edge pixel's valid taps, the same */
+        int64_t *tapx = (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(4 * taps));
+        /* a pointwise chunk's input rows, copied contiguous: read in place,
+         * hundreds of rows one image plane apart share a few L1 sets, and
+         * every channel block's pass over them missed */
+        const size_t cbytes = sizeof(CG_T) * (size_t)(Cg * CG_CW + 1);
+        CG_T *cbuf = taps == 1 ? (CG_T *)cconv_scratch_alloc(cbytes) : NULL;
+        if (!tapx || (taps == 1 && !cbuf)) {
             failed = 1;
         } else {
+            int64_t *tapw = tapx + taps, *ptx = tapx + 2 * taps, *ptw = tapx + 3 * taps;
+            const int64_t zero = 0;  /* a copied chunk's one tap offset */
             int64_t t0, t1;
             cconv_thread_range(tasks, &t0, &t1);
             for (int64_t task = t0; task < t1; task++) {
                 int64_t q = task;
+                const int64_t kg = q % nkg; q /= nkg;
                 const int64_t tile = q % ntile; q /= ntile;
                 const int64_t oh = q % Ho; q /= Ho;
                 const int64_t od = q % Do; q /= Do;
-                const int64_t kb = q % nkb; q /= nkb;
                 const int64_t g = q % groups; q /= groups;
                 const int64_t n = q;
+                const int64_t kb0 = nkb * kg / nkg, kb1 = nkb * (kg + 1) / nkg;
                 const int64_t ow0 = tile * CG_WT;
-                const int64_t wn = (Wo - ow0) < CG_WT ? (Wo - ow0) : CG_WT;
-                const int64_t k0 = kb * CG_KB;
-                const int64_t kc = (Kg - k0) < CG_KB ? (Kg - k0) : CG_KB;
-                memset(acc, 0, sizeof(CG_T) * CG_KB * CG_WT);
-                const CG_T *wblk = wp + (g * nkb + kb) * Cg * taps * CG_KB;
-                for (int64_t c = 0; c < Cg; c++) {
-                    const CG_T *xc = x + n * p.x_sn + (g * Cg + c) * p.x_sc;
-                    for (int64_t t = 0; t < T; t++) {
-                        const int64_t id = od * p.stride[0] + t * p.dil[0] - p.pad[0];
-                        if (id < 0 || id >= D) continue;
-                        for (int64_t r = 0; r < R; r++) {
-                            const int64_t ih = oh * p.stride[1] + r * p.dil[1] - p.pad[1];
-                            if (ih < 0 || ih >= H) continue;
-                            const CG_T *xrow = xc + (id * H + ih) * W;
-                            for (int64_t s = 0; s < S; s++) {
-                                const int64_t off = s * p.dil[2] - p.pad[2];
-                                const int64_t sw = p.stride[2];
-                                int64_t lo, hi;
-                                CG_NAME(valid)(off, sw, W, Wo, &lo, &hi);
-                                if (lo < ow0) lo = ow0;
-                                if (hi > ow0 + wn) hi = ow0 + wn;
-                                if (lo >= hi) continue;
-                                const CG_T *wv = wblk + ((c * T + t) * R * S + r * S + s) * CG_KB;
-                                const CG_T *xs = xrow + off;
-                                for (int64_t l = 0; l < kc; l++) {
-                                    CG_T *a = acc + l * CG_WT - ow0;
-                                    const CG_T wl = wv[l];
-                                    if (sw == 1) {
-                                        for (int64_t ow = lo; ow < hi; ow++) a[ow] += wl * xs[ow];
-                                    } else {
-                                        for (int64_t ow = lo; ow < hi; ow++) a[ow] += wl * xs[ow * sw];
-                                    }
-                                }
-                            }
+                const int64_t ow1 = ow0 + ((Wo - ow0) < CG_WT ? (Wo - ow0) : CG_WT);
+                const CG_T *xg = x + n * p.x_sn + g * Cg * p.x_sc;
+                const CG_T *wg = wp + g * nkb * Cg * taps * CG_KB;
+                const int64_t sp = (od * Ho + oh) * Wo;
+                /* the row's taps: (t, r) inside the image, every s */
+                int64_t ntap = 0;
+                for (int64_t t = 0; t < T; t++) {
+                    const int64_t id = od * p.stride[0] + t * p.dil[0] - p.pad[0];
+                    if (id < 0 || id >= D) continue;
+                    for (int64_t r = 0; r < R; r++) {
+                        const int64_t ih = oh * p.stride[1] + r * p.dil[1] - p.pad[1];
+                        if (ih < 0 || ih >= H) continue;
+                        for (int64_t s = 0; s < S; s++) {
+                            tapx[ntap] = (id * H + ih) * W + s * dw - pw;
+                            tapw[ntap] = ((t * R + r) * S + s) * CG_KB;
+                            ntap++;
                         }
                     }
                 }
-                /* epilogue: bias, residual, activation, store */
-                const int64_t sp = (od * Ho + oh) * Wo + ow0;
-                for (int64_t l = 0; l < kc; l++) {
-                    const int64_t k = g * Kg + k0 + l;
-                    const CG_T b = bias ? bias[k] : (CG_T)0;
-                    const CG_T *a = acc + l * CG_WT;
-                    const CG_T *rr = res ? res + n * p.r_sn + k * p.r_sk + sp : NULL;
-                    CG_T *yy = y + n * p.y_sn + k * p.y_sk + sp;
-                    for (int64_t i = 0; i < wn; i++) {
-                        CG_T v = a[i] + b;
-                        if (rr) v += rr[i];
-                        if (p.activation == CCONV_ACT_RELU) v = v < (CG_T)0 ? (CG_T)0 : v;
-                        yy[i] = v;
+                /* the interior [ilo, ihi): pixels every column tap reads
+                 * inside the row, in whole chunks */
+                int64_t ilo = ow0, ihi = ow1;
+                for (int64_t s = 0; s < S; s++) {
+                    int64_t lo, hi;
+                    CG_NAME(valid)(s * dw - pw, sw, W, Wo, &lo, &hi);
+                    if (lo > ilo) ilo = lo;
+                    if (hi < ihi) ihi = hi;
+                }
+                if (ihi - ilo < CG_CW || ntap == 0) ilo = ihi = ow0;  /* all pixel by pixel */
+                ihi = ilo + (ihi - ilo) / CG_CW * CG_CW;  /* whole chunks (the rest: edges) */
+                CG_NAME(out_t) o;
+                o.ysk = p.y_sk; o.rsk = p.r_sk; o.relu = p.activation == CCONV_ACT_RELU;
+                /* the interior in chunks (each output written once: the
+                 * residual may be the output itself).  A pointwise chunk's
+                 * input is copied when more than one block reads it (paired
+                 * A/B: 96 -> 16 at 55x55 x1.11, 256 -> 64 at 56x56 x1.26;
+                 * one block x0.96) */
+                const int copy = cbuf != NULL && ntap == 1 && kb1 - kb0 > 1;
+                for (int64_t oc = ilo; oc < ihi; oc += CG_CW) {
+                    const CG_T *xc = xg + oc * sw + (copy ? tapx[0] : 0);
+                    int64_t xcs = p.x_sc, cs = sw;
+                    if (copy) {
+                        for (int64_t c = 0; c < Cg; c++)
+                            for (int v = 0; v < CG_CW; v++)
+                                cbuf[c * CG_CW + v] = xc[c * p.x_sc + v * sw];
+                        xc = cbuf;
+                        xcs = CG_CW;
+                        cs = 1;
+                    }
+                    for (int64_t kb = kb0; kb < kb1; kb++) {
+                        const int64_t k0 = kb * CG_KB;
+                        const int64_t kc = (Kg - k0) < CG_KB ? (Kg - k0) : CG_KB;
+                        for (int64_t l0 = 0; l0 < kc; l0 += CG_KH) {
+                            const int64_t k = g * Kg + k0 + l0;
+                            const int64_t kh = kc - l0 < CG_KH ? kc - l0 : CG_KH;
+                            const CG_T *wc = wg + kb * Cg * taps * CG_KB + l0;
+                            o.y = y + n * p.y_sn + k * p.y_sk + sp + oc;
+                            o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + oc : NULL;
+                            o.bias = bias ? bias + k : NULL;
+                            if (copy)
+                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, &zero,
+                                               tapw, 1);
+                            else if (cs == 1)
+                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, tapx,
+                                               tapw, ntap);
+                            else
+                                CG_NAME(chunk)(0, &o, kh, xc, xcs, cs, wc, taps * CG_KB, Cg, tapx,
+                                               tapw, ntap);
+                        }
+                    }
+                }
+                /* the edges [ow0, ilo) and [ihi, ow1), a pixel at a time */
+                for (int64_t ow = ow0; ow < ow1; ow++) {
+                    if (ow == ilo && ihi > ilo) {
+                        ow = ihi - 1;
+                        continue;
+                    }
+                    int64_t np = 0;
+                    for (int64_t i = 0; i < ntap; i++) {
+                        const int64_t s = (tapw[i] / CG_KB) % S;
+                        const int64_t col = ow * sw + s * dw - pw;
+                        if (col < 0 || col >= W) continue;
+                        ptx[np] = tapx[i] + ow * sw;
+                        ptw[np] = tapw[i];
+                        np++;
+                    }
+                    for (int64_t kb = kb0; kb < kb1; kb++) {
+                        const int64_t k0 = kb * CG_KB;
+                        const int64_t kc = (Kg - k0) < CG_KB ? (Kg - k0) : CG_KB;
+                        const int64_t k = g * Kg + k0;
+                        o.y = y + n * p.y_sn + k * p.y_sk + sp + ow;
+                        o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + ow : NULL;
+                        o.bias = bias ? bias + k : NULL;
+                        const CG_T *wb = wg + kb * Cg * taps * CG_KB;
+                        CG_NAME(pixel)(&o, kc, xg, p.x_sc, wb, taps * CG_KB, Cg, ptx, ptw, np);
                     }
                 }
             }
         }
-        cconv_scratch_free(acc);
+        cconv_scratch_free(cbuf);
+        cconv_scratch_free(tapx);
         cconv_fpenv_leave(fps);
     }
     return failed ? CCONV_ENOMEM : CCONV_OK;
@@ -192,3 +386,8 @@ const cconv_conv_kernels CG_TABLE = {
 
 #undef CG_KB
 #undef CG_WT
+#undef CG_CW
+#undef CG_KH
+#ifdef CG_VL
+#undef CG_VL
+#endif

@@ -169,3 +169,29 @@ def at_offset(a, off):
     v[...] = a
     assert v.ctypes.data % 64 == off
     return v
+
+
+def run_conv_case(rng, isa, dtype, N, C, sp, K, ks, stride=1, pad=0, dil=1, groups=1,
+                  bias=True, act=None, residual=False, threads=None):
+    """One convolution on random data with the weights packed for kernel set
+    ``isa``, optionally with bias, residual and ReLU fused, checked against
+    conv_ref within the error bound; returns the output."""
+    import cconv
+
+    nd = len(sp)
+    x = rng.standard_normal((N, C) + tuple(sp)).astype(dtype)
+    w = rng.standard_normal((K, C // groups) + tuple(ks)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype) if bias else None
+    ref, absref = conv_ref(x, w, b, stride, pad, dil, groups)
+    r = rng.standard_normal(ref.shape).astype(dtype) if residual else None
+    if r is not None:
+        ref, absref = ref + r, absref + np.abs(r)
+    if act == "relu":
+        ref = np.maximum(ref, 0)
+    pw = cconv.pack_weights(w, groups, _isa=isa)
+    conv = {1: cconv.conv1d, 2: cconv.conv2d, 3: cconv.conv3d}[nd]
+    y = conv(x, pw, b, stride=stride, padding=pad, dilation=dil, groups=groups,
+             activation=act, residual=r, num_threads=threads)
+    assert y.shape == ref.shape and y.dtype == dtype
+    assert_close(y, ref, absref, (C // groups) * int(np.prod(ks)))
+    return y

@@ -7,30 +7,11 @@ import numpy as np
 import pytest
 
 import cconv
-from reference import assert_close, at_offset, conv_ref, conv_ref_fast, kernel_isas
+from reference import assert_close, at_offset, conv_ref, conv_ref_fast, kernel_isas, run_conv_case
 
 ISAS = kernel_isas()
 CONV = {1: cconv.conv1d, 2: cconv.conv2d, 3: cconv.conv3d}
 
-
-def _run_case(rng, isa, dtype, N, C, sp, K, ks, stride=1, pad=0, dil=1, groups=1,
-              bias=True, act=None, residual=False, threads=None):
-    nd = len(sp)
-    x = rng.standard_normal((N, C) + tuple(sp)).astype(dtype)
-    w = rng.standard_normal((K, C // groups) + tuple(ks)).astype(dtype)
-    b = rng.standard_normal(K).astype(dtype) if bias else None
-    ref, absref = conv_ref(x, w, b, stride, pad, dil, groups)
-    r = rng.standard_normal(ref.shape).astype(dtype) if residual else None
-    if r is not None:
-        ref, absref = ref + r, absref + np.abs(r)
-    if act == "relu":
-        ref = np.maximum(ref, 0)
-    pw = cconv.pack_weights(w, groups, _isa=isa)
-    y = CONV[nd](x, pw, b, stride=stride, padding=pad, dilation=dil, groups=groups,
-                 activation=act, residual=r, num_threads=threads)
-    assert y.shape == ref.shape and y.dtype == dtype
-    assert_close(y, ref, absref, (C // groups) * int(np.prod(ks)))
-    return y
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -140,22 +121,22 @@ ODD_CASES = [
 def test_odd_2d(case, isa, dtype):
     N, C, sp, K, ks, stride, pad, dil, groups = case
     rng = np.random.default_rng(hash(case) % 2**32)
-    _run_case(rng, isa, dtype, N, C, sp, K, ks, stride, pad, dil, groups, bias=True,
+    run_conv_case(rng, isa, dtype, N, C, sp, K, ks, stride, pad, dil, groups, bias=True,
               act="relu", residual=True)
-    _run_case(rng, isa, dtype, N, C, sp, K, ks, stride, pad, dil, groups, bias=False)
+    run_conv_case(rng, isa, dtype, N, C, sp, K, ks, stride, pad, dil, groups, bias=False)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("isa", ISAS)
 def test_odd_1d_3d(isa, dtype):
     rng = np.random.default_rng(3)
-    _run_case(rng, isa, dtype, 1, 7, (31,), 5, (5,), 3, 2, 2, residual=True)
-    _run_case(rng, isa, dtype, 2, 9, (40,), 14, (1,), 1, 0, 1)
-    _run_case(rng, isa, dtype, 1, 3, (5, 6, 7), 4, (3, 2, 3), (2, 1, 2), (1, 1, 0), (2, 1, 1),
+    run_conv_case(rng, isa, dtype, 1, 7, (31,), 5, (5,), 3, 2, 2, residual=True)
+    run_conv_case(rng, isa, dtype, 2, 9, (40,), 14, (1,), 1, 0, 1)
+    run_conv_case(rng, isa, dtype, 1, 3, (5, 6, 7), 4, (3, 2, 3), (2, 1, 2), (1, 1, 0), (2, 1, 1),
               act="relu", residual=True)
-    _run_case(rng, isa, dtype, 2, 4, (3, 4, 5), 7, (1, 1, 1), 1, 0, 1)
-    _run_case(rng, isa, dtype, 1, 3, (5, 6, 7), 96, (3, 3, 3), 1, 1, 1, act="relu")  # panel path
-    _run_case(rng, isa, dtype, 1, 4, (4, 5, 6), 6, (1, 1, 1), (2, 2, 1), 0, 1, groups=2)
+    run_conv_case(rng, isa, dtype, 2, 4, (3, 4, 5), 7, (1, 1, 1), 1, 0, 1)
+    run_conv_case(rng, isa, dtype, 1, 3, (5, 6, 7), 96, (3, 3, 3), 1, 1, 1, act="relu")  # panel path
+    run_conv_case(rng, isa, dtype, 1, 4, (4, 5, 6), 6, (1, 1, 1), (2, 2, 1), 0, 1, groups=2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
