@@ -31,6 +31,7 @@
 #define CG_WT 256    /* output pixels per tile */
 #define CG_CW (32 / (int)sizeof(CG_T))  /* pixels per register chunk: 8 float / 4 double */
 #define CG_KH 4      /* output channels per register chunk */
+#define CG_COPY_MAX (2 << 20)  /* bytes: larger chunk inputs are read in place */
 #if defined(__GNUC__) && !defined(CG_SCALAR)
 #define CG_VL (16 / (int)sizeof(CG_T))  /* lanes of a 16-byte vector */
 typedef CG_T CG_NAME(vec) __attribute__((vector_size(16)));
@@ -250,17 +251,18 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
         cconv_fpstate fps = cconv_fpenv_enter();
         /* a row's taps inside the image: input offset, weight offset; then
          * one edge pixel's valid taps, the same */
-        int64_t *tapx = (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(4 * taps));
-        /* a pointwise chunk's input rows, copied contiguous: read in place,
+        int64_t *tapx = (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(5 * taps));
+        /* a chunk's input, copied contiguous [c][tap][CG_CW]: read in place,
          * hundreds of rows one image plane apart share a few L1 sets, and
          * every channel block's pass over them missed */
-        const size_t cbytes = sizeof(CG_T) * (size_t)(Cg * CG_CW + 1);
-        CG_T *cbuf = taps == 1 ? (CG_T *)cconv_scratch_alloc(cbytes) : NULL;
-        if (!tapx || (taps == 1 && !cbuf)) {
+        const size_t cbytes = sizeof(CG_T) * (size_t)(Cg * taps * CG_CW + 1);
+        CG_T *cbuf = cbytes <= CG_COPY_MAX ? (CG_T *)cconv_scratch_alloc(cbytes) : NULL;
+        if (!tapx || (cbytes <= CG_COPY_MAX && !cbuf)) {
             failed = 1;
         } else {
             int64_t *tapw = tapx + taps, *ptx = tapx + 2 * taps, *ptw = tapx + 3 * taps;
-            const int64_t zero = 0;  /* a copied chunk's one tap offset */
+            int64_t *tapc = tapx + 4 * taps;  /* a copied chunk's tap offsets */
+            for (int64_t i = 0; i < taps; i++) tapc[i] = i * CG_CW;
             int64_t t0, t1;
             cconv_thread_range(tasks, &t0, &t1);
             for (int64_t task = t0; task < t1; task++) {
@@ -306,20 +308,29 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                 CG_NAME(out_t) o;
                 o.ysk = p.y_sk; o.rsk = p.r_sk; o.relu = p.activation == CCONV_ACT_RELU;
                 /* the interior in chunks (each output written once: the
-                 * residual may be the output itself).  A pointwise chunk's
-                 * input is copied when more than one block reads it (paired
-                 * A/B: 96 -> 16 at 55x55 x1.11, 256 -> 64 at 56x56 x1.26;
-                 * one block x0.96) */
-                const int copy = cbuf != NULL && ntap == 1 && kb1 - kb0 > 1;
+                 * residual may be the output itself).  A chunk's input is
+                 * copied when more than one block reads it, if pointwise
+                 * (paired A/B: 96 -> 16 at 55x55 x1.11, 256 -> 64 at 56x56
+                 * x1.26; one block x0.96) or strided (3x3/s2 128 -> 128
+                 * x1.29-1.40, 7x7/s2 3 -> 64 x1.20-1.24), else from 8 blocks
+                 * (3x3 64 -> 64 x1.47, 96 -> 128 x1.03-1.15, 16 -> 64
+                 * x0.98-1.08; 4 blocks, 5x5 192 -> 32: x0.93-1.02) */
+                const int copy = cbuf && kb1 - kb0 > 1 && (ntap == 1 || sw > 1 || kb1 - kb0 >= 8);
                 for (int64_t oc = ilo; oc < ihi; oc += CG_CW) {
-                    const CG_T *xc = xg + oc * sw + (copy ? tapx[0] : 0);
+                    const CG_T *xc = xg + oc * sw;
                     int64_t xcs = p.x_sc, cs = sw;
                     if (copy) {
+                        CG_T *d = cbuf;
                         for (int64_t c = 0; c < Cg; c++)
-                            for (int v = 0; v < CG_CW; v++)
-                                cbuf[c * CG_CW + v] = xc[c * p.x_sc + v * sw];
+                            for (int64_t i = 0; i < ntap; i++, d += CG_CW) {
+                                const CG_T *s0 = xc + c * p.x_sc + tapx[i];
+                                if (sw == 1)
+                                    for (int v = 0; v < CG_CW; v++) d[v] = s0[v];
+                                else
+                                    for (int v = 0; v < CG_CW; v++) d[v] = s0[v * sw];
+                            }
                         xc = cbuf;
-                        xcs = CG_CW;
+                        xcs = ntap * CG_CW;
                         cs = 1;
                     }
                     for (int64_t kb = kb0; kb < kb1; kb++) {
@@ -333,8 +344,8 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                             o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + oc : NULL;
                             o.bias = bias ? bias + k : NULL;
                             if (copy)
-                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, &zero,
-                                               tapw, 1);
+                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, tapc,
+                                               tapw, ntap);
                             else if (cs == 1)
                                 CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, tapx,
                                                tapw, ntap);
@@ -388,6 +399,7 @@ const cconv_conv_kernels CG_TABLE = {
 #undef CG_WT
 #undef CG_CW
 #undef CG_KH
+#undef CG_COPY_MAX
 #ifdef CG_VL
 #undef CG_VL
 #endif

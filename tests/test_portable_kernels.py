@@ -1,7 +1,7 @@
 """The portable kernels (src/conv_generic.h) at the edges of their own
 blocking: interior chunks of 8 float32 / 4 float64 pixels x 4 channels in
-registers, edge pixels one at a time, pointwise chunks copied before more
-than one channel block reads them.  References are float64 SciPy
+registers, edge pixels one at a time, a chunk's input copied before several
+channel blocks read it.  References are float64 SciPy
 (tests/reference.py); the bitwise checks compare the kernel's two paths with
 each other, which its design says must agree."""
 import numpy as np
@@ -19,6 +19,7 @@ CASES = [
     (1, 6, (6, 26), 16, (3, 5), 1, (1, 2), 1, 2),  # groups
     (1, 8, (5, 20), 8, (3, 3), 1, 1, 1, 8),        # depthwise
     (1, 3, (2, 3), 4, (3, 3), 1, 4, 1, 1),         # padding wider than the input
+    (1, 4, (3, 12), 66, (3, 3), 1, 1, 1, 1),       # 9 blocks: stride-1 chunks copied
     # pointwise: one block (read in place), 2+ blocks (copied), a partial
     # block, strided and padded 1x1, the long row's last partial chunk
     (1, 7, (3, 5), 8, (1, 1), 1, 0, 1, 1),
