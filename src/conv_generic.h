@@ -4,8 +4,9 @@
  * flags).  No im2col.  A task is one tile of an output row (up to CG_WT
  * pixels) for a range of KB-channel blocks.  The pixels whose taps all read
  * inside the image run in chunks of CG_CW pixels x CG_KH channels whose
- * sums stay in registers over the whole reduction (a chunk's input rows stay
- * in L1 while every channel block passes over them); the few edge pixels
+ * sums stay in registers over the whole reduction; every channel block of
+ * the task passes over a chunk's input while it is hot, first copied into
+ * contiguous memory where several blocks read it; the few edge pixels
  * (padding) run one at a time over their valid taps, vectorised across the
  * KB channels.  Each sum ends in the epilogue (bias, residual, ReLU) and is
  * stored once.  Both paths add a pixel's terms in the same order (channel,
@@ -249,8 +250,8 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        /* a row's taps inside the image: input offset, weight offset; then
-         * one edge pixel's valid taps, the same */
+        /* a row's taps inside the image: input offset, weight offset; one
+         * edge pixel's valid taps, the same; a copied chunk's tap offsets */
         int64_t *tapx = (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(5 * taps));
         /* a chunk's input, copied contiguous [c][tap][CG_CW]: read in place,
          * hundreds of rows one image plane apart share a few L1 sets, and
