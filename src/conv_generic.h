@@ -32,6 +32,7 @@
 #define CG_WT 256    /* output pixels per tile */
 #define CG_CW (32 / (int)sizeof(CG_T))  /* pixels per register chunk: 8 float / 4 double */
 #define CG_KH 4      /* output channels per register chunk */
+#define CG_PG (sizeof(CG_T) == 4 ? 4 : 1)  /* interior pixels per group past the chunks */
 #define CG_COPY_MAX (2 << 20)  /* bytes: larger chunk inputs are read in place */
 #if defined(__GNUC__) && !defined(CG_SCALAR)
 #define CG_VL (16 / (int)sizeof(CG_T))  /* lanes of a 16-byte vector */
@@ -175,36 +176,65 @@ static inline void CG_NAME(chunk)(const int SW1, const CG_NAME(out_t) *o, int64_
     }
 }
 
-/* One pixel x kc <= CG_KB channels (a packed block) over its valid taps:
- * input offsets tapx[i] from channel 0, weight offsets tapw[i] (lanes). */
-static inline void CG_NAME(pixel)(const CG_NAME(out_t) *o, int64_t kc, const CG_T *xc, int64_t xcs,
-                                  const CG_T *wc, int64_t wcs, int64_t Cg, const int64_t *tapx,
-                                  const int64_t *tapw, int64_t ntap)
+/* NP <= 4 pixels (a constant where inlined), ps apart in the input,
+ * x kc <= CG_KB channels (a packed block), over the same taps: input
+ * offsets tapx[i] from channel 0 at the first pixel, weight offsets tapw[i]
+ * (lanes).  Vectorised across the block's channels; the outputs go to
+ * pixels 0..NP-1 of o. */
+static inline void CG_NAME(pixels)(const int NP, const CG_NAME(out_t) *o, int64_t kc,
+                                   const CG_T *xc, int64_t xcs, int64_t ps, const CG_T *wc,
+                                   int64_t wcs, int64_t Cg, const int64_t *tapx,
+                                   const int64_t *tapw, int64_t ntap)
 {
-    CG_T s[CG_KB];
+    CG_T s[4][CG_KB];
 #if defined(__GNUC__) && !defined(CG_SCALAR)
     enum { NV = CG_KB / CG_VL };
-    CG_NAME(vec) r[NV];
-    for (int j = 0; j < NV; j++) r[j] = (CG_NAME(vec)){0};
+    CG_NAME(vec) r[4][NV];
+    for (int v = 0; v < NP; v++)
+        for (int j = 0; j < NV; j++) r[v][j] = (CG_NAME(vec)){0};
     for (int64_t c = 0; c < Cg; c++, xc += xcs, wc += wcs)
         for (int64_t i = 0; i < ntap; i++) {
-            const CG_T xv = xc[tapx[i]];
+            const CG_T *xs = xc + tapx[i];
             const CG_T *wv = wc + tapw[i];
-            for (int j = 0; j < NV; j++) r[j] += xv * *(const CG_NAME(uvec) *)(wv + j * CG_VL);
+            CG_NAME(vec) wj[NV];
+            for (int j = 0; j < NV; j++) wj[j] = *(const CG_NAME(uvec) *)(wv + j * CG_VL);
+            for (int v = 0; v < NP; v++) {
+                const CG_T xv = xs[v * ps];
+                for (int j = 0; j < NV; j++) r[v][j] += xv * wj[j];
+            }
         }
-    for (int j = 0; j < NV; j++) memcpy(&s[j * CG_VL], &r[j], sizeof r[j]);
+    for (int v = 0; v < NP; v++)
+        for (int j = 0; j < NV; j++) memcpy(&s[v][j * CG_VL], &r[v][j], sizeof r[v][j]);
 #else
-    for (int l = 0; l < CG_KB; l++) s[l] = (CG_T)0;
+    for (int v = 0; v < NP; v++)
+        for (int l = 0; l < CG_KB; l++) s[v][l] = (CG_T)0;
     for (int64_t c = 0; c < Cg; c++, xc += xcs, wc += wcs)
         for (int64_t i = 0; i < ntap; i++) {
-            const CG_T xv = xc[tapx[i]];
+            const CG_T *xs = xc + tapx[i];
             const CG_T *wv = wc + tapw[i];
-            for (int l = 0; l < CG_KB; l++) s[l] += xv * wv[l];
+            for (int v = 0; v < NP; v++)
+                for (int l = 0; l < CG_KB; l++) s[v][l] += xs[v * ps] * wv[l];
         }
 #endif
-    for (int l = 0; l < kc; l++)
-        o->y[l * o->ysk] = CG_NAME(epi)(s[l], o->bias ? o->bias[l] : (CG_T)0,
-                                        o->r ? o->r + l * o->rsk : NULL, o->relu);
+    for (int l = 0; l < kc; l++) {
+        const CG_T b = o->bias ? o->bias[l] : (CG_T)0;
+        const CG_T *rr = o->r ? o->r + l * o->rsk : NULL;
+        for (int v = 0; v < NP; v++)
+            o->y[l * o->ysk + v] = CG_NAME(epi)(s[v][l], b, rr ? rr + v : NULL, o->relu);
+    }
+}
+
+/* CG_NAME(pixels) for a run-time count np in 1..CG_PG (<= 4) */
+static void CG_NAME(pixels_n)(int64_t np, const CG_NAME(out_t) *o, int64_t kc, const CG_T *xc,
+                              int64_t xcs, int64_t ps, const CG_T *wc, int64_t wcs, int64_t Cg,
+                              const int64_t *tapx, const int64_t *tapw, int64_t ntap)
+{
+    switch (np) {
+    case 1: CG_NAME(pixels)(1, o, kc, xc, xcs, ps, wc, wcs, Cg, tapx, tapw, ntap); break;
+    case 3: CG_NAME(pixels)(3, o, kc, xc, xcs, ps, wc, wcs, Cg, tapx, tapw, ntap); break;
+    case 4: CG_NAME(pixels)(4, o, kc, xc, xcs, ps, wc, wcs, Cg, tapx, tapw, ntap); break;
+    default: CG_NAME(pixels)(2, o, kc, xc, xcs, ps, wc, wcs, Cg, tapx, tapw, ntap); break;
+    }
 }
 
 static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void *packed,
@@ -304,8 +334,8 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                     if (lo > ilo) ilo = lo;
                     if (hi < ihi) ihi = hi;
                 }
-                if (ihi - ilo < CG_CW || ntap == 0) ilo = ihi = ow0;  /* all pixel by pixel */
-                ihi = ilo + (ihi - ilo) / CG_CW * CG_CW;  /* whole chunks (the rest: edges) */
+                if (ihi <= ilo || ntap == 0) ilo = ihi = ow0;  /* all edge pixels */
+                const int64_t ich = ilo + (ihi - ilo) / CG_CW * CG_CW;  /* end of the chunks */
                 CG_NAME(out_t) o;
                 o.ysk = p.y_sk; o.rsk = p.r_sk; o.relu = p.activation == CCONV_ACT_RELU;
                 /* the interior in chunks (each output written once: the
@@ -317,7 +347,7 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                  * (3x3 64 -> 64 x1.47, 96 -> 128 x1.03-1.15, 16 -> 64
                  * x0.98-1.08; 4 blocks, 5x5 192 -> 32: x0.93-1.02) */
                 const int copy = cbuf && kb1 - kb0 > 1 && (ntap == 1 || sw > 1 || kb1 - kb0 >= 8);
-                for (int64_t oc = ilo; oc < ihi; oc += CG_CW) {
+                for (int64_t oc = ilo; oc < ich; oc += CG_CW) {
                     const CG_T *xc = xg + oc * sw;
                     int64_t xcs = p.x_sc, cs = sw;
                     if (copy) {
@@ -356,7 +386,24 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                         }
                     }
                 }
-                /* the edges [ow0, ilo) and [ihi, ow1), a pixel at a time */
+                /* the interior past the chunks, CG_PG pixels at a time over
+                 * all the row's taps */
+                for (int64_t ow = ich; ow < ihi; ow += CG_PG) {
+                    const int64_t np = ihi - ow < CG_PG ? ihi - ow : CG_PG;
+                    for (int64_t kb = kb0; kb < kb1; kb++) {
+                        const int64_t k0 = kb * CG_KB;
+                        const int64_t kc = (Kg - k0) < CG_KB ? (Kg - k0) : CG_KB;
+                        const int64_t k = g * Kg + k0;
+                        o.y = y + n * p.y_sn + k * p.y_sk + sp + ow;
+                        o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + ow : NULL;
+                        o.bias = bias ? bias + k : NULL;
+                        const CG_T *wb = wg + kb * Cg * taps * CG_KB;
+                        CG_NAME(pixels_n)(np, &o, kc, xg + ow * sw, p.x_sc, sw, wb, taps * CG_KB, Cg,
+                                          tapx, tapw, ntap);
+                    }
+                }
+                /* the edges [ow0, ilo) and [ihi, ow1), a pixel at a time over
+                 * its valid taps */
                 for (int64_t ow = ow0; ow < ow1; ow++) {
                     if (ow == ilo && ihi > ilo) {
                         ow = ihi - 1;
@@ -379,7 +426,7 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                         o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + ow : NULL;
                         o.bias = bias ? bias + k : NULL;
                         const CG_T *wb = wg + kb * Cg * taps * CG_KB;
-                        CG_NAME(pixel)(&o, kc, xg, p.x_sc, wb, taps * CG_KB, Cg, ptx, ptw, np);
+                        CG_NAME(pixels)(1, &o, kc, xg, p.x_sc, 0, wb, taps * CG_KB, Cg, ptx, ptw, np);
                     }
                 }
             }
@@ -400,6 +447,7 @@ const cconv_conv_kernels CG_TABLE = {
 #undef CG_WT
 #undef CG_CW
 #undef CG_KH
+#undef CG_PG
 #undef CG_COPY_MAX
 #ifdef CG_VL
 #undef CG_VL

@@ -1,7 +1,7 @@
 """The portable kernels (src/conv_generic.h) at the edges of their own
 blocking: interior chunks of 8 float32 / 4 float64 pixels x 4 channels in
-registers, edge pixels one at a time, a chunk's input copied before several
-channel blocks read it.  References are float64 SciPy
+registers, the interior's remaining pixels in groups (4 float32), edge pixels
+one at a time, a chunk's input copied before several channel blocks read it.  References are float64 SciPy
 (tests/reference.py); the bitwise checks compare the kernel's two paths with
 each other, which its design says must agree."""
 import numpy as np
@@ -15,6 +15,8 @@ CASES = [
     # 3x3 pad 1: interiors of 0-17 pixels around a chunk (W - 2)
     *[(1, 3, (3, w), 5, (3, 3), 1, 1, 1, 1) for w in (2, 3, 5, 6, 7, 9, 10, 11, 13, 17, 18, 19)],
     (2, 5, (4, 21), 12, (3, 3), 2, 1, 1, 1),       # stride 2: gathered chunks
+    (1, 3, (3, 27), 5, (3, 3), 2, 1, 1, 1),        # stride 2: a chunk, then a group of 4
+    (1, 9, (7, 7), 20, (3, 3), 1, 1, 1, 1),        # 7x7: interior of 5, no chunk
     (1, 4, (5, 30), 9, (3, 3), (1, 3), (1, 2), (1, 2), 1),  # stride 3, dilation 2
     (1, 6, (6, 26), 16, (3, 5), 1, (1, 2), 1, 2),  # groups
     (1, 8, (5, 20), 8, (3, 3), 1, 1, 1, 8),        # depthwise
