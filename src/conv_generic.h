@@ -386,37 +386,33 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                         }
                     }
                 }
-                /* the interior past the chunks, CG_PG pixels at a time over
-                 * all the row's taps */
-                for (int64_t ow = ich; ow < ihi; ow += CG_PG) {
-                    const int64_t np = ihi - ow < CG_PG ? ihi - ow : CG_PG;
-                    for (int64_t kb = kb0; kb < kb1; kb++) {
-                        const int64_t k0 = kb * CG_KB;
-                        const int64_t kc = (Kg - k0) < CG_KB ? (Kg - k0) : CG_KB;
-                        const int64_t k = g * Kg + k0;
-                        o.y = y + n * p.y_sn + k * p.y_sk + sp + ow;
-                        o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + ow : NULL;
-                        o.bias = bias ? bias + k : NULL;
-                        const CG_T *wb = wg + kb * Cg * taps * CG_KB;
-                        CG_NAME(pixels_n)(np, &o, kc, xg + ow * sw, p.x_sc, sw, wb, taps * CG_KB, Cg,
-                                          tapx, tapw, ntap);
-                    }
-                }
-                /* the edges [ow0, ilo) and [ihi, ow1), a pixel at a time over
-                 * its valid taps */
-                for (int64_t ow = ow0; ow < ow1; ow++) {
-                    if (ow == ilo && ihi > ilo) {
-                        ow = ihi - 1;
+                /* the rest of the tile: the interior past the chunks, CG_PG
+                 * pixels at a time over all the row's taps, and the edges
+                 * [ow0, ilo), [ihi, ow1), a pixel at a time over its valid taps */
+                for (int64_t ow = ow0, np; ow < ow1; ow += np) {
+                    if (ow == ilo && ich > ilo) {
+                        np = ich - ilo;  /* the chunks' pixels: done */
                         continue;
                     }
-                    int64_t np = 0;
-                    for (int64_t i = 0; i < ntap; i++) {
-                        const int64_t s = (tapw[i] / CG_KB) % S;
-                        const int64_t col = ow * sw + s * dw - pw;
-                        if (col < 0 || col >= W) continue;
-                        ptx[np] = tapx[i] + ow * sw;
-                        ptw[np] = tapw[i];
-                        np++;
+                    const CG_T *xc = xg + ow * sw;
+                    const int64_t *tx = tapx, *tw = tapw;
+                    int64_t nti = ntap, ps = sw;
+                    if (ow >= ich && ow < ihi) {
+                        np = ihi - ow < CG_PG ? ihi - ow : CG_PG;
+                    } else {
+                        np = 1;
+                        nti = 0;
+                        for (int64_t i = 0; i < ntap; i++) {
+                            const int64_t s = (tapw[i] / CG_KB) % S;
+                            const int64_t col = ow * sw + s * dw - pw;
+                            if (col < 0 || col >= W) continue;
+                            ptx[nti] = tapx[i];
+                            ptw[nti] = tapw[i];
+                            nti++;
+                        }
+                        tx = ptx;
+                        tw = ptw;
+                        ps = 0;
                     }
                     for (int64_t kb = kb0; kb < kb1; kb++) {
                         const int64_t k0 = kb * CG_KB;
@@ -426,7 +422,7 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                         o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + ow : NULL;
                         o.bias = bias ? bias + k : NULL;
                         const CG_T *wb = wg + kb * Cg * taps * CG_KB;
-                        CG_NAME(pixels)(1, &o, kc, xg, p.x_sc, 0, wb, taps * CG_KB, Cg, ptx, ptw, np);
+                        CG_NAME(pixels_n)(np, &o, kc, xc, p.x_sc, ps, wb, taps * CG_KB, Cg, tx, tw, nti);
                     }
                 }
             }
