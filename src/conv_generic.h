@@ -116,6 +116,20 @@ typedef struct {
     int relu;
 } CG_NAME(out_t);
 
+/* Channels l < nl, pixels v < np of o get the epilogue of the sum at
+ * s[l*sl + v*sv]. */
+static inline void CG_NAME(store)(const CG_NAME(out_t) *o, int64_t nl, int np, const CG_T *s,
+                                  int64_t sl, int64_t sv)
+{
+    for (int64_t l = 0; l < nl; l++) {
+        const CG_T b = o->bias ? o->bias[l] : (CG_T)0;
+        const CG_T *rr = o->r ? o->r + l * o->rsk : NULL;
+        CG_T *yy = o->y + l * o->ysk;
+        for (int v = 0; v < np; v++)
+            yy[v] = CG_NAME(epi)(s[l * sl + v * sv], b, rr ? rr + v : NULL, o->relu);
+    }
+}
+
 /* One chunk of CG_CW pixels x kh <= CG_KH channels, all taps inside the
  * image: the sum over channels c and taps i of w[c][tap i][l] *
  * x[c][tap i][v*sw], through the epilogue into channel l, pixel v of o.
@@ -167,13 +181,7 @@ static inline void CG_NAME(chunk)(const int SW1, const CG_NAME(out_t) *o, int64_
         }
     }
 #endif
-    for (int l = 0; l < kh; l++) {
-        const CG_T b = o->bias ? o->bias[l] : (CG_T)0;
-        const CG_T *rr = o->r ? o->r + l * o->rsk : NULL;
-        CG_T *yy = o->y + l * o->ysk;
-        for (int v = 0; v < CG_CW; v++)
-            yy[v] = CG_NAME(epi)(s[l][v], b, rr ? rr + v : NULL, o->relu);
-    }
+    CG_NAME(store)(o, kh, CG_CW, &s[0][0], CG_CW, 1);
 }
 
 /* NP <= 4 pixels (a constant where inlined), ps apart in the input,
@@ -216,12 +224,7 @@ static inline void CG_NAME(pixels)(const int NP, const CG_NAME(out_t) *o, int64_
                 for (int l = 0; l < CG_KB; l++) s[v][l] += xs[v * ps] * wv[l];
         }
 #endif
-    for (int l = 0; l < kc; l++) {
-        const CG_T b = o->bias ? o->bias[l] : (CG_T)0;
-        const CG_T *rr = o->r ? o->r + l * o->rsk : NULL;
-        for (int v = 0; v < NP; v++)
-            o->y[l * o->ysk + v] = CG_NAME(epi)(s[v][l], b, rr ? rr + v : NULL, o->relu);
-    }
+    CG_NAME(store)(o, kc, NP, &s[0][0], 1, CG_KB);
 }
 
 /* CG_NAME(pixels) for a run-time count np in 1..CG_PG (<= 4) */
@@ -349,6 +352,7 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                 const int copy = cbuf && kb1 - kb0 > 1 && (ntap == 1 || sw > 1 || kb1 - kb0 >= 8);
                 for (int64_t oc = ilo; oc < ich; oc += CG_CW) {
                     const CG_T *xc = xg + oc * sw;
+                    const int64_t *ctx = tapx;
                     int64_t xcs = p.x_sc, cs = sw;
                     if (copy) {
                         CG_T *d = cbuf;
@@ -361,6 +365,7 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                                     for (int v = 0; v < CG_CW; v++) d[v] = s0[v * sw];
                             }
                         xc = cbuf;
+                        ctx = tapc;
                         xcs = ntap * CG_CW;
                         cs = 1;
                     }
@@ -374,14 +379,11 @@ static int CG_NAME(conv)(const cconv_conv_params *pp, const void *xv, const void
                             o.y = y + n * p.y_sn + k * p.y_sk + sp + oc;
                             o.r = res ? res + n * p.r_sn + k * p.r_sk + sp + oc : NULL;
                             o.bias = bias ? bias + k : NULL;
-                            if (copy)
-                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, tapc,
-                                               tapw, ntap);
-                            else if (cs == 1)
-                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, tapx,
+                            if (cs == 1)
+                                CG_NAME(chunk)(1, &o, kh, xc, xcs, 1, wc, taps * CG_KB, Cg, ctx,
                                                tapw, ntap);
                             else
-                                CG_NAME(chunk)(0, &o, kh, xc, xcs, cs, wc, taps * CG_KB, Cg, tapx,
+                                CG_NAME(chunk)(0, &o, kh, xc, xcs, cs, wc, taps * CG_KB, Cg, ctx,
                                                tapw, ntap);
                         }
                     }
