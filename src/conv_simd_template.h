@@ -345,6 +345,30 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const T *a,
         a += acs;
         b += bcs;
     }
+    if (!aout && e->nv == NV * VL) {
+        /* a whole tile: the fused epilogue straight from the registers.
+         * The general one below parks the sums in an array first, 13 % of
+         * the kernel's time on a 64-channel reduction (AVX2, 64 -> 256 at
+         * 56x56: x1.11, 192 -> 64 x1.05, paired A/B) */
+        T *yr = e->y;
+        const T *rr = e->r, *bs = e->bias;
+        const int64_t ysk = e->ysk, rsk = e->rsk;
+        const int relu = e->relu;
+        const V z = VZERO();  /* max(0, NaN) = NaN */
+#define A2_FE(i, j)                                                   \
+        if (MR > i && NV > j) {                                       \
+            V u = c##i##j;                                            \
+            if (bs) u = VADD(u, VSET1(bs[i]));                        \
+            if (rr) u = VADD(u, VLOADU(rr + i * rsk + j * VL));       \
+            if (relu) u = VMAX(z, u);                                 \
+            VSTOREU(yr + i * ysk + j * VL, u);                        \
+        }
+#define A2_FE4(i) A2_FE(i, 0) A2_FE(i, 1) A2_FE(i, 2) A2_FE(i, 3)
+        A2_FE4(0) A2_FE4(1) A2_FE4(2) A2_FE4(3) A2_FE4(4) A2_FE4(5)
+#undef A2_FE4
+#undef A2_FE
+        return;
+    }
     V acc[OCB][A2_NV1];
 #define A2_OUT(i, j) if (j < A2_NV1) acc[i][j % A2_NV1] = c##i##j;
 #define A2_OUT4(i) A2_OUT(i, 0) A2_OUT(i, 1) A2_OUT(i, 2) A2_OUT(i, 3)
