@@ -45,6 +45,7 @@
 #include "cconv.h"
 #include "fpenv.h"
 #include "scratch.h"
+#include "conv_simd_common.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -132,6 +133,65 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define A2_PANEL_KG_IMG A2_PANEL_KG
 #endif
 
+/* ---- the output-channel-vectorised tile (conv_ocv_template.h), float32 ----
+ * The narrow shape only: 6 pixels x 2 ymm of output channels, 12
+ * accumulators, 2 weight vectors and a broadcast pixel (the 4-vector shape
+ * needs 17 registers of 16 and spilled: 5x5 192 -> 32 x0.68), with no
+ * software prefetch (2 per (channel, tap) cost x0.85-0.95 on Zen 3).  It
+ * takes the KxK layers with long reductions that the panel path leaves
+ * (Cg * taps >= OCV_MIN_CT): paired A/B against the spatial band tile, one
+ * thread, Zen 3: 3x3 512 -> 512 at 7x7 x1.37-1.43, 5x5 192 -> 32 x1.06-1.19,
+ * 5x5 48 -> 32 x1.00-1.12; on shorter reductions it lost or broke even
+ * (3x3 64 -> 64 x0.94-0.96, 32 -> 32 x0.96, 16 -> 16 x0.91, 3x3/s2 16 -> 32
+ * x0.84, 7x7/s2 3 -> 32 x0.96).  float64 keeps the spatial tile. */
+#ifndef OCV_WCHUNK
+#define OCV_WCHUNK (16 * 1024)
+#endif
+#ifndef OCV_WCHUNK_WIDE
+#define OCV_WCHUNK_WIDE OCV_WCHUNK
+#endif
+/* the lanes whose bit is set in m, as a vector mask */
+static inline __m256i a2_bits32(unsigned m)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)m), bit), bit);
+}
+#define A2_ALL6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define OT float
+#define OV __m256
+#define OL 8
+#define OM unsigned
+#define O_LOADU _mm256_loadu_ps
+#define O_STOREU _mm256_storeu_ps
+#define O_SET1 _mm256_set1_ps
+#define O_FMA _mm256_fmadd_ps
+#define O_ADD _mm256_add_ps
+#define O_MAX _mm256_max_ps
+#define O_ZERO _mm256_setzero_ps
+#define O_MLOADZ(m, p) _mm256_maskload_ps((p), a2_bits32(m))
+#define O_MSTORE(p, m, v) _mm256_maskstore_ps((p), a2_bits32(m), (v))
+#define O_TRANSPOSE a2_transpose8
+#define O_PF 0
+#ifndef OCV_MIN_CT
+#define OCV_MIN_CT 1024
+#endif
+#define ONP 6
+#define ONV 2
+#define ONM(x) x##_f32n
+#define O_ALL A2_ALL6
+#include "conv_ocv_template.h"
+#define OPK(x) x##_f32
+#define ONARROW(x) x##_f32n
+#include "conv_ocv_pick.h"
+#include "conv_ocv_undef.h"
+#define A2_OCV 1
+#define A2_OCV_KB NM(ocv_kb)
+#define A2_OCV_USE NM(ocv_use)
+#define A2_OCV_PACKED_SIZE NM(ocv_packed_size)
+#define A2_OCV_PACK NM(ocv_pack)
+#define A2_OCV_SCRATCH NM(ocv_scratch)
+#define A2_OCV_BAND NM(ocv_band)
+
 #define T float
 #define V __m256
 #define VL 8
@@ -154,6 +214,15 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define ISA_NAME "avx2"
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
+
+/* float64: the spatial tile only */
+#undef A2_OCV
+#undef A2_OCV_KB
+#undef A2_OCV_USE
+#undef A2_OCV_PACKED_SIZE
+#undef A2_OCV_PACK
+#undef A2_OCV_SCRATCH
+#undef A2_OCV_BAND
 
 #define T double
 #define V __m256d

@@ -55,15 +55,15 @@ static inline __m512d a5_evens64(const double *p)
 
 
 
-/* ---- the output-channel-vectorised tile (conv_ocv_avx512.h) ---- */
+/* ---- the output-channel-vectorised tile (conv_ocv_template.h) ---- */
 /* bytes of one channel chunk's weights (L1), narrow and wide tile (paired
  * A/B of 16/24/32/40 KB for the wide tile: 7x7/s2 3->64, whose 37.6 KB of
  * weights then make one chunk, x1.12 over 16 KB; res3_3x3_128s2 x1.10) */
-#ifndef A5_WCHUNK
-#define A5_WCHUNK (24 * 1024)
+#ifndef OCV_WCHUNK
+#define OCV_WCHUNK (24 * 1024)
 #endif
-#ifndef A5_WCHUNK_WIDE
-#define A5_WCHUNK_WIDE (40 * 1024)
+#ifndef OCV_WCHUNK_WIDE
+#define OCV_WCHUNK_WIDE (40 * 1024)
 #endif
 
 
@@ -129,7 +129,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
  * loads 2 and broadcasts 12: 10 loads, not 14 (forced direct, 1 thread,
  * in-process paired A/B: float32 res3_3x3_128s2 x1.03, 3x3 128->128 at
  * 28x28 x1.06, 7x7/s2 3->64 x1.00; float64 x1.12, x1.08, 5x5 192->32
- * x1.23).  conv_ocv_pick_avx512.h picks the wide tile where it pads the
+ * x1.23).  conv_ocv_pick.h picks the wide tile where it pads the
  * output channels to no more lanes. */
 #define A5_ALL6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define A5_ALL8(X) A5_ALL6(X) X(6) X(7)
@@ -153,16 +153,16 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define ONV 2
 #define ONM(x) x##_f32n
 #define O_ALL A5_ALL12
-#include "conv_ocv_avx512.h"
+#include "conv_ocv_template.h"
 #define ONP 6
 #define ONV 4
 #define ONM(x) x##_f32w
 #define O_ALL A5_ALL6
-#include "conv_ocv_avx512.h"
+#include "conv_ocv_template.h"
 #define OPK(x) x##_f32
 #define ONARROW(x) x##_f32n
 #define OWIDE(x) x##_f32w
-#include "conv_ocv_pick_avx512.h"
+#include "conv_ocv_pick.h"
 #include "conv_ocv_undef.h"
 
 #define OT double
@@ -183,27 +183,27 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define ONV 2
 #define ONM(x) x##_f64n
 #define O_ALL A5_ALL8
-#include "conv_ocv_avx512.h"
+#include "conv_ocv_template.h"
 #define ONP 6
 #define ONV 4
 #define ONM(x) x##_f64w
 #define O_ALL A5_ALL6
-#include "conv_ocv_avx512.h"
+#include "conv_ocv_template.h"
 #define OPK(x) x##_f64
 #define ONARROW(x) x##_f64n
 #define OWIDE(x) x##_f64w
-#include "conv_ocv_pick_avx512.h"
+#include "conv_ocv_pick.h"
 #include "conv_ocv_undef.h"
 
 /* the template's hooks into the output-channel tile, for either dtype (NM
- * names the dtype's picker: a5_ocv_use_f32, a5_ocv_use_f64, ...) */
+ * names the dtype's picker: ocv_use_f32, ocv_use_f64, ...) */
 #define A2_OCV 1
-#define A2_OCV_KB NM(a5_ocv_kb)
-#define A2_OCV_USE NM(a5_ocv_use)
-#define A2_OCV_PACKED_SIZE NM(a5_ocv_packed_size)
-#define A2_OCV_PACK NM(a5_ocv_pack)
-#define A2_OCV_SCRATCH NM(a5_ocv_scratch)
-#define A2_OCV_BAND NM(a5_ocv_band)
+#define A2_OCV_KB NM(ocv_kb)
+#define A2_OCV_USE NM(ocv_use)
+#define A2_OCV_PACKED_SIZE NM(ocv_packed_size)
+#define A2_OCV_PACK NM(ocv_pack)
+#define A2_OCV_SCRATCH NM(ocv_scratch)
+#define A2_OCV_BAND NM(ocv_band)
 
 /* the spatial 1x1 tile: 6 output channels x 4 vectors (64 floats / 32
  * doubles), 24 accumulators, the weights broadcast from memory */

@@ -1,5 +1,5 @@
-/* conv_ocv_undef.h - ends one dtype's instantiations of conv_ocv_avx512.h
- * and conv_ocv_pick_avx512.h in conv_avx512.c: undefines the dtype's vector
+/* conv_ocv_undef.h - ends one dtype's instantiations of conv_ocv_template.h
+ * and conv_ocv_pick.h in conv_avx512.c or conv_avx2.c: undefines the dtype's vector
  * operations and the picker's names. */
 #undef OT
 #undef OV
@@ -18,3 +18,5 @@
 #undef OPK
 #undef ONARROW
 #undef OWIDE
+#undef O_PF
+#undef OCV_MIN_CT

@@ -2,7 +2,7 @@
  * whatever its ISA and dtype: blocking parameters, small integer helpers,
  * the output-channel block split, thread balancing and the row segments of a
  * tile in a prepared band.  Included by conv_simd_template.h and
- * conv_ocv_avx512.h. */
+ * conv_ocv_template.h. */
 #ifndef CCONV_SIMD_COMMON_H
 #define CCONV_SIMD_COMMON_H
 

@@ -86,6 +86,15 @@ ODD_CASES = [
     (1, 3, (5, 2), 33, (7, 7), 2, 3, 1, 1),     # fewer pixels than a tile
     (1, 40, (9, 13), 112, (3, 3), 2, 1, 1, 1),  # wide: partial last block, 3 chunks
     (2, 19, (7, 9), 48, (3, 3), 1, 1, 1, 1),    # wide at Kg = 48 (float64: 2 blocks)
+    # AVX2 output-channel-vectorised band path (float32, 6 px x 16 oc: Cg *
+    # taps >= 1024, K/groups >= 12, not the panel path's): partial last
+    # block, several channel chunks, strides, dilation, groups, width 1
+    (1, 120, (9, 11), 13, (3, 3), 1, 1, 1, 1),  # 1080 rows, 5 chunks, one partial block
+    (2, 48, (7, 6), 40, (5, 5), 2, 2, 1, 1),    # 1200 rows, K = 40: 16 + 16 + 8
+    (1, 300, (5, 3), 20, (2, 2), 1, (2, 1), (2, 1), 1),
+    (1, 260, (4, 20), 70, (3, 3), 1, 1, 1, 1),  # 2340 rows: past the panel path
+    (1, 240, (6, 7), 48, (3, 3), 1, 1, 1, 2),   # groups: Cg = 120, Kg = 24
+    (1, 130, (9, 1), 16, (3, 3), 1, 1, 1, 1),   # width 1
     # 1x1 GEMM with many output channels (AVX-512: 6 oc x 64 px tiles, the
     # output-channel tile is KxK only): channel chunks with parked partial
     # sums, a partial last tile, N > 1; oc-block-outer order (long C)
@@ -162,11 +171,13 @@ def test_no_input_channels_gives_the_bias(isa, dtype):
 
 @pytest.mark.parametrize("isa", ISAS)
 def test_threads_bitwise_equal_all_paths(isa):
-    """1x1 GEMM, KxK band and strided paths give identical bits for 1..4 threads."""
+    """1x1 GEMM, KxK band (spatial and output-channel tiles) and strided paths
+    give identical bits for 1..4 threads."""
     rng = np.random.default_rng(9)
     for N, C, H, W, K, k, s, p in [(1, 64, 14, 14, 70, 1, 1, 0), (1, 24, 30, 31, 20, 3, 1, 1),
                                    (2, 16, 29, 29, 13, 3, 2, 1), (1, 3, 45, 45, 16, 7, 2, 3),
-                                   (1, 32, 20, 20, 12, 1, 2, 0), (1, 3, 32, 32, 192, 5, 1, 2)]:
+                                   (1, 32, 20, 20, 12, 1, 2, 0), (1, 3, 32, 32, 192, 5, 1, 2),
+                                   (1, 128, 12, 13, 20, 3, 1, 1)]:
         x = rng.standard_normal((N, C, H, W)).astype(np.float32)
         w = rng.standard_normal((K, C, k, k)).astype(np.float32)
         b = rng.standard_normal(K).astype(np.float32)

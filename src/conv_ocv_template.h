@@ -1,53 +1,60 @@
-/* conv_ocv_avx512.h - the AVX-512 output-channel-vectorised convolution
- * tile, written once and instantiated per dtype and tile shape by
- * conv_avx512.c (conv_ocv_pick_avx512.h chooses the shape per layer).
+/* conv_ocv_template.h - the output-channel-vectorised convolution tile,
+ * written once over a vector abstraction and instantiated per ISA, dtype and
+ * tile shape by conv_avx512.c (zmm: float32, float64) and conv_avx2.c (ymm:
+ * float32); conv_ocv_pick.h chooses the shape per layer.
  *
  * The spatially vectorised tile of conv_simd_template.h loads two unaligned
- * zmm of pixels per (channel, tap): with 16 lanes nearly every such load
+ * vectors of pixels per (channel, tap): with 16 lanes nearly every such load
  * splits a cache line, and the kernel becomes load-bound.  Here a tile is ONP
- * output pixels x OKB output channels (ONV zmm each, ONP * ONV accumulators):
- * per (channel, tap) ONV aligned weight vectors are loaded and each pixel is
- * broadcast (never split) into ONV FMAs.  KxK layers read pixels from the
- * prepared band of conv_simd_template.h (flat rows of width Wq, stride
- * phases), so padding, stride and dilation cost nothing in the loop.  1x1
- * layers do not come here (see a5_ocv_use).  Weights are packed
+ * output pixels x OKB output channels (ONV vectors each, ONP * ONV
+ * accumulators): per (channel, tap) ONV aligned weight vectors are loaded and
+ * each pixel is broadcast (never split) into ONV FMAs.  KxK layers read
+ * pixels from the prepared band of conv_simd_template.h (flat rows of width
+ * Wq, stride phases), so padding, stride and dilation cost nothing in the
+ * loop.  1x1 layers do not come here (see ocv_use).  Weights are packed
  * [g][OKB-oc block][c][tap][OKB] and consumed in channel chunks whose weights
  * stay in L1; partial sums of a tile park in per-thread scratch between
  * chunks (exact round trips, ascending (c, tap) order: bitwise the same for
  * any thread count).  The epilogue transposes a tile in registers
  * (O_TRANSPOSE) and applies bias, residual and ReLU on the way to NCHW.
  *
- * The including file defines the dtype's OT, OV, OL (lanes), OM (lane mask
- * type), O_LOADU, O_STOREU, O_SET1, O_FMA, O_ADD, O_MAX, O_ZERO,
- * O_MLOADZ(m, p), O_MSTORE(p, m, v) and O_TRANSPOSE(src, stride, nrows, col)
- * (col[o] lane p = src[p * stride + o], o < OL, p < nrows; conv_ocv_undef.h
- * undefines them), and the shape's ONP (pixels per tile), ONV (2 or 4
- * vectors of output channels), ONM(x) (name suffix) and O_ALL(X) (X(0) ..
+ * The including file defines the dtype's OT, OV, OL (lanes), OM (a lane bit
+ * mask: bit p for lane p), O_LOADU, O_STOREU, O_SET1, O_FMA, O_ADD, O_MAX,
+ * O_ZERO, O_MLOADZ(m, p), O_MSTORE(p, m, v) and O_TRANSPOSE(src, stride,
+ * nrows, col) (col[o] lane p = src[p * stride + o], o < OL, p < nrows;
+ * conv_ocv_undef.h undefines them), the ISA's OCV_WCHUNK and OCV_WCHUNK_WIDE
+ * (bytes of a channel chunk's weights) and, optionally, O_PF (software
+ * prefetches of the next channel's band lines per (channel, tap): 2, the
+ * default, or 0), and the shape's ONP (pixels per tile), ONV (2 or 4 vectors
+ * of output channels), ONM(x) (name suffix) and O_ALL(X) (X(0) ..
  * X(ONP - 1)), which this header undefines at its end.
  */
+#ifndef O_PF
+#define O_PF 2
+#endif
 #define OKB (ONV * OL)     /* output channels per tile */
 #define OTILE (ONP * OKB)  /* values of one tile's sums */
 
-static int64_t ONM(a5_ocv_nkb)(const cconv_wshape *ws) { return (ws->K / ws->groups + OKB - 1) / OKB; }
+static int64_t ONM(ocv_nkb)(const cconv_wshape *ws) { return (ws->K / ws->groups + OKB - 1) / OKB; }
 
-static int64_t ONM(a5_ocv_packed_size)(const cconv_wshape *ws)
+static int64_t ONM(ocv_packed_size)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
-    return ws->groups * ONM(a5_ocv_nkb)(ws) * ws->Cg * taps * OKB * (int64_t)sizeof(OT);
+    return ws->groups * ONM(ocv_nkb)(ws) * ws->Cg * taps * OKB * (int64_t)sizeof(OT);
 }
 
-typedef struct { const cconv_wshape *ws; const OT *w; OT *dst; } ONM(a5_ocv_pack_ctx);
+typedef struct { const cconv_wshape *ws; const OT *w; OT *dst; } ONM(ocv_pack_ctx);
 
 /* block gk = (group, OKB-oc block): a transpose of its OKB rows, OL x OL
  * at a time in registers (O_TRANSPOSE), OL (c, tap) columns of every row
  * per step: contiguous row reads, contiguous OKB-wide output rows (scalar
  * copies took 1.7 ns a weight for 3x3 256 -> 256, a third of a one-shot
  * call); the last ct % OL columns one value at a time */
-static void ONM(a5_ocv_pack_block)(void *vctx, int64_t gk)
+static void ONM(ocv_pack_block)(void *vctx, int64_t gk)
 {
-    const ONM(a5_ocv_pack_ctx) *cx = (const ONM(a5_ocv_pack_ctx) *)vctx;
+    const ONM(ocv_pack_ctx) *cx = (const ONM(ocv_pack_ctx) *)vctx;
     const cconv_wshape *ws = cx->ws;
-    const int64_t Kg = ws->K / ws->groups, nkb = ONM(a5_ocv_nkb)(ws);
+    const int64_t Kg = ws->K / ws->groups, nkb = ONM(ocv_nkb)(ws);
     const int64_t ct = ws->Cg * ws->ks[0] * ws->ks[1] * ws->ks[2];  /* one weight row */
     const int64_t g = gk / nkb, kb = gk % nkb;
     const OT *src = cx->w + (g * Kg + kb * OKB) * ct;  /* row l of the block: src + l * ct */
@@ -66,31 +73,31 @@ static void ONM(a5_ocv_pack_block)(void *vctx, int64_t gk)
         for (int64_t l = 0; l < OKB; l++) p[j * OKB + l] = l < nr ? src[l * ct + j] : (OT)0;
 }
 
-static void ONM(a5_ocv_pack)(const cconv_wshape *ws, const OT *w, OT *dst, int nthreads)
+static void ONM(ocv_pack)(const cconv_wshape *ws, const OT *w, OT *dst, int nthreads)
 {
-    ONM(a5_ocv_pack_ctx) cx = {ws, w, dst};
-    const int64_t nblk = ws->groups * ONM(a5_ocv_nkb)(ws);
-    cconv_pack_blocks(nthreads, ONM(a5_ocv_packed_size)(ws) / (int64_t)sizeof(OT), nblk,
-                      ONM(a5_ocv_pack_block), &cx);
+    ONM(ocv_pack_ctx) cx = {ws, w, dst};
+    const int64_t nblk = ws->groups * ONM(ocv_nkb)(ws);
+    cconv_pack_blocks(nthreads, ONM(ocv_packed_size)(ws) / (int64_t)sizeof(OT), nblk,
+                      ONM(ocv_pack_block), &cx);
 }
 
-static int64_t ONM(a5_ocv_chunk)(int64_t taps)
+static int64_t ONM(ocv_chunk)(int64_t taps)
 {
-    const int64_t c = (ONV > 2 ? A5_WCHUNK_WIDE : A5_WCHUNK) / (taps * OKB * (int64_t)sizeof(OT));
+    const int64_t c = (ONV > 2 ? OCV_WCHUNK_WIDE : OCV_WCHUNK) / (taps * OKB * (int64_t)sizeof(OT));
     return c > 0 ? c : 1;
 }
 
 /* bytes of per-thread scratch for a band of npx flat positions */
-static size_t ONM(a5_ocv_scratch)(int64_t npx, int64_t Cg, int64_t taps)
+static size_t ONM(ocv_scratch)(int64_t npx, int64_t Cg, int64_t taps)
 {
-    const int64_t nch = (Cg + ONM(a5_ocv_chunk)(taps) - 1) / ONM(a5_ocv_chunk)(taps);
+    const int64_t nch = (Cg + ONM(ocv_chunk)(taps) - 1) / ONM(ocv_chunk)(taps);
     const int64_t slots = 1 + (nch > 1 ? (npx + ONP - 1) / ONP : 0);
     return sizeof(OT) * (size_t)(slots * OTILE);
 }
 
 /* ONP pixels x OKB channels over nc channels x ntaps taps; sums start from
  * zero or ain, end in aout ([pixel][OKB] each) */
-static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const int64_t *off,
+static void ONM(ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const int64_t *off,
                            int64_t ntaps, const OT *ain, OT *aout)
 {
     /* pixel i's sums: a##i, b##i (channels 0..2*OL), c##i, d##i (ONV 4) */
@@ -111,11 +118,13 @@ static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, con
         const OT *bc = b + c * cs;
         for (int64_t t = 0; t < ntaps; t++) {
             const OT *bp = bc + off[t];
+#if O_PF
             /* the band streams from L2: fetch the next channel's lines
-             * (res3_3x3_128s2: ~70 -> ~85 GFLOP/s; per (channel, tap) this
-             * beat a tap-outer order, A/B) */
+             * (AVX-512, res3_3x3_128s2: ~70 -> ~85 GFLOP/s; per (channel,
+             * tap) this beat a tap-outer order, A/B) */
             _mm_prefetch((const char *)(bp + cs), _MM_HINT_T0);
             _mm_prefetch((const char *)(bp + cs + ONP - 1), _MM_HINT_T0);
+#endif
             const OV w0 = O_LOADU(w), w1 = O_LOADU(w + OL);
             const OV w2 = ONV > 2 ? O_LOADU(w + 2 * OL) : w0, w3 = ONV > 2 ? O_LOADU(w + 3 * OL) : w0;
             w += OKB;
@@ -135,7 +144,7 @@ static void ONM(a5_ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, con
 /* one tile's sums tb ([pixel][32]) for flat positions q0.. of the band, to
  * output channels [k0, k0 + kn): transposed in registers, bias, residual
  * (may alias y), ReLU */
-static void ONM(a5_ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo,
+static void ONM(ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo,
                        int64_t kn, OT *yk, int64_t ysk, const OT *rk, int64_t rsk,
                        const OT *bk, int relu)
 {
@@ -164,13 +173,13 @@ static void ONM(a5_ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, i
 
 /* output-channel blocks [kb0, kb1) of one prepared band (group's weights wg,
  * outputs yg/rg/bg at the band's first pixel of the group's channel 0) */
-static void ONM(a5_ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
+static void ONM(ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
                         const int64_t *off, int64_t taps, int64_t rbn, int64_t Wq, int64_t Wo,
                         int64_t kb0, int64_t kb1, int64_t Kg, OT *yg, int64_t ysk,
                         const OT *rg, int64_t rsk, const OT *bg, int relu, OT *pb)
 {
     const int64_t ntl = (rbn * Wq + ONP - 1) / ONP;
-    const int64_t cch = ONM(a5_ocv_chunk)(taps), nch = (Cg + cch - 1) / cch;
+    const int64_t cch = ONM(ocv_chunk)(taps), nch = (Cg + cch - 1) / cch;
     OT *tb = pb;
     for (int64_t kb = kb0; kb < kb1; kb++) {
         const OT *wk = wg + kb * Cg * taps * OKB;
@@ -180,10 +189,10 @@ static void ONM(a5_ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t c
             const int last = ch == nch - 1;
             for (int64_t tl = 0; tl < ntl; tl++) {
                 OT *acc = nch > 1 ? pb + (tl + 1) * OTILE : NULL;
-                ONM(a5_ocv_mk)(wk + c0 * taps * OKB, band + c0 * cs + tl * ONP, cn, cs, off, taps,
+                ONM(ocv_mk)(wk + c0 * taps * OKB, band + c0 * cs + tl * ONP, cn, cs, off, taps,
                           ch > 0 ? acc : NULL, last ? tb : acc);
                 if (last)
-                    ONM(a5_ocv_epi)(tb, tl * ONP, rbn, Wq, Wo, kn, yg + k0 * ysk, ysk,
+                    ONM(ocv_epi)(tb, tl * ONP, rbn, Wq, Wo, kn, yg + k0 * ysk, ysk,
                                rg ? rg + k0 * rsk : NULL, rsk, bg ? bg + k0 : NULL, relu);
             }
         }
