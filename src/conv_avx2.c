@@ -123,6 +123,14 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
  * (3x3 512 -> 512 at 7x7, 4608 rows: x0.84) costs more to copy than it
  * saves.  float32 at 48 channels: 7x7/s2 3 -> 48 x1.12-1.16, 3x3/s2 16 -> 48
  * x1.08-1.10; at 32 it loses (3x3 3 -> 32 at 112x112 x0.85-0.88). */
+/* A band's preparation prefetches the next channel's input rows: paired A/B,
+ * Zen 3, one thread: 3x3/s2 128 -> 128 at 56x56 x1.05, 256 -> 128 x1.10,
+ * 256 -> 256 at 28x28 x1.06; 3x3 and 5x5 stride-1 layers x0.99-1.02; two
+ * channels ahead was no better */
+#ifndef A2_BAND_PF
+#define A2_BAND_PF 1
+#endif
+
 #ifndef A2_PANEL_CT
 #define A2_PANEL_CT 2304
 #endif

@@ -50,6 +50,11 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #ifndef A2_PANEL_KG_IMG
 #define A2_PANEL_KG_IMG (sizeof(T) == 4 ? 32 : 96)
 #endif
+/* channels ahead whose input rows a band's preparation prefetches (0: none;
+ * conv_avx2.c sets its own) */
+#ifndef A2_BAND_PF
+#define A2_BAND_PF 0
+#endif
 static int NM(a2_panel_use)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2], Kg = ws->K / ws->groups;
@@ -808,8 +813,23 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                 const int64_t h0 = bd * rb, rbn = a2_min(rb, Ho - h0);
                 const int64_t nrows = rbn + rsh_max;
                 /* prepare the band: [c][t][phase][row][Wq], zero padded */
+#if A2_BAND_PF > 0
+                /* input rows [ih0, ih1) of a channel feed this band (2-D) */
+                const int64_t ih0 = a2_max(0, h0 * sh - ph);
+                const int64_t ih1 = a2_min(H, (h0 + nrows - 1) * sh + (sh - 1) - ph + 1);
+#endif
                 for (int64_t c = 0; c < Cg; c++) {
                     const T *xc = x + n * p->x_sn + (g * Cg + c) * p->x_sc;
+#if A2_BAND_PF > 0
+                    /* each channel's rows are a short stream of their own,
+                     * one plane apart: the hardware prefetcher does not
+                     * follow, so fetch a later channel's rows */
+                    if (D == 1 && c + A2_BAND_PF < Cg && ih1 > ih0) {
+                        const char *q = (const char *)(xc + A2_BAND_PF * p->x_sc + ih0 * W);
+                        const int64_t nb = (ih1 - ih0) * W * (int64_t)sizeof(T);
+                        for (int64_t e = 0; e < nb; e += 64) _mm_prefetch(q + e, _MM_HINT_T0);
+                    }
+#endif
                     for (int64_t t = 0; t < KT; t++) {
                         T *pl = band + (c * KT + t) * cs;
                         const int64_t id = od * sd - pd + t * dd;
