@@ -45,7 +45,6 @@
 #include "cconv.h"
 #include "fpenv.h"
 #include "scratch.h"
-#include "conv_simd_common.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -140,6 +139,11 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #ifndef A2_PANEL_KG_IMG
 #define A2_PANEL_KG_IMG A2_PANEL_KG
 #endif
+
+/* Only here, after this file's own tunables above: conv_simd_common.h's
+ * #ifndef defaults would otherwise win (A2_ALIGNED_NKB 22, AVX-512's, made
+ * 256 -> 64 at 56x56 on aligned input x0.6 here) */
+#include "conv_simd_common.h"
 
 /* ---- the output-channel-vectorised tile (conv_ocv_template.h), float32 ----
  * The narrow shape only: 6 pixels x 2 ymm of output channels, 12
