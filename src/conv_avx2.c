@@ -122,6 +122,13 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
  * (3x3 512 -> 512 at 7x7, 4608 rows: x0.84) costs more to copy than it
  * saves.  float32 at 48 channels: 7x7/s2 3 -> 48 x1.12-1.16, 3x3/s2 16 -> 48
  * x1.08-1.10; at 32 it loses (3x3 3 -> 32 at 112x112 x0.85-0.88). */
+/* Weight packing stores whole vectors that overlap the next column
+ * (conv_simd_template.h, a2_pack_block): the 6-lane masked stores it used
+ * are microcoded on AMD.  Packing on Zen 3, one thread: 3x3 256 -> 256
+ * x3.2, 96 -> 128 x2.8, 64 -> 64 x2.5, 1x1 256 -> 256 x2.6, 7x7 3 -> 64
+ * x1.8; the same bytes */
+#define A2_PACK_OVERLAP 1
+
 /* A band's preparation prefetches the next channel's input rows: paired A/B,
  * Zen 3, one thread: 3x3/s2 128 -> 128 at 56x56 x1.05, 256 -> 128 x1.10,
  * 256 -> 256 at 28x28 x1.06; 3x3 and 5x5 stride-1 layers x0.99-1.02; two

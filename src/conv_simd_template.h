@@ -107,7 +107,17 @@ static void NM(a2_pack_block)(void *vctx, int64_t gk)
     for (; j0 + VL <= ct; j0 += VL) {
         V col[VL];
         VTRANSPOSE(src + j0, ct, (int)mr, col);
+#ifdef A2_PACK_OVERLAP
+        /* whole-vector stores in column order: a column's lanes past OCB
+         * land on later columns, which overwrite them; only a store that
+         * would run past the block's end is masked */
+        for (int o = 0; o < VL; o++) {
+            if ((j0 + o) * OCB + VL <= ct * OCB) VSTOREU(p + (j0 + o) * OCB, col[o]);
+            else VMSTORE(p + (j0 + o) * OCB, m, col[o]);
+        }
+#else
         for (int o = 0; o < VL; o++) VMSTORE(p + (j0 + o) * OCB, m, col[o]);
+#endif
     }
 #endif
     for (int64_t l = 0; l < OCB; l++) {
