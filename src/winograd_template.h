@@ -115,8 +115,14 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
             const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], zero9, zero9};
             WN(wino_u4)(g, st + (c - c0) * KR + 4, ses, -1);
         }
-        for (int e = 0; e < NE; e++)
-            memcpy(ub + e * es + c0 * KR, st + e * ses, sizeof(WT) * (size_t)(cn * KR));
+        /* a plain loop, not memcpy: 36 calls of a few hundred bytes per
+         * stage went through the PLT into libc (Winograd packing on Zen 3,
+         * 3x3 256 -> 256 x1.21, 96 -> 128 x1.22 one thread, x1.15-1.28 two) */
+        for (int e = 0; e < NE; e++) {
+            WT *dd = ub + e * es + c0 * KR;
+            const WT *ss = st + e * ses;
+            for (int64_t i = 0; i < cn * KR; i++) dd[i] = ss[i];
+        }
     }
 }
 #undef W_CB
