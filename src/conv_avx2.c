@@ -203,13 +203,6 @@ static inline __m256i a2_bits32(unsigned m)
 #define ONARROW(x) x##_f32n
 #include "conv_ocv_pick.h"
 #include "conv_ocv_undef.h"
-#define A2_OCV 1
-#define A2_OCV_KB NM(ocv_kb)
-#define A2_OCV_USE NM(ocv_use)
-#define A2_OCV_PACKED_SIZE NM(ocv_packed_size)
-#define A2_OCV_PACK NM(ocv_pack)
-#define A2_OCV_SCRATCH NM(ocv_scratch)
-#define A2_OCV_BAND NM(ocv_band)
 
 #define T float
 #define V __m256

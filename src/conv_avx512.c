@@ -195,16 +195,6 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #include "conv_ocv_pick.h"
 #include "conv_ocv_undef.h"
 
-/* the template's hooks into the output-channel tile, for either dtype (NM
- * names the dtype's picker: ocv_use_f32, ocv_use_f64, ...) */
-#define A2_OCV 1
-#define A2_OCV_KB NM(ocv_kb)
-#define A2_OCV_USE NM(ocv_use)
-#define A2_OCV_PACKED_SIZE NM(ocv_packed_size)
-#define A2_OCV_PACK NM(ocv_pack)
-#define A2_OCV_SCRATCH NM(ocv_scratch)
-#define A2_OCV_BAND NM(ocv_band)
-
 /* the spatial 1x1 tile: 6 output channels x 4 vectors (64 floats / 32
  * doubles), 24 accumulators, the weights broadcast from memory */
 #define A2_NV1 4

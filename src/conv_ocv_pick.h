@@ -84,3 +84,16 @@ static void OPK(ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
 #undef OWIDE
 #undef OPK_NO_WIDE
 #endif
+
+/* the template's hooks, by the name of the dtype being instantiated (NM:
+ * ocv_use_f32, ocv_use_f64, ...); the ISA file undefines them where its
+ * last dtype with the tile ends */
+#ifndef A2_OCV
+#define A2_OCV 1
+#define A2_OCV_KB NM(ocv_kb)
+#define A2_OCV_USE NM(ocv_use)
+#define A2_OCV_PACKED_SIZE NM(ocv_packed_size)
+#define A2_OCV_PACK NM(ocv_pack)
+#define A2_OCV_SCRATCH NM(ocv_scratch)
+#define A2_OCV_BAND NM(ocv_band)
+#endif

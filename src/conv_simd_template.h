@@ -52,6 +52,11 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #endif
 /* channels ahead whose input rows a band's preparation prefetches (0: none;
  * conv_avx2.c sets its own) */
+/* weight packing's transposed columns stored as whole overlapping vectors
+ * (1) or by masked stores (0; conv_avx2.c sets its own) */
+#ifndef A2_PACK_OVERLAP
+#define A2_PACK_OVERLAP 0
+#endif
 #ifndef A2_BAND_PF
 #define A2_BAND_PF 0
 #endif
@@ -107,17 +112,13 @@ static void NM(a2_pack_block)(void *vctx, int64_t gk)
     for (; j0 + VL <= ct; j0 += VL) {
         V col[VL];
         VTRANSPOSE(src + j0, ct, (int)mr, col);
-#ifdef A2_PACK_OVERLAP
-        /* whole-vector stores in column order: a column's lanes past OCB
-         * land on later columns, which overwrite them; only a store that
-         * would run past the block's end is masked */
+        /* with A2_PACK_OVERLAP, whole-vector stores in column order: a
+         * column's lanes past OCB land on later columns, which overwrite
+         * them; only a store that would run past the block's end is masked */
         for (int o = 0; o < VL; o++) {
-            if ((j0 + o) * OCB + VL <= ct * OCB) VSTOREU(p + (j0 + o) * OCB, col[o]);
+            if (A2_PACK_OVERLAP && (j0 + o) * OCB + VL <= ct * OCB) VSTOREU(p + (j0 + o) * OCB, col[o]);
             else VMSTORE(p + (j0 + o) * OCB, m, col[o]);
         }
-#else
-        for (int o = 0; o < VL; o++) VMSTORE(p + (j0 + o) * OCB, m, col[o]);
-#endif
     }
 #endif
     for (int64_t l = 0; l < OCB; l++) {
