@@ -25,12 +25,24 @@
  * conv_ocv_undef.h undefines them), the ISA's OCV_WCHUNK and OCV_WCHUNK_WIDE
  * (bytes of a channel chunk's weights) and, optionally, O_PF (software
  * prefetches of the next channel's band lines per (channel, tap): 2, the
- * default, or 0), and the shape's ONP (pixels per tile), ONV (2 or 4 vectors
+ * default, or 0), optionally O_COMPACT (1: tiles run over the output
+ * pixels, not the band's flat positions; below), and the shape's ONP (pixels per tile), ONV (2 or 4 vectors
  * of output channels), ONM(x) (name suffix) and O_ALL(X) (X(0) ..
  * X(ONP - 1)), which this header undefines at its end.
+ *
+ * Tile placement.  By default tile tl covers the band's flat positions
+ * tl*ONP.. (rows of width Wq): the Wq - Wo columns past each output row are
+ * computed and thrown away (5x5/pad 2 at 28 wide: 4 of 32, an eighth of the
+ * FMAs).  With O_COMPACT a tile covers output pixels tl*ONP.. (rows of width
+ * Wo) instead; a tile that crosses a row end reads its first S pixels from
+ * one band row and the rest Wq - Wo further on (variant S of the kernel),
+ * and its ONP outputs are contiguous in y.
  */
 #ifndef O_PF
 #define O_PF 2
+#endif
+#ifndef O_COMPACT
+#define O_COMPACT 0
 #endif
 #define OKB (ONV * OL)     /* output channels per tile */
 #define OTILE (ONP * OKB)  /* values of one tile's sums */
@@ -96,9 +108,11 @@ static size_t ONM(ocv_scratch)(int64_t npx, int64_t Cg, int64_t taps)
 }
 
 /* ONP pixels x OKB channels over nc channels x ntaps taps; sums start from
- * zero or ain, end in aout ([pixel][OKB] each) */
-static void ONM(ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const int64_t *off,
-                           int64_t ntaps, const OT *ain, OT *aout)
+ * zero or ain, end in aout ([pixel][OKB] each).  Pixel i of a (channel, tap)
+ * is at bp[i] for i < S or S == 0, else at bp[i + d] (a tile that crosses an
+ * output row's end, O_COMPACT) */
+AINLINE void ONM(ocv_mki)(const int S, const OT *w, const OT *b, int64_t nc, int64_t cs,
+                          const int64_t *off, int64_t ntaps, int64_t d, const OT *ain, OT *aout)
 {
     /* pixel i's sums: a##i, b##i (channels 0..2*OL), c##i, d##i (ONV 4) */
 #define DC(i) OV a##i, b##i, c##i, d##i;
@@ -117,7 +131,8 @@ static void ONM(ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const 
     for (int64_t c = 0; c < nc; c++) {
         const OT *bc = b + c * cs;
         for (int64_t t = 0; t < ntaps; t++) {
-            const OT *bp = bc + off[t];
+            const OT *bp = bc + off[t], *bq = bp + d;
+            (void)bq;
 #if O_PF
             /* the band streams from L2: fetch the next channel's lines
              * (AVX-512, res3_3x3_128s2: ~70 -> ~85 GFLOP/s; per (channel,
@@ -129,7 +144,7 @@ static void ONM(ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const 
             const OV w2 = ONV > 2 ? O_LOADU(w + 2 * OL) : w0, w3 = ONV > 2 ? O_LOADU(w + 3 * OL) : w0;
             w += OKB;
             OV x;
-#define ST(i) x = O_SET1(bp[i]); a##i = O_FMA(w0, x, a##i); b##i = O_FMA(w1, x, b##i); \
+#define ST(i) x = O_SET1((S == 0 || i < S) ? bp[i] : bq[i]); a##i = O_FMA(w0, x, a##i); b##i = O_FMA(w1, x, b##i); \
               if (ONV > 2) { c##i = O_FMA(w2, x, c##i); d##i = O_FMA(w3, x, d##i); }
             O_ALL(ST)
 #undef ST
@@ -141,18 +156,41 @@ static void ONM(ocv_mk)(const OT *w, const OT *b, int64_t nc, int64_t cs, const 
 #undef SV
 }
 
-/* one tile's sums tb ([pixel][32]) for flat positions q0.. of the band, to
- * output channels [k0, k0 + kn): transposed in registers, bias, residual
- * (may alias y), ReLU */
-static void ONM(ocv_epi)(const OT *tb, int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo,
-                       int64_t kn, OT *yk, int64_t ysk, const OT *rk, int64_t rsk,
-                       const OT *bk, int relu)
+typedef void (*ONM(ocv_mk_fn))(const OT *, const OT *, int64_t, int64_t, const int64_t *, int64_t,
+                               int64_t, const OT *, OT *);
+/* the kernel per split S (0: no row end inside the tile) */
+#define MKS(s)                                                                                \
+    static void ONM(ocv_mk_s##s)(const OT *w, const OT *b, int64_t nc, int64_t cs,            \
+                                 const int64_t *off, int64_t ntaps, int64_t d, const OT *ain, \
+                                 OT *aout)                                                     \
+    { ONM(ocv_mki)(s, w, b, nc, cs, off, ntaps, d, ain, aout); }
+#define MKE(s) ONM(ocv_mk_s##s),
+#if O_COMPACT
+O_ALL(MKS)
+static const ONM(ocv_mk_fn) ONM(ocv_mkt)[ONP] = {O_ALL(MKE)};
+#else
+MKS(0)
+static const ONM(ocv_mk_fn) ONM(ocv_mkt)[1] = {ONM(ocv_mk_s0)};
+#endif
+#undef MKS
+#undef MKE
+
+/* the output segments of the tile at flat band position q0 (rows of width
+ * Wq, Wo of them output): segment s writes lanes msk[s] at base[s] */
+static int ONM(ocv_segs)(int64_t q0, int64_t rbn, int64_t Wq, int64_t Wo, int64_t *base, OM *msk)
 {
-    int64_t base[ONP];
     int lo[ONP], hi[ONP];
-    OM msk[ONP];
     const int ns = a2_row_segments(q0, ONP, rbn, Wq, Wo, base, lo, hi);
     for (int s = 0; s < ns; s++) msk[s] = (OM)(((1u << hi[s]) - 1) & ~((1u << lo[s]) - 1));
+    return ns;
+}
+
+/* one tile's sums tb ([pixel][OKB]) to output channels [k0, k0 + kn) in ns
+ * segments (lanes msk[s] at yk + base[s]): transposed in registers, bias,
+ * residual (may alias y), ReLU */
+static void ONM(ocv_epi)(const OT *tb, int ns, const int64_t *base, const OM *msk, int64_t kn,
+                         OT *yk, int64_t ysk, const OT *rk, int64_t rsk, const OT *bk, int relu)
+{
     if (ns == 0) return;
     const OV z = O_ZERO();
     OV col[OL];
@@ -178,7 +216,9 @@ static void ONM(ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
                         int64_t kb0, int64_t kb1, int64_t Kg, OT *yg, int64_t ysk,
                         const OT *rg, int64_t rsk, const OT *bg, int relu, OT *pb)
 {
-    const int64_t ntl = (rbn * Wq + ONP - 1) / ONP;
+    /* compact placement where a tile crosses at most one row end */
+    const int cmp = O_COMPACT && Wo >= ONP;
+    const int64_t npx = cmp ? rbn * Wo : rbn * Wq, ntl = (npx + ONP - 1) / ONP;
     const int64_t cch = ONM(ocv_chunk)(taps), nch = (Cg + cch - 1) / cch;
     OT *tb = pb;
     for (int64_t kb = kb0; kb < kb1; kb++) {
@@ -189,11 +229,28 @@ static void ONM(ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
             const int last = ch == nch - 1;
             for (int64_t tl = 0; tl < ntl; tl++) {
                 OT *acc = nch > 1 ? pb + (tl + 1) * OTILE : NULL;
-                ONM(ocv_mk)(wk + c0 * taps * OKB, band + c0 * cs + tl * ONP, cn, cs, off, taps,
-                          ch > 0 ? acc : NULL, last ? tb : acc);
-                if (last)
-                    ONM(ocv_epi)(tb, tl * ONP, rbn, Wq, Wo, kn, yg + k0 * ysk, ysk,
-                               rg ? rg + k0 * rsk : NULL, rsk, bg ? bg + k0 : NULL, relu);
+                const int64_t m0 = tl * ONP;
+                int64_t q0 = m0, split = 0;
+                if (cmp) {
+                    /* output pixel m0 = (i, j): band position i * Wq + j */
+                    const int64_t i = m0 / Wo, j = m0 - i * Wo;
+                    q0 = i * Wq + j;
+                    if (j + ONP > Wo) split = Wo - j;
+                }
+                ONM(ocv_mkt)[split](wk + c0 * taps * OKB, band + c0 * cs + q0, cn, cs, off, taps,
+                                    Wq - Wo, ch > 0 ? acc : NULL, last ? tb : acc);
+                if (!last) continue;
+                int64_t base[ONP];
+                OM msk[ONP];
+                int ns = 1;
+                if (cmp) {  /* one segment: the tile's outputs are contiguous */
+                    base[0] = m0;
+                    msk[0] = (OM)((1u << a2_min(ONP, npx - m0)) - 1);
+                } else {
+                    ns = ONM(ocv_segs)(m0, rbn, Wq, Wo, base, msk);
+                }
+                ONM(ocv_epi)(tb, ns, base, msk, kn, yg + k0 * ysk, ysk, rg ? rg + k0 * rsk : NULL,
+                             rsk, bg ? bg + k0 : NULL, relu);
             }
         }
     }

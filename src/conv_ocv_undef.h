@@ -19,4 +19,5 @@
 #undef ONARROW
 #undef OWIDE
 #undef O_PF
+#undef O_COMPACT
 #undef OCV_MIN_CT

@@ -95,6 +95,9 @@ ODD_CASES = [
     (1, 260, (4, 20), 70, (3, 3), 1, 1, 1, 1),  # 2340 rows: past the panel path
     (1, 240, (6, 7), 48, (3, 3), 1, 1, 1, 2),   # groups: Cg = 120, Kg = 24
     (1, 130, (9, 1), 16, (3, 3), 1, 1, 1, 1),   # width 1
+    # tiles over output pixels (O_COMPACT): Wo = 13, tiles crossing row ends
+    # at every split, stride-2 phases, a last tile of one pixel
+    (1, 64, (30, 26), 24, (5, 5), 2, 2, 1, 1),
     # 1x1 GEMM with many output channels (AVX-512: 6 oc x 64 px tiles, the
     # output-channel tile is KxK only): channel chunks with parked partial
     # sums, a partial last tile, N > 1; oc-block-outer order (long C)
