@@ -137,6 +137,17 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define A2_BAND_PF 1
 #endif
 
+/* The 1x1 panel path's tile-outer order writes one line of 6 output rows
+ * per oc block, each a stream of its own (64 -> 256: 258 of them), which no
+ * hardware prefetcher follows: the tile fetches the next block's output
+ * lines first.  Paired A/B, Zen 3, one thread: 64 -> 256 at 56x56
+ * x1.05-1.09, 128 -> 512 at 28x28 x1.01; two threads x1.00; two or three
+ * blocks ahead no better.  The direct tiles (192 -> 64, 256 -> 64, 96 -> 16)
+ * gained nothing from it (x0.99-1.01) and do not prefetch. */
+#ifndef A2_YPF
+#define A2_YPF 1
+#endif
+
 #ifndef A2_PANEL_CT
 #define A2_PANEL_CT 2304
 #endif

@@ -60,6 +60,11 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #ifndef A2_BAND_PF
 #define A2_BAND_PF 0
 #endif
+/* 1x1 panel path: oc blocks ahead whose output lines a tile prefetches
+ * (0: none; conv_avx2.c sets its own) */
+#ifndef A2_YPF
+#define A2_YPF 0
+#endif
 static int NM(a2_panel_use)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2], Kg = ws->K / ws->groups;
@@ -650,6 +655,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
+#if A2_YPF > 0
+                            if (ch + 1 == nch && kb + A2_YPF < kb1)
+                                for (int i = 0; i < OCB; i++) {
+                                    const char *yq = (const char *)(ep.y + (A2_YPF * OCB + i) * p->y_sk);
+                                    _mm_prefetch(yq, _MM_HINT_T0);
+                                    _mm_prefetch(yq + NR1 * sizeof(T) - 1, _MM_HINT_T0);
+                                }
+#endif
                             mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
                                                         ch + 1 < nch ? ap : NULL, &ep);
                         }
