@@ -103,12 +103,19 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
     }
 }
 
-/* 1x1 tiles never read cache-line-aligned rows in place here (see
- * A2_ALIGNED_NKB in conv_simd_common.h): a 16-pixel tile reads one line per
- * row, and 256 -> 64 at 56x56 ran x0.81, batch 8 x0.77-0.80 (prefetching 4 or
- * 8 channels ahead did not help) */
+/* 1x1 tiles read cache-line-aligned rows in place (see A2_ALIGNED_NKB in
+ * conv_simd_common.h) where a tile's column, one line per channel, leaves at
+ * most 4 lines in an L1 set.  A 16-pixel tile reads one line per row, and
+ * the column must stay in L1 while every oc block reads it: 256 -> 64 at
+ * 56x56 (rows 196 lines apart: 16 sets, 16 lines each) ran x0.79-0.81,
+ * batch 8 x0.77-0.80, 512 -> 128 at 28x28 (8 a set) x0.96.  Within the
+ * limit, paired A/B, Zen 3, one thread: 192 -> 64 at 28x28 x1.11, 256 -> 64
+ * at 28x28 x1.14, 64 -> 64 at 56x56 x1.09, 128 -> 128 at 28x28 x1.07 */
 #ifndef A2_ALIGNED_NKB
-#define A2_ALIGNED_NKB 0
+#define A2_ALIGNED_NKB 22
+#endif
+#ifndef A2_ALIGNED_SET_LINES
+#define A2_ALIGNED_SET_LINES 4
 #endif
 
 /* The panel path (see a2_panel_use) for every KxK layer with K/groups >= 48

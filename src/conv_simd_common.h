@@ -52,6 +52,22 @@
 #ifndef A2_ALIGNED_MIN_C
 #define A2_ALIGNED_MIN_C 64
 #endif
+/* ... and only while a tile's column of rows, one line per channel, puts at
+ * most this many lines in any one L1 set (64 sets): rows a multiple of 4 KiB
+ * apart, give or take a few lines, crowd into a few sets and evict one
+ * another before the next oc block reads them (0: no limit) */
+#ifndef A2_ALIGNED_SET_LINES
+#define A2_ALIGNED_SET_LINES 0
+#endif
+
+/* the most lines that nrows rows stride bytes apart (a multiple of 64),
+ * one line each, put in one set of a 64-set cache */
+static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
+{
+    int64_t a = (stride / 64) % 64, b = 64;
+    while (a) { const int64_t t = b % a; b = a; a = t; }  /* b = gcd(stride lines, 64) */
+    return (nrows * b + 63) / 64;
+}
 #ifndef A2_C1CHUNK
 #define A2_C1CHUNK 256             /* 1x1: most input channels per chunk */
 #endif

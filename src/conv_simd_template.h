@@ -510,8 +510,11 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t tsz = (int64_t)sizeof(T);
     const int aligned = ((uintptr_t)x % 64) == 0 && (p->x_sc * tsz) % 64 == 0
                         && (p->N == 1 || (p->x_sn * tsz) % 64 == 0);
+    const int inset = A2_ALIGNED_SET_LINES == 0
+                      || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
     const int direct = unit && ((nkb <= A2_DIRECT_NKB && Cg * NR1 * tsz <= A2_DIRECT_BYTES)
-                                || (aligned && nkb <= A2_ALIGNED_NKB && Cg >= A2_ALIGNED_MIN_C));
+                                || (aligned && inset && nkb <= A2_ALIGNED_NKB
+                                    && Cg >= A2_ALIGNED_MIN_C));
     /* loop order: oc-block-outer when one block's weights are large, or
      * when so many oc blocks share the L2 weight budget that the channel
      * chunks would be short (256 -> 1024: 29 channels a chunk, a partial-sum

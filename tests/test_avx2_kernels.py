@@ -327,6 +327,12 @@ ALIGNED_1X1_CASES = [
     (1, 128, 8, 8, 64, 2),     # groups: 64 channels and 32 outputs each
     (1, 63, 16, 16, 64, 1),    # 63 channels: packed panels
     (3, 256, 4, 8, 70, 1),     # 32 pixels, 256 channels
+    # rows an odd number of lines apart (AVX2 reads in place only while a
+    # tile's column leaves at most 4 lines in an L1 set; the rows above are
+    # 16 or 2 lines apart and get packed there)
+    (1, 64, 16, 13, 64, 1),    # 13 whole 16-pixel tiles, 11 oc blocks
+    (2, 96, 16, 9, 40, 1),     # 2 images, 9 lines a row
+    (1, 128, 16, 11, 132, 1),  # 22 oc blocks
 ]
 
 
