@@ -253,13 +253,7 @@ static inline __m256i a2_bits32(unsigned m)
 #include "conv_simd_undef.h"
 
 /* float64: the spatial tile only */
-#undef A2_OCV
-#undef A2_OCV_KB
-#undef A2_OCV_USE
-#undef A2_OCV_PACKED_SIZE
-#undef A2_OCV_PACK
-#undef A2_OCV_SCRATCH
-#undef A2_OCV_BAND
+#include "conv_ocv_hooks_undef.h"
 
 #define T double
 #define V __m256d

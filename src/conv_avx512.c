@@ -252,12 +252,6 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #include "conv_simd_template.h"
 
 #include "conv_simd_undef.h"
-#undef A2_OCV
-#undef A2_OCV_KB
-#undef A2_OCV_USE
-#undef A2_OCV_PACKED_SIZE
-#undef A2_OCV_PACK
-#undef A2_OCV_SCRATCH
-#undef A2_OCV_BAND
+#include "conv_ocv_hooks_undef.h"
 #undef A2_NV1
 #undef A2_MK1_PF

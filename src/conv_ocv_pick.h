@@ -86,8 +86,8 @@ static void OPK(ocv_band)(const OT *wg, const OT *band, int64_t Cg, int64_t cs,
 #endif
 
 /* the template's hooks, by the name of the dtype being instantiated (NM:
- * ocv_use_f32, ocv_use_f64, ...); the ISA file undefines them where its
- * last dtype with the tile ends */
+ * ocv_use_f32, ocv_use_f64, ...); conv_ocv_hooks_undef.h undefines them
+ * where the ISA file's last dtype with the tile ends */
 #ifndef A2_OCV
 #define A2_OCV 1
 #define A2_OCV_KB NM(ocv_kb)

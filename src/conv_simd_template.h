@@ -659,12 +659,17 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
 #if A2_YPF > 0
-                            if (ch + 1 == nch && kb + A2_YPF < kb1)
-                                for (int i = 0; i < OCB; i++) {
-                                    const char *yq = (const char *)(ep.y + (A2_YPF * OCB + i) * p->y_sk);
+                            if (ch + 1 == nch && kb + A2_YPF < kb1) {
+                                /* block kb + A2_YPF: its rows (blocks differ in size) */
+                                const int64_t f0 = a2_kfirst(Kg, kb + A2_YPF);
+                                const int64_t f1 = a2_kfirst(Kg, kb + A2_YPF + 1);
+                                const T *yf = ep.y + (f0 - k0) * p->y_sk;
+                                for (int64_t i = 0; i < f1 - f0; i++) {
+                                    const char *yq = (const char *)(yf + i * p->y_sk);
                                     _mm_prefetch(yq, _MM_HINT_T0);
                                     _mm_prefetch(yq + NR1 * sizeof(T) - 1, _MM_HINT_T0);
                                 }
+                            }
 #endif
                             mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
                                                         ch + 1 < nch ? ap : NULL, &ep);
