@@ -56,22 +56,22 @@ static int image_finite(cconv_dtype dt, const cconv_conv_params *p, const void *
 
 static void pack_f32(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
 {
-    cconv_wino3x3_pack_f32(ws, (const float *)w, dst, nthreads);
+    cconv_wino_pack_f32(ws, (const float *)w, dst, nthreads);
 }
 static void pack_f64(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
 {
-    cconv_wino3x3_pack_f64(ws, (const double *)w, dst, nthreads);
+    cconv_wino_pack_f64(ws, (const double *)w, dst, nthreads);
 }
 static int conv_f32(const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
-    return cconv_wino3x3_conv_f32(p, (const float *)x, packed, (const float *)bias,
+    return cconv_wino_conv_f32(p, (const float *)x, packed, (const float *)bias,
                                   (const float *)res, (float *)y, nthreads);
 }
 static int conv_f64(const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
-    return cconv_wino3x3_conv_f64(p, (const double *)x, packed, (const double *)bias,
+    return cconv_wino_conv_f64(p, (const double *)x, packed, (const double *)bias,
                                   (const double *)res, (double *)y, nthreads);
 }
 /* The same on AVX-512 with the GEMM steps and the input and output
@@ -100,13 +100,13 @@ static int conv512_f32(const cconv_conv_params *p, const void *x, const void *pa
                        const void *bias, const void *res, void *y, int nthreads)
 {
     if (p->C < WINO_WIDE_MIN_C_F32) return conv_f32(p, x, packed, bias, res, y, nthreads);
-    return cconv_wino3x3_conv_wide_f32(p, (const float *)x, packed, (const float *)bias,
+    return cconv_wino_conv_wide_f32(p, (const float *)x, packed, (const float *)bias,
                                        (const float *)res, (float *)y, nthreads, &wide_f32);
 }
 static int conv512_f64(const cconv_conv_params *p, const void *x, const void *packed,
                        const void *bias, const void *res, void *y, int nthreads)
 {
-    return cconv_wino3x3_conv_wide_f64(p, (const double *)x, packed, (const double *)bias,
+    return cconv_wino_conv_wide_f64(p, (const double *)x, packed, (const double *)bias,
                                        (const double *)res, (double *)y, nthreads, &wide_f64);
 }
 /* float64 weights are twice the bytes to stream per tile block, so
@@ -119,13 +119,13 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
  * 256 -> 256 x0.91, where 12x12 won x1.27-1.39), and with 4 (8x8, 7x7)
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                  cconv_wino3x3_packed_size_f32, pack_f32, conv_f32};
+                                  cconv_wino_packed_size_f32, pack_f32, conv_f32};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                  cconv_wino3x3_packed_size_f64, pack_f64, conv_f64};
+                                  cconv_wino_packed_size_f64, pack_f64, conv_f64};
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                     cconv_wino3x3_packed_size_f32, pack_f32, conv512_f32};
+                                     cconv_wino_packed_size_f32, pack_f32, conv512_f32};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                     cconv_wino3x3_packed_size_f64, pack_f64, conv512_f64};
+                                     cconv_wino_packed_size_f64, pack_f64, conv512_f64};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -157,7 +157,7 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
-    if (!has_wino(wo, &p->w) || !cconv_wino3x3_applies(p, wo->min_tiles))
+    if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
         return direct->conv(p, x, packed, bias, res, y, nthreads);
     const void *wpk = (const char *)packed + wino_offset(direct, &p->w);
     /* runs of images, all finite (Winograd) or not (direct: NaN/Inf stay
@@ -184,7 +184,7 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
 int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p)
 {
     const wino_ops *wo = dt == CCONV_F64 ? &wino_f64 : &wino_f32;
-    return has_wino(wo, &p->w) && cconv_wino3x3_applies(p, wo->min_tiles);
+    return has_wino(wo, &p->w) && cconv_wino_applies(p, wo->min_tiles);
 }
 
 /* one table per ISA and dtype: thin wrappers naming their direct kernels */

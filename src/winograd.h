@@ -3,7 +3,7 @@
  *
  * The AVX2 and AVX-512 kernel tables (conv_select.c) append the transformed
  * weights after their direct packed weights and call
- * cconv_wino3x3_conv_f32/_f64() when cconv_wino3x3_applies() says so.
+ * cconv_wino_conv_f32/_f64() when cconv_wino_applies() says so.
  * Only call these after the AVX2+FMA run-time check.
  *
  * The environment variable CCONV_WINOGRAD (read on each applies() call)
@@ -28,21 +28,21 @@ typedef struct {
 } w_tile;
 
 /* bytes of the transformed weights; 0 unless the weight shape is 3x3, groups 1, 2-D */
-int64_t cconv_wino3x3_packed_size_f32(const cconv_wshape *ws);
+int64_t cconv_wino_packed_size_f32(const cconv_wshape *ws);
 /* w: contiguous (K, C, 1, 3, 3) float32; dst: 64-byte aligned, packed_size bytes */
-void cconv_wino3x3_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads);
+void cconv_wino_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads);
 /* 1 when the Winograd path is eligible for p and expected to be faster:
  * among other things, when an image has at least min_tiles 4x4 output tiles */
-int cconv_wino3x3_applies(const cconv_conv_params *p, int64_t min_tiles);
-/* y = act(conv(x, w) + bias + residual); packed from cconv_wino3x3_pack_f32.
+int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles);
+/* y = act(conv(x, w) + bias + residual); packed from cconv_wino_pack_f32.
  * Returns CCONV_OK or CCONV_ENOMEM.  Bitwise identical for any nthreads. */
-int cconv_wino3x3_conv_f32(const cconv_conv_params *p, const float *x, const void *packed,
+int cconv_wino_conv_f32(const cconv_conv_params *p, const float *x, const void *packed,
                            const float *bias, const float *residual, float *y, int nthreads);
 
 /* the same for float64 (weights transformed in double, stored unrounded) */
-int64_t cconv_wino3x3_packed_size_f64(const cconv_wshape *ws);
-void cconv_wino3x3_pack_f64(const cconv_wshape *ws, const double *w, void *dst, int nthreads);
-int cconv_wino3x3_conv_f64(const cconv_conv_params *p, const double *x, const void *packed,
+int64_t cconv_wino_packed_size_f64(const cconv_wshape *ws);
+void cconv_wino_pack_f64(const cconv_wshape *ws, const double *w, void *dst, int nthreads);
+int cconv_wino_conv_f64(const cconv_conv_params *p, const double *x, const void *packed,
                            const double *bias, const double *residual, double *y, int nthreads);
 
 /* A GEMM kernel of a wider ISA for two whole V panels (32 float32 / 16 float64
@@ -92,11 +92,11 @@ typedef struct {
     cconv_wino_itrans_fn_f64 itrans;
     cconv_wino_otrans_fn_f64 otrans;
 } cconv_wino_wide_f64;
-/* cconv_wino3x3_conv_f32 with every GEMM step in the wide kernels */
-int cconv_wino3x3_conv_wide_f32(const cconv_conv_params *p, const float *x, const void *packed,
+/* cconv_wino_conv_f32 with every GEMM step in the wide kernels */
+int cconv_wino_conv_wide_f32(const cconv_conv_params *p, const float *x, const void *packed,
                                 const float *bias, const float *residual, float *y, int nthreads,
                                 const cconv_wino_wide_f32 *wk);
-int cconv_wino3x3_conv_wide_f64(const cconv_conv_params *p, const double *x, const void *packed,
+int cconv_wino_conv_wide_f64(const cconv_conv_params *p, const double *x, const void *packed,
                                 const double *bias, const double *residual, double *y,
                                 int nthreads, const cconv_wino_wide_f64 *wk);
 /* the AVX-512F kernels (winograd_avx512.c): call only after the AVX-512 check */

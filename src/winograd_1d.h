@@ -15,7 +15,7 @@
  *         [0   1  1/2 -5/2  1  0]           [0  1  1  4   1/4  0]
  *         [0 -1/2 -1   1/2  1  0]           [0  1 -1  8  -1/8  1]
  *         [0   2  -1   -2   1  0]
- *         [0   1  3/2  -2 -3/2 1]   G: see cconv_wino3x3_pack_f32 */
+ *         [0   1  3/2  -2 -3/2 1]   G: see cconv_wino_pack_f32 */
 #define W_IN1D(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)                       \
     do {                                                                                 \
         const WV h_ = W_SET1(0.5), f15_ = W_SET1(1.5), f2_ = W_SET1(2.0), f25_ = W_SET1(2.5); \

@@ -77,7 +77,7 @@ static const double W_G[6][3] = {
 
 /* ---- when to use it ---- */
 
-int cconv_wino3x3_applies(const cconv_conv_params *p, int64_t min_tiles)
+int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles)
 {
     if (!w_shape_ok(&p->w) || p->C != p->w.Cg) return 0;
     if (p->in[0] != 1 || p->out[0] != 1 || p->pad[0] != 0) return 0;

@@ -21,7 +21,7 @@
 
 /* ---- weights: U = G g G^T, packed [e][K/6][C][6] (K zero-padded) ---- */
 
-int64_t WN(cconv_wino3x3_packed_size)(const cconv_wshape *ws)
+int64_t WN(cconv_wino_packed_size)(const cconv_wshape *ws)
 {
     if (!w_shape_ok(ws)) return 0;
     return (int64_t)NE * w_cdiv(ws->K, KR) * KR * ws->Cg * (int64_t)sizeof(WT);
@@ -127,12 +127,12 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
 }
 #undef W_CB
 
-void WN(cconv_wino3x3_pack)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads)
+void WN(cconv_wino_pack)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads)
 {
     if (!w_shape_ok(ws)) return;
     WN(wino_pack_ctx) cx = {ws, w, (WT *)dst};
     const int64_t nkb = w_cdiv(ws->K, KR);
-    cconv_pack_blocks(nthreads, WN(cconv_wino3x3_packed_size)(ws) / (int64_t)sizeof(WT), nkb,
+    cconv_pack_blocks(nthreads, WN(cconv_wino_packed_size)(ws) / (int64_t)sizeof(WT), nkb,
                       WN(wino_pack_block), &cx);
 }
 
@@ -389,13 +389,13 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     return failed ? CCONV_ENOMEM : CCONV_OK;
 }
 
-int WN(cconv_wino3x3_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
+int WN(cconv_wino_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
                            const WT *bias, const WT *res, WT *y, int nthreads)
 {
     return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, NULL);
 }
 
-int WN(cconv_wino3x3_conv_wide)(const cconv_conv_params *p, const WT *x, const void *packed,
+int WN(cconv_wino_conv_wide)(const cconv_conv_params *p, const WT *x, const void *packed,
                                 const WT *bias, const WT *res, WT *y, int nthreads,
                                 const WN(cconv_wino_wide) *wk)
 {
