@@ -342,26 +342,28 @@ class Conv2d(Module):
     @property
     def packed_weight(self):
         """The weight as :class:`cconv.PackedWeights` (packed on first use, after each change;
-        a 3x3 layer's Winograd weights are added by the first call that takes Winograd)."""
+        a 3x3 or 5x5 layer's Winograd weights are added by the first call that takes Winograd)."""
         return self._effective(None)[0]
 
     def _wino_layer(self):
-        """3x3, stride 1, dilation 1, one group: a layer Winograd can serve."""
-        return (self.kernel_size == (3, 3) and self.stride == (1, 1) and self.dilation == (1, 1)
-                and self.groups == 1)
+        """3x3 or 5x5, stride 1, dilation 1, one group: a layer Winograd can serve."""
+        return (self.kernel_size in ((3, 3), (5, 5)) and self.stride == (1, 1)
+                and self.dilation == (1, 1) and self.groups == 1)
 
     def _wants_winograd(self, in_shape):
         """Whether a call on a finite input of ``in_shape`` takes Winograd."""
-        pad = (1, 1) if self.padding == "same" else (0, 0) if self.padding == "valid" else self.padding
+        k = self.kernel_size[0]
+        pad = ((k // 2,) * 2 if self.padding == "same" else (0, 0) if self.padding == "valid"
+               else self.padding)
         _, c, h, w = in_shape
-        return _cc._core._winograd_applies(self.dtype, c, self.out_channels, h, w, *pad)
+        return _cc._core._winograd_applies(self.dtype, c, self.out_channels, h, w, *pad, k=k)
 
     def _effective(self, bn, in_shape=None):
         """(packed weight, bias) with ``bn`` folded in when given; cached per versions.
 
-        Weights are packed in their direct layout only; a 3x3 stride-1 layer
+        Weights are packed in their direct layout only; a 3x3 or 5x5 stride-1 layer
         adds the Winograd layout at the first call (input shape ``in_shape``)
-        that takes Winograd.  The transformed weights are 36/9 the bytes, and
+        that takes Winograd.  The transformed weights are 36/9 (5x5: 36/25) the bytes, and
         strided layers or layers on small images never use them (ResNet-50
         after a 224x224 call: 144 MB of packed weights, not 264)."""
         key = (id(bn), self._version, bn._version if bn is not None else -1)

@@ -1,5 +1,6 @@
-/* winograd.h - Winograd F(4x4,3x3) convolution for 3x3, stride 1, dilation 1,
- * groups 1, 2-D float32 and float64 layers on AVX2+FMA (src/winograd_avx2.c).
+/* winograd.h - Winograd F(4x4,3x3) and F(2x2,5x5) convolution for 3x3 and 5x5,
+ * stride 1, dilation 1, groups 1, 2-D float32 and float64 layers on AVX2+FMA
+ * (src/winograd_avx2.c; 5x5 layers run its kernels on AVX-512 machines too).
  *
  * The AVX2 and AVX-512 kernel tables (conv_select.c) append the transformed
  * weights after their direct packed weights and call
@@ -21,18 +22,19 @@
 extern "C" {
 #endif
 
-/* one 4x4 output tile of a block (the driver's metadata for the output transform) */
+/* one 4x4 (2x2) output tile of a block (the driver's metadata for the output transform) */
 typedef struct {
     int64_t yoff;      /* offset of the tile's top-left output in a channel plane */
-    int nr, nc;        /* valid rows / columns (1..4) */
+    int nr, nc;        /* valid rows / columns (1..4, 1..2) */
 } w_tile;
 
-/* bytes of the transformed weights; 0 unless the weight shape is 3x3, groups 1, 2-D */
+/* bytes of the transformed weights; 0 unless the weight shape is 3x3 or 5x5, groups 1, 2-D */
 int64_t cconv_wino_packed_size_f32(const cconv_wshape *ws);
-/* w: contiguous (K, C, 1, 3, 3) float32; dst: 64-byte aligned, packed_size bytes */
+/* w: contiguous (K, C, 1, r, r) float32; dst: 64-byte aligned, packed_size bytes */
 void cconv_wino_pack_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads);
 /* 1 when the Winograd path is eligible for p and expected to be faster:
- * among other things, when an image has at least min_tiles 4x4 output tiles */
+ * among other things, when an image of a 3x3 layer has at least min_tiles 4x4
+ * output tiles (5x5 layers: see its own rule) */
 int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles);
 /* y = act(conv(x, w) + bias + residual); packed from cconv_wino_pack_f32.
  * Returns CCONV_OK or CCONV_ENOMEM.  Bitwise identical for any nthreads. */

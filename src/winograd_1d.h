@@ -1,4 +1,4 @@
-/* winograd_1d.h - the 1-D Winograd F(4,3) transforms on 6 vectors of tiles,
+/* winograd_1d.h - the 1-D Winograd F(4,3) and F(2,5) transforms on 6 vectors of tiles,
  * shared by winograd_avx2.c (8/4 tiles a vector) and winograd_avx512.c (16
  * float32 tiles a vector): the same operations in the same order per lane,
  * so every vector width gives the same bits.  The includer defines WV and
@@ -37,6 +37,16 @@
         o3 = W_ADD(W_FMA(W_SET1(8.0), m3, W_FNMA(W_SET1(0.125), m4, d12_)), m5);          \
     } while (0)
 
+/* F(2,5) on the same points (B^T above, the same input transform):
+ *   A^T = [1  1  1  1     1  0]
+ *         [0  1 -1  2  -1/2  1]   G: W_G5 of winograd_avx2.c */
+#define W_OUT1D2(m0, m1, m2, m3, m4, m5, o0, o1)                                          \
+    do {                                                                                 \
+        const WV s12_ = W_ADD(m1, m2), d12_ = W_SUB(m1, m2);                             \
+        o0 = W_ADD(W_ADD(m0, s12_), W_ADD(m3, m4));                                       \
+        o1 = W_ADD(W_FMA(W_SET1(2.0), m3, W_FNMA(W_SET1(0.5), m4, d12_)), m5);            \
+    } while (0)
+
 /* the input transform's second pass: the row-transformed patch w[6][6]
  * (vectors of tiles), column by column, to the 36 elements at dst + e*es */
 #define W_IN_COLS(w, dst, es)                                                            \
@@ -53,13 +63,21 @@
     }
 
 /* the output transform's first pass: the 36 GEMM results at m + e*es,
- * column by column, to t[4][6] */
+ * column by column, to t[4][6] (F(4,3)) or t[2][6] (W_OUT_COLS2, F(2,5)) */
 #define W_OUT_COLS(m, es, t)                                                             \
     for (int j_ = 0; j_ < 6; j_++) {                                                     \
         const WV m0_ = W_LOAD((m) + (0 * 6 + j_) * (es)), m1_ = W_LOAD((m) + (1 * 6 + j_) * (es)); \
         const WV m2_ = W_LOAD((m) + (2 * 6 + j_) * (es)), m3_ = W_LOAD((m) + (3 * 6 + j_) * (es)); \
         const WV m4_ = W_LOAD((m) + (4 * 6 + j_) * (es)), m5_ = W_LOAD((m) + (5 * 6 + j_) * (es)); \
         W_OUT1D(m0_, m1_, m2_, m3_, m4_, m5_, t[0][j_], t[1][j_], t[2][j_], t[3][j_]);   \
+    }
+
+#define W_OUT_COLS2(m, es, t)                                                            \
+    for (int j_ = 0; j_ < 6; j_++) {                                                     \
+        const WV m0_ = W_LOAD((m) + (0 * 6 + j_) * (es)), m1_ = W_LOAD((m) + (1 * 6 + j_) * (es)); \
+        const WV m2_ = W_LOAD((m) + (2 * 6 + j_) * (es)), m3_ = W_LOAD((m) + (3 * 6 + j_) * (es)); \
+        const WV m4_ = W_LOAD((m) + (4 * 6 + j_) * (es)), m5_ = W_LOAD((m) + (5 * 6 + j_) * (es)); \
+        W_OUT1D2(m0_, m1_, m2_, m3_, m4_, m5_, t[0][j_], t[1][j_]);                      \
     }
 
 /* float32 4 x 4 transposes within each 128-bit lane (lane g: tiles 4g..4g+3),

@@ -1,10 +1,15 @@
-/* winograd_avx2.c - Winograd F(4x4,3x3) convolution, float32 and float64,
- * AVX2+FMA: the dtype's transforms here, the rest in winograd_template.h.
+/* winograd_avx2.c - Winograd F(4x4,3x3) and F(2x2,5x5) convolution, float32
+ * and float64, AVX2+FMA: the dtype's transforms here, the rest in
+ * winograd_template.h.
  *
- * For 3x3 / stride 1 / dilation 1 / groups 1 2-D layers (any padding).  The
- * output is cut into 4x4 tiles, each reading a 6x6 input patch:
+ * For 3x3 and 5x5 / stride 1 / dilation 1 / groups 1 2-D layers (any
+ * padding).  The output is cut into 4x4 (5x5 kernels: 2x2) tiles, each
+ * reading a 6x6 input patch:
  *     y_tile = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A
- * (Toom-Cook points 0, 1, -1, 2, -1/2, inf; see W_IN1D).  Per block of tiles:
+ * (Toom-Cook points 0, 1, -1, 2, -1/2, inf; see W_IN1D).  Both tile shapes
+ * share the input transform B^T and the GEMM; G and A^T differ (W_G3 / W_G5,
+ * W_OUT1D / W_OUT1D2), and 2x2 tiles, 2 apart, have their own faster input
+ * transform (w_itrans2_*).  Per block of tiles:
  *  1. input transform: channel by channel, the block's input rows are copied
  *     into a small zero-padded band (padding handled there, any pad/size),
  *     then 8 (float64: 4) tiles at a time are transposed into vectors over tiles and
@@ -53,11 +58,22 @@ static inline int64_t w_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t w_max(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t w_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* 3x3 or 5x5, 2-D, one group */
 static int w_shape_ok(const cconv_wshape *ws)
 {
-    return ws->groups == 1 && ws->ks[0] == 1 && ws->ks[1] == 3 && ws->ks[2] == 3 && ws->K > 0
-           && ws->Cg > 0;
+    return ws->groups == 1 && ws->ks[0] == 1 && (ws->ks[1] == 3 || ws->ks[1] == 5)
+           && ws->ks[2] == ws->ks[1] && ws->K > 0 && ws->Cg > 0;
 }
+
+/* n values of es bytes rounded up to an odd number of 64-byte lines, in values */
+static inline int64_t w_odd_lines(int64_t n, int64_t es)
+{
+    const int64_t per = 64 / es, lines = (n + per - 1) / per;
+    return (lines | 1) * per;
+}
+
+/* output tile side for kernel side r: F(4x4,3x3), F(2x2,5x5) */
+static inline int64_t w_tile_side(int64_t r) { return r == 5 ? 2 : 4; }
 
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -66,16 +82,25 @@ static int w_shape_ok(const cconv_wshape *ws)
 #define W_AINLINE static __forceinline
 #endif
 
-/* the weight transform's G (points 0, 1, -1, 2, -1/2, inf) */
-static const double W_G[6][3] = {
+/* the weight transform's G (points 0, 1, -1, 2, -1/2, inf): row p is
+ * D_p (1, p, p^2, ...), the scales D_p those that W_IN1D's B^T leaves out,
+ * the same for F(4,3) (W_G3) and F(2,5) (W_G5); row inf picks the last tap */
+static const double W_G3[6][3] = {
     {1, 0, 0},
     {-1.0 / 3, -1.0 / 3, -1.0 / 3},
     {1.0 / 3, -1.0 / 3, 1.0 / 3},
     {1.0 / 15, 2.0 / 15, 4.0 / 15},
     {-16.0 / 15, 8.0 / 15, -4.0 / 15},
     {0, 0, 1}};
+static const double W_G5[6][5] = {
+    {1, 0, 0, 0, 0},
+    {-1.0 / 3, -1.0 / 3, -1.0 / 3, -1.0 / 3, -1.0 / 3},
+    {1.0 / 3, -1.0 / 3, 1.0 / 3, -1.0 / 3, 1.0 / 3},
+    {1.0 / 15, 2.0 / 15, 4.0 / 15, 8.0 / 15, 16.0 / 15},
+    {-16.0 / 15, 8.0 / 15, -4.0 / 15, 2.0 / 15, -1.0 / 15},
+    {0, 0, 0, 0, 1}};
 
-/* ---- when to use it ---- */
+/* ---- when to use it (min_tiles: 4x4 tiles, for 3x3 layers) ---- */
 
 int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles)
 {
@@ -86,14 +111,22 @@ int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles)
     const char *mode = getenv("CCONV_WINOGRAD");
     if (mode && (strcmp(mode, "0") == 0 || strcmp(mode, "off") == 0)) return 0;
     if (mode && strcmp(mode, "force") == 0) return 1;
-    /* Measured on Zen 3, one core, against the direct kernel: 1.2-2.8x
+    /* 3x3: measured on Zen 3, one core, against the direct kernel: 1.2-2.8x
      * faster from 16 channels in and out once there are >= 8 tiles (one
      * vector of tiles); with 1-4 tiles (images up to 8x8) it wins little or
      * loses (4x4: 0.65x).  Below 16 input channels the accuracy margin to
      * the (9C + 2) eps bound gets thin, so those stay direct.  The caller
      * names the fewest tiles that pay for streaming the transformed weights
      * (36/9 the direct ones' bytes) once per tile block. */
-    const int64_t tiles = ((p->out[1] + 3) / 4) * ((p->out[2] + 3) / 4);
+    const int64_t mt = w_tile_side(p->w.ks[1]);
+    const int64_t tiles = ((p->out[1] + mt - 1) / mt) * ((p->out[2] + mt - 1) / mt);
+    /* 5x5, F(2x2,5x5), against the output-channel tile (float64: the
+     * spatial one), Zen 3, one thread: 192 -> 32 at 28x28 x1.6 (float64
+     * x2.4), 32 -> 96 x1.8, 48 -> 128 at 7x7 (16 tiles) x1.6 (x1.9),
+     * 32 -> 64 at 6x6 (9 tiles) x1.22, but at 5x5 (9 tiles, 3 of them
+     * partial) x0.99, 4x4 x0.96; 16 -> 16 x0.93-0.96 on 7x7 and 14x14,
+     * x1.27 at 56x56; 8 or 3 input channels x0.84-0.91 */
+    if (mt == 2) return p->C >= 16 && p->w.K >= 16 && p->out[1] >= 6 && p->out[2] >= 6;
     return p->C >= 16 && p->w.K >= 16 && tiles >= min_tiles;
 }
 
@@ -178,6 +211,7 @@ static inline void w_gather9_f32(const float *const g[4], __m256d gv[9])
     gv[8] = _mm256_cvtps_pd(_mm_setr_ps(g[0][8], g[1][8], g[2][8], g[3][8]));
 }
 #define W_GATHER9 w_gather9_f32
+#define W_GATHER4(p0, p1, p2, p3) _mm256_cvtps_pd(_mm_setr_ps(*(p0), *(p1), *(p2), *(p3)))
 #define W_PACK_STORE2(d, d2, v)                                        \
     do {                                                               \
         const __m128 f_ = _mm256_cvtpd_ps(v);                          \
@@ -206,6 +240,33 @@ static void w_itrans_f32(const float *const *src, int64_t ld, float *dst, int64_
         const __m256 H3 = w_load2(src[3] + o + 4, src[7] + o + 4);
         __m256 d0, d1, d2, d3, d4, d5;
         W_F32_IN_T(_mm256, __m256, L0, L1, L2, L3, H0, H1, H2, H3, d0, d1, d2, d3, d4, d5);
+        W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
+    }
+    W_IN_COLS(w, dst, es)
+}
+
+/* F(2x2,5x5) keeps tiles in the vector lanes in the order w_lanes2_f32
+ * (tile 0, 1, 4, 5, 2, 3, 6, 7): the one the even/odd shuffles below leave
+ * and w_otrans2_f32's interleave undoes, so neither permutes across halves;
+ * the general w_itrans_f32 gets its tiles in this order */
+static const int w_lanes2_f32[8] = {0, 1, 4, 5, 2, 3, 6, 7};
+
+/* F(2x2,5x5) float32 input transform of 8 tiles side by side (tile q's
+ * patch at s + 2q, row stride ld; 20 columns readable): column k of every
+ * tile is the even (k even) or odd values of the 16 at s + 2*(k/2), one
+ * shuffle of two loads, where w_itrans_f32 gathers and transposes 8
+ * patches.  Element e to dst + e*es in the order of w_lanes2_f32. */
+static void w_itrans2_f32(const float *s, int64_t ld, float *dst, int64_t es)
+{
+    __m256 w[6][6];
+    for (int r = 0; r < 6; r++) {
+        const float *q = s + r * ld;
+        const __m256 a0 = _mm256_loadu_ps(q), b0 = _mm256_loadu_ps(q + 8);
+        const __m256 a2 = _mm256_loadu_ps(q + 2), b2 = _mm256_loadu_ps(q + 10);
+        const __m256 a4 = _mm256_loadu_ps(q + 4), b4 = _mm256_loadu_ps(q + 12);
+        const __m256 d0 = _mm256_shuffle_ps(a0, b0, 0x88), d1 = _mm256_shuffle_ps(a0, b0, 0xDD);
+        const __m256 d2 = _mm256_shuffle_ps(a2, b2, 0x88), d3 = _mm256_shuffle_ps(a2, b2, 0xDD);
+        const __m256 d4 = _mm256_shuffle_ps(a4, b4, 0x88), d5 = _mm256_shuffle_ps(a4, b4, 0xDD);
         W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
     }
     W_IN_COLS(w, dst, es)
@@ -270,6 +331,57 @@ static void w_otrans_f32(const float *m, int64_t es, const w_tile *tiles, int nt
     }
 }
 
+/* F(2x2,5x5) float32 output transform of 8 tiles of one channel (lanes in
+ * the order w_lanes2_f32), fused epilogue (arguments as w_otrans_f32).
+ * Interleaving the two output columns leaves each output row's 16 values
+ * in tile order: tiles side by side in one row (yoff 2 apart) store them
+ * as two vectors; others go tile by tile, 2 values a row, from a stack copy. */
+static void w_otrans2_f32(const float *m, int64_t es, const w_tile *tiles, int ntl, int full,
+                          float *yk, const float *rk, int64_t Wo, float bias, int relu)
+{
+    __m256 t[2][6];
+    W_OUT_COLS2(m, es, t)
+    for (int q = 1; q < ntl && full; q++) full = tiles[q].yoff == tiles[0].yoff + 2 * q;
+    const __m256 vb = _mm256_set1_ps(bias), z = _mm256_setzero_ps();
+    __m256 u[2][2];   /* u[i][h]: output row i of tiles 4h..4h+3, interleaved */
+    for (int i = 0; i < 2; i++) {
+        __m256 y0, y1;
+        W_OUT1D2(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], y0, y1);
+        y0 = _mm256_add_ps(y0, vb);
+        y1 = _mm256_add_ps(y1, vb);
+        u[i][0] = _mm256_unpacklo_ps(y0, y1);   /* tiles 0-3 */
+        u[i][1] = _mm256_unpackhi_ps(y0, y1);   /* tiles 4-7 */
+    }
+    if (full) {
+        float *yp = yk + tiles[0].yoff;
+        const float *rp = rk ? rk + tiles[0].yoff : NULL;
+        for (int i = 0; i < 2; i++)
+            for (int h = 0; h < 2; h++) {
+                __m256 v = u[i][h];
+                if (rp) v = _mm256_add_ps(v, _mm256_loadu_ps(rp + i * Wo + 8 * h));
+                if (relu) v = _mm256_max_ps(z, v);   /* max(0, NaN) = NaN */
+                _mm256_storeu_ps(yp + i * Wo + 8 * h, v);
+            }
+        return;
+    }
+    float buf[2][16];
+    for (int i = 0; i < 2; i++) {
+        _mm256_storeu_ps(buf[i], u[i][0]);
+        _mm256_storeu_ps(buf[i] + 8, u[i][1]);
+    }
+    for (int tt = 0; tt < ntl; tt++) {
+        float *yp = yk + tiles[tt].yoff;
+        const float *rp = rk ? rk + tiles[tt].yoff : NULL;
+        for (int i = 0; i < tiles[tt].nr; i++)
+            for (int j = 0; j < tiles[tt].nc; j++) {
+                float v = buf[i][2 * tt + j];
+                if (rp) v += rp[i * Wo + j];
+                if (relu) v = 0.0f > v ? 0.0f : v;   /* as max(0, v): NaN, -0 stay */
+                yp[i * Wo + j] = v;
+            }
+    }
+}
+
 #include "winograd_template.h"
 
 /* ==== float64: 4 tiles a vector ==== */
@@ -329,6 +441,25 @@ static void w_itrans_f64(const double *const *src, int64_t ld, double *dst, int6
     W_IN_COLS(w, dst, es)
 }
 
+/* F(2x2,5x5) float64 lane order (tiles 0, 2, 1, 3) and input transform of 4
+ * tiles side by side (12 columns readable), as w_itrans2_f32 */
+static const int w_lanes2_f64[4] = {0, 2, 1, 3};
+static void w_itrans2_f64(const double *s, int64_t ld, double *dst, int64_t es)
+{
+    __m256d w[6][6];
+    for (int r = 0; r < 6; r++) {
+        const double *q = s + r * ld;
+        const __m256d a0 = _mm256_loadu_pd(q), b0 = _mm256_loadu_pd(q + 4);
+        const __m256d a2 = _mm256_loadu_pd(q + 2), b2 = _mm256_loadu_pd(q + 6);
+        const __m256d a4 = _mm256_loadu_pd(q + 4), b4 = _mm256_loadu_pd(q + 8);
+        const __m256d d0 = _mm256_unpacklo_pd(a0, b0), d1 = _mm256_unpackhi_pd(a0, b0);
+        const __m256d d2 = _mm256_unpacklo_pd(a2, b2), d3 = _mm256_unpackhi_pd(a2, b2);
+        const __m256d d4 = _mm256_unpacklo_pd(a4, b4), d5 = _mm256_unpackhi_pd(a4, b4);
+        W_IN1D(d0, d1, d2, d3, d4, d5, w[r][0], w[r][1], w[r][2], w[r][3], w[r][4], w[r][5]);
+    }
+    W_IN_COLS(w, dst, es)
+}
+
 /* float64 output transform of 4 tiles of one channel, fused epilogue (as
  * w_otrans_f32; a tile's output row is one vector) */
 static void w_otrans_f64(const double *m, int64_t es, const w_tile *tiles, int ntl, int full,
@@ -368,6 +499,55 @@ static void w_otrans_f64(const double *m, int64_t es, const w_tile *tiles, int n
                 _mm256_maskstore_pd(yp + i * Wo, mk, v);
             }
         }
+    }
+}
+
+/* F(2x2,5x5) float64 output transform of 4 tiles of one channel (lanes in
+ * the order w_lanes2_f64), fused epilogue (as w_otrans2_f32: 8 contiguous
+ * outputs a row when the tiles sit side by side) */
+static void w_otrans2_f64(const double *m, int64_t es, const w_tile *tiles, int ntl, int full,
+                          double *yk, const double *rk, int64_t Wo, double bias, int relu)
+{
+    __m256d t[2][6];
+    W_OUT_COLS2(m, es, t)
+    for (int q = 1; q < ntl && full; q++) full = tiles[q].yoff == tiles[0].yoff + 2 * q;
+    const __m256d vb = _mm256_set1_pd(bias), z = _mm256_setzero_pd();
+    __m256d u[2][2];   /* u[i][h]: output row i of tiles 2h, 2h + 1, interleaved */
+    for (int i = 0; i < 2; i++) {
+        __m256d y0, y1;
+        W_OUT1D2(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], y0, y1);
+        y0 = _mm256_add_pd(y0, vb);
+        y1 = _mm256_add_pd(y1, vb);
+        u[i][0] = _mm256_unpacklo_pd(y0, y1);   /* tiles 0, 1 */
+        u[i][1] = _mm256_unpackhi_pd(y0, y1);   /* tiles 2, 3 */
+    }
+    if (full) {
+        double *yp = yk + tiles[0].yoff;
+        const double *rp = rk ? rk + tiles[0].yoff : NULL;
+        for (int i = 0; i < 2; i++)
+            for (int h = 0; h < 2; h++) {
+                __m256d v = u[i][h];
+                if (rp) v = _mm256_add_pd(v, _mm256_loadu_pd(rp + i * Wo + 4 * h));
+                if (relu) v = _mm256_max_pd(z, v);   /* max(0, NaN) = NaN */
+                _mm256_storeu_pd(yp + i * Wo + 4 * h, v);
+            }
+        return;
+    }
+    double buf[2][8];
+    for (int i = 0; i < 2; i++) {
+        _mm256_storeu_pd(buf[i], u[i][0]);
+        _mm256_storeu_pd(buf[i] + 4, u[i][1]);
+    }
+    for (int tt = 0; tt < ntl; tt++) {
+        double *yp = yk + tiles[tt].yoff;
+        const double *rp = rk ? rk + tiles[tt].yoff : NULL;
+        for (int i = 0; i < tiles[tt].nr; i++)
+            for (int j = 0; j < tiles[tt].nc; j++) {
+                double v = buf[i][2 * tt + j];
+                if (rp) v += rp[i * Wo + j];
+                if (relu) v = 0.0 > v ? 0.0 : v;   /* as max(0, v): NaN, -0 stay */
+                yp[i * Wo + j] = v;
+            }
     }
 }
 

@@ -1,19 +1,21 @@
 /* winograd_template.h - the dtype-generic parts of the Winograd F(4x4,3x3)
- * path (weight transform and packing, GEMM microkernel, the driver),
+ * and F(2x2,5x5) path (weight transform and packing, GEMM microkernel, the driver),
  * written once and instantiated for float32 and float64 by winograd_avx2.c.
  *
  * The including file defines WT (element type), WV (ymm vector type), WL
  * (lanes), WN(x) (name suffix), W_LOAD (aligned), W_STORE (aligned),
  * W_BCAST(p) (broadcast *p), W_ZERO(), W_FMA(a, b, c) (a*b + c), W_FNMA(a, b,
  * c) (c - a*b), W_ADD, W_SUB, W_SET1(c) (the last four for W_IN1D/W_OUT1D),
- * W_GATHER4(p0, p1, p2, p3) (the __m256d of *p0 .. *p3 in double) or,
- * instead, W_GATHER9(g, gv) (the same for all 9 taps of the 4 filters at
+ * W_GATHER4(p0, p1, p2, p3) (the __m256d of *p0 .. *p3 in double) and,
+ * optionally, for 3x3 filters, W_GATHER9(g, gv) (the same for all 9 taps of the 4 filters at
  * g[0..3], gv[t] for tap t, in fewer instructions),
  * W_PACK_STORE2(d, d2, v) (lanes 0-1 of the __m256d v to d, lanes 2-3 to d2,
  * as WT), W_PACK_STORE(d, v, n) (the first n = 4 or 2 lanes of the __m256d v to d
  * as WT), and the dtype's transforms WN(w_itrans) (WL tiles of one channel
- * into the 36 transform elements) and WN(w_otrans) (WL tiles of the 36
- * GEMM results to 4x4 outputs, fused epilogue).  A panel of V holds
+ * into the 36 transform elements), WN(w_otrans) (WL tiles of the 36
+ * GEMM results to 4x4 outputs, fused epilogue), and for 5x5 layers
+ * WN(w_itrans2) (WL tiles side by side, 2 apart), WN(w_otrans2) (2x2
+ * outputs) and WN(w_lanes2) (the lane order of tiles these two keep).  A panel of V holds
  * WP = 2*WL tiles (one 6 x 2-vector register tile wide); this header
  * undefines its parameters at its end.
  */
@@ -29,45 +31,51 @@ int64_t WN(cconv_wino_packed_size)(const cconv_wshape *ws)
 
 typedef struct { const cconv_wshape *ws; const WT *w; WT *u; } WN(wino_pack_ctx);
 
-/* U = G g G^T for the 4 filters whose taps lane l reads at g[l] (in
+/* U = G g G^T for the 4 filters whose R x R taps lane l reads at g[l] (in
  * double, rounded to WT once, at the end), row by row: row i of T = G g,
  * then row i of U = T G^T (a whole T in registers next to g spilled on
- * 16-register AVX2); G rows 0 and 5 pick a single tap.  Element e = 6i + j
+ * 16-register AVX2); G rows 0 and 5 pick a single tap.  R = 3: F(4x4,3x3)
+ * (W_G3), R = 5: F(2x2,5x5) (W_G5).  Element e = 6i + j
  * goes to d + e*es: all 4 lanes (pair 0), lanes 0-1 only (pair < 0), or
  * lanes 0-1 there and lanes 2-3 at d + pair (pair > 0: the same two output
  * channels of the next input channel). */
-W_AINLINE void WN(wino_u4)(const WT *const g[4], WT *d, int64_t es, int64_t pair)
+W_AINLINE void WN(wino_u4)(const int R, const WT *const g[4], WT *d, int64_t es, int64_t pair)
 {
     /* each lane vector built in registers (a stack copy read back as
      * vectors stalled on store forwarding: ~10x slower) */
-    __m256d gv[9];
+    __m256d gv[25];
 #ifdef W_GATHER9
-    W_GATHER9(g, gv);
-#else
-    for (int t = 0; t < 9; t++)
-        gv[t] = W_GATHER4(g[0] + t, g[1] + t, g[2] + t, g[3] + t);
+    if (R == 3) W_GATHER9(g, gv);
+    else
 #endif
+        for (int t = 0; t < R * R; t++)
+            gv[t] = W_GATHER4(g[0] + t, g[1] + t, g[2] + t, g[3] + t);
+#define W_GK(i, k) _mm256_set1_pd(R == 3 ? W_G3[i][k] : W_G5[i][k])
     for (int i = 0; i < 6; i++) {
-        __m256d T[3];
-        for (int s2 = 0; s2 < 3; s2++) {
+        __m256d T[5];
+        for (int s2 = 0; s2 < R; s2++) {
             if (i == 0) T[s2] = gv[s2];
-            else if (i == 5) T[s2] = gv[6 + s2];
-            else T[s2] = _mm256_fmadd_pd(_mm256_set1_pd(W_G[i][2]), gv[6 + s2],
-                         _mm256_fmadd_pd(_mm256_set1_pd(W_G[i][1]), gv[3 + s2],
-                         _mm256_mul_pd(_mm256_set1_pd(W_G[i][0]), gv[s2])));
+            else if (i == 5) T[s2] = gv[(R - 1) * R + s2];
+            else {
+                __m256d a = _mm256_mul_pd(W_GK(i, 0), gv[s2]);
+                for (int k = 1; k < R; k++) a = _mm256_fmadd_pd(W_GK(i, k), gv[k * R + s2], a);
+                T[s2] = a;
+            }
         }
         for (int j = 0; j < 6; j++) {
             __m256d v;
             if (j == 0) v = T[0];
-            else if (j == 5) v = T[2];
-            else v = _mm256_fmadd_pd(_mm256_set1_pd(W_G[j][2]), T[2],
-                     _mm256_fmadd_pd(_mm256_set1_pd(W_G[j][1]), T[1],
-                     _mm256_mul_pd(_mm256_set1_pd(W_G[j][0]), T[0])));
+            else if (j == 5) v = T[R - 1];
+            else {
+                v = _mm256_mul_pd(W_GK(j, 0), T[0]);
+                for (int k = 1; k < R; k++) v = _mm256_fmadd_pd(W_GK(j, k), T[k], v);
+            }
             WT *de = d + (int64_t)(i * 6 + j) * es;
             if (pair > 0) W_PACK_STORE2(de, de + pair, v);
             else W_PACK_STORE(de, v, pair < 0 ? 2 : 4);
         }
     }
+#undef W_GK
 }
 
 /* output-channel block kb (KR = 6 channels), every input channel: channels
@@ -88,13 +96,14 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
     WT *u = cx->u;
     const int64_t K = cx->ws->K, C = cx->ws->Cg, nkb = w_cdiv(K, KR);
     const int64_t es = nkb * C * KR;   /* from one transform element to the next */
-    static const WT zero9[9] = {0};
+    const int R = (int)cx->ws->ks[1], RR = R * R;
+    static const WT zero25[25] = {0};
     const WT *f[KR];                   /* filter kb*KR + l at input channel 0, or zeros */
     int64_t fs[KR];
     for (int l = 0; l < KR; l++) {
         const int64_t k = kb * KR + l;
-        f[l] = k < K ? w + k * C * 9 : zero9;
-        fs[l] = k < K ? 9 : 0;
+        f[l] = k < K ? w + k * C * RR : zero25;
+        fs[l] = k < K ? RR : 0;
     }
     WT st[NE * W_CB * KR];             /* [e][c - c0][KR] */
     const int64_t ses = W_CB * KR;
@@ -103,17 +112,20 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
         const int64_t cn = C - c0 < W_CB ? C - c0 : W_CB;
         for (int64_t c = c0; c < c0 + cn; c++) {
             const WT *g[4] = {f[0] + c * fs[0], f[1] + c * fs[1], f[2] + c * fs[2], f[3] + c * fs[3]};
-            WN(wino_u4)(g, st + (c - c0) * KR, ses, 0);
+            if (R == 3) WN(wino_u4)(3, g, st + (c - c0) * KR, ses, 0);
+            else WN(wino_u4)(5, g, st + (c - c0) * KR, ses, 0);
         }
         int64_t c = c0;
         for (; c + 1 < c0 + cn; c += 2) {
             const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], f[4] + (c + 1) * fs[4],
                               f[5] + (c + 1) * fs[5]};
-            WN(wino_u4)(g, st + (c - c0) * KR + 4, ses, KR);
+            if (R == 3) WN(wino_u4)(3, g, st + (c - c0) * KR + 4, ses, KR);
+            else WN(wino_u4)(5, g, st + (c - c0) * KR + 4, ses, KR);
         }
         if (c < c0 + cn) {   /* an odd last channel: its lanes 4, 5, and two zero lanes */
-            const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], zero9, zero9};
-            WN(wino_u4)(g, st + (c - c0) * KR + 4, ses, -1);
+            const WT *g[4] = {f[4] + c * fs[4], f[5] + c * fs[5], zero25, zero25};
+            if (R == 3) WN(wino_u4)(3, g, st + (c - c0) * KR + 4, ses, -1);
+            else WN(wino_u4)(5, g, st + (c - c0) * KR + 4, ses, -1);
         }
         /* a plain loop, not memcpy: 36 calls of a few hundred bytes per
          * stage went through the PLT into libc (Winograd packing on Zen 3,
@@ -197,7 +209,11 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     if (N <= 0 || K <= 0 || Ho <= 0 || Wo <= 0) return CCONV_OK;
     const int relu = p->activation == CCONV_ACT_RELU;
     const WT *U = (const WT *)packed;
-    const int64_t th = w_cdiv(Ho, 4), tw = w_cdiv(Wo, 4), T = th * tw;
+    /* output tile side: F(4x4,3x3) or F(2x2,5x5), both 6x6 input patches;
+     * 5x5 layers run this file's kernels only (the wide ones are 4x4) */
+    const int64_t mt = w_tile_side(p->w.ks[1]);
+    if (mt != 4) wk = NULL;
+    const int64_t th = w_cdiv(Ho, mt), tw = w_cdiv(Wo, mt), T = th * tw;
     const int64_t nkb = w_cdiv(K, KR);
 
     /* tiles per block: the same bytes of V and M per dtype (float64: half the tiles) */
@@ -228,7 +244,11 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     const int64_t pstep = wk && nbp > WP ? 2 * WP : WP;
     const int64_t nbpp = w_cdiv(nbp, pstep) * pstep, npan = nbpp / WP;
     const int64_t KL = kbc * KR;                       /* M rows per chunk */
-    const int64_t Wb = 4 * w_min(nbp, tw) + 4;        /* band row length */
+    /* V's element stride: an odd number of cache lines, so the input
+     * transform's 36 element streams fall in 36 different L1 sets (a
+     * multiple of 4 KiB put them all in one: 5x5 192 -> 32, 3x3 96 -> 128) */
+    const int64_t ves = w_odd_lines(npan * w_max(C, 1) * WP, (int64_t)sizeof(WT));
+    const int64_t Wb = mt * w_min(nbp, tw) + 8 - mt;  /* band row length */
     const int64_t nseg_max = w_min(nbp, w_cdiv(nbp, tw) + 1);
     const int64_t tasks = N * nblk * nkc;
     const int64_t wtot = w_split(N, T, nkb, nbp, kbc, tvl, nt, NULL);
@@ -244,7 +264,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
         const int64_t tid = 0, tn = 1;
 #endif
         cconv_fpstate fps = cconv_fpenv_enter();
-        WT *V = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * w_max(C, 1) * nbpp));
+        WT *V = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * ves));
         WT *M = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * KL * nbpp));
         WT *band = (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(nseg_max * 6 * Wb + 8));
         w_tile *tiles = (w_tile *)cconv_scratch_alloc(sizeof(w_tile) * (size_t)nbpp);
@@ -273,10 +293,10 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         seg[3 * ns] = ty; seg[3 * ns + 1] = txa; seg[3 * ns + 2] = len;
                         for (int64_t q = 0; q < len; q++) {
                             const int64_t jj = j + q - j0, tx = txa + q;
-                            src[jj] = bs + 4 * q;
-                            tiles[jj].yoff = ty * 4 * Wo + tx * 4;
-                            tiles[jj].nr = (int)w_min(4, Ho - ty * 4);
-                            tiles[jj].nc = (int)w_min(4, Wo - tx * 4);
+                            src[jj] = bs + mt * q;
+                            tiles[jj].yoff = ty * mt * Wo + tx * mt;
+                            tiles[jj].nr = (int)w_min(mt, Ho - ty * mt);
+                            tiles[jj].nc = (int)w_min(mt, Wo - tx * mt);
                         }
                         ns++;
                         j += len;
@@ -290,13 +310,14 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         const WT *xc = xn + c * p->x_sc;
                         for (int64_t s = 0; s < ns; s++) {
                             const int64_t ty = seg[3 * s], txa = seg[3 * s + 1], len = seg[3 * s + 2];
-                            const int64_t wseg = 4 * len + 4, col0 = 4 * txa - pw;
+                            /* the last tile's transform reads 8 columns */
+                            const int64_t wseg = mt * len + 8 - mt, col0 = mt * txa - pw;
                             const int64_t jlo = w_min(wseg, w_max(0, -col0));
                             const int64_t jhi = w_max(jlo, w_min(wseg, W - col0));
                             WT *bs = band + s * 6 * Wb;
                             for (int64_t r = 0; r < 6; r++) {
                                 WT *dr = bs + r * Wb;
-                                const int64_t ih = ty * 4 - ph + r;
+                                const int64_t ih = ty * mt - ph + r;
                                 if (ih < 0 || ih >= H) {
                                     memset(dr, 0, sizeof(WT) * (size_t)wseg);
                                     continue;
@@ -309,11 +330,24 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         }
                         if (wk)
                             for (int64_t g = 0; g < nbw; g += WP)
-                                wk->itrans(src + g, Wb, V + ((g / WP) * C + c) * WP, npan * C * WP);
+                                wk->itrans(src + g, Wb, V + ((g / WP) * C + c) * WP, ves);
+                        else if (mt == 2)
+                            for (int64_t g = 0; g < nbw; g += WL) {
+                                WT *dv = V + ((g / WP) * C + c) * WP + (g % WP);
+                                int side = 1;   /* WL tiles side by side in one band row */
+                                for (int q = 1; q < WL && side; q++) side = src[g + q] == src[g] + 2 * q;
+                                if (side) {
+                                    WN(w_itrans2)(src[g], Wb, dv, ves);
+                                } else {
+                                    const WT *ps[WL];
+                                    for (int q = 0; q < WL; q++) ps[q] = src[g + WN(w_lanes2)[q]];
+                                    WN(w_itrans)(ps, Wb, dv, ves);
+                                }
+                            }
                         else
                             for (int64_t g = 0; g < nbw; g += WL)
                                 WN(w_itrans)(src + g, Wb, V + ((g / WP) * C + c) * WP + (g % WP),
-                                             npan * C * WP);
+                                             ves);
                     }
                     /* the wide kernels run whole panel pairs: zeros in the
                      * lanes past the block (sums never read, but kept finite) */
@@ -321,13 +355,13 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         for (int64_t g = nbw; g < nbpp; g += WL)
                             for (int64_t e = 0; e < NE; e++)
                                 for (int64_t c = 0; c < C; c++)
-                                    W_STORE(V + e * npan * C * WP + ((g / WP) * C + c) * WP + (g % WP),
+                                    W_STORE(V + e * ves + ((g / WP) * C + c) * WP + (g % WP),
                                             W_ZERO());
                     cached = key;
                 }
                 /* 36 GEMMs for this chunk of output channels */
                 for (int64_t e = 0; e < NE; e++) {
-                    const WT *Ve = V + e * npan * C * WP;
+                    const WT *Ve = V + e * ves;
                     if (wk && nbpp == WP) {   /* one panel: two blocks a call */
                         for (int64_t kb = 0; kb < nkl; kb += 2)
                             wk->mk12(U + ((e * nkb + kb0 + kb) * C) * KR, C * KR, kb + 1 < nkl, Ve,
@@ -367,8 +401,11 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         const int ntl = (int)w_min(tvx, nb - g);
                         int full = ntl == tvx;
                         for (int q = 0; q < ntl && full; q++)
-                            full = tiles[g + q].nr == 4 && tiles[g + q].nc == 4;
-                        if (wk)
+                            full = tiles[g + q].nr == mt && tiles[g + q].nc == mt;
+                        if (mt == 2)
+                            WN(w_otrans2)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk,
+                                          rk, Wo, bk, relu);
+                        else if (wk)
                             wk->otrans(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk,
                                        Wo, bk, relu);
                         else

@@ -88,29 +88,31 @@ def _direct_bytes(w):
 
 @pytest.mark.skipif(cconv._core.isa() == "portable", reason="no Winograd kernels on this ISA")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv2d_adds_winograd_weights_when_a_call_takes_them(rng, dtype):
-    """A 3x3 layer packs its direct layout only, and adds the Winograd layout
+@pytest.mark.parametrize("k, padding", [(3, 1), (5, "same")])
+def test_conv2d_adds_winograd_weights_when_a_call_takes_them(rng, dtype, k, padding):
+    """A 3x3 (5x5) layer packs its direct layout only, and adds the Winograd layout
     at the first call that takes Winograd; a layer Winograd cannot serve
     (stride 2) never does.  Each call gives what conv2d gives with weights
     packed by pack_weights (which packs both layouts), bit for bit, and meets
     the float64 reference."""
-    conv = nn.Conv2d(16, 24, 3, padding=1, dtype=dtype, seed=0)
+    pad = k // 2
+    conv = nn.Conv2d(16, 24, k, padding=padding, dtype=dtype, seed=0)
     conv.bias = rng.standard_normal(24)
     direct = _direct_bytes(conv.weight)
     full = cconv.pack_weights(conv.weight)
     assert full.nbytes > direct
     assert conv.packed_weight.nbytes == direct              # before any call
-    for hw, wino in [(4, False), (40, True), (4, True)]:     # 1 tile, 100, then 1 again
+    for hw, wino in [(4, False), (40, True), (4, True)]:     # too small, large, small again
         x = rng.standard_normal((1, 16, hw, hw)).astype(dtype)
         y = conv(x)
         assert conv.packed_weight.nbytes == (full.nbytes if wino else direct)
-        np.testing.assert_array_equal(y, cconv.conv2d(x, full, conv.bias, padding=1))
-        ref, absref = conv_ref_fast(x, conv.weight, conv.bias, 1, 1)
-        assert_close(y, ref, absref, 9 * 16)
-    strided = nn.Conv2d(16, 24, 3, stride=2, padding=1, dtype=dtype, seed=0)
+        np.testing.assert_array_equal(y, cconv.conv2d(x, full, conv.bias, padding=pad))
+        ref, absref = conv_ref_fast(x, conv.weight, conv.bias, 1, pad)
+        assert_close(y, ref, absref, k * k * 16)
+    strided = nn.Conv2d(16, 24, k, stride=2, padding=pad, dtype=dtype, seed=0)
     x = rng.standard_normal((1, 16, 40, 40)).astype(dtype)
-    ref, absref = conv_ref_fast(x, strided.weight, None, 2, 1)
-    assert_close(strided(x), ref, absref, 9 * 16)
+    ref, absref = conv_ref_fast(x, strided.weight, None, 2, pad)
+    assert_close(strided(x), ref, absref, k * k * 16)
     assert strided.packed_weight.nbytes == _direct_bytes(strided.weight)
 
 

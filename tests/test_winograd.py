@@ -1,10 +1,10 @@
-"""The Winograd F(4x4,3x3) path of the AVX2/AVX-512 kernels, float32 and
-float64 (src/winograd_avx2.c, winograd_template.h), against float64 SciPy/NumPy
-references (tests/reference.py), never cconv itself.
+"""The Winograd F(4x4,3x3) and F(2x2,5x5) paths of the AVX2/AVX-512 kernels,
+float32 and float64 (src/winograd_avx2.c, winograd_template.h), against float64
+SciPy/NumPy references (tests/reference.py), never cconv itself.
 
-CCONV_WINOGRAD=force makes every eligible layer (3x3, stride 1, dilation 1,
-groups 1, 2-D) take the Winograd path whatever its size, so odd and tiny
-shapes are covered; CCONV_WINOGRAD=0 turns it off (the direct kernel)."""
+CCONV_WINOGRAD=force makes every eligible layer (3x3 or 5x5, stride 1,
+dilation 1, groups 1, 2-D) take the Winograd path whatever its size, so odd
+and tiny shapes are covered; CCONV_WINOGRAD=0 turns it off (the direct kernel)."""
 import numpy as np
 import pytest
 
@@ -29,9 +29,9 @@ def force(monkeypatch):
 
 
 def _case(rng, N, C, H, W, K, pad, bias=True, residual=False, relu=False, scale=None,
-          dtype=np.float32):
+          dtype=np.float32, k=3):
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(dtype)
+    w = (rng.standard_normal((K, C, k, k)) / np.sqrt(k * k * C)).astype(dtype)
     if scale is not None:
         x *= scale[0]
         w *= scale[1]
@@ -124,17 +124,19 @@ def test_into_channel_slice_with_inplace_residual(force, dtype):
     np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
 
 
-@pytest.mark.parametrize("shape", [(1, 64, 56, 56, 64), (2, 16, 23, 19, 24),
-                                   (1, 40, 14, 14, 33), (1, 256, 14, 14, 256),
-                                   (3, 20, 9, 30, 70)], ids=str)
+# (N, C, H, W, K, kernel)
+@pytest.mark.parametrize("shape", [(1, 64, 56, 56, 64, 3), (2, 16, 23, 19, 24, 3),
+                                   (1, 40, 14, 14, 33, 3), (1, 256, 14, 14, 256, 3),
+                                   (3, 20, 9, 30, 70, 3), (1, 192, 28, 28, 32, 5),
+                                   (2, 16, 23, 19, 24, 5), (3, 20, 9, 30, 70, 5)], ids=str)
 def test_threads_bitwise_equal(force, shape, dtype):
-    N, C, H, W, K = shape
+    N, C, H, W, K, k = shape
     rng = np.random.default_rng(1)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((K, C, 3, 3)).astype(dtype)
+    w = rng.standard_normal((K, C, k, k)).astype(dtype)
     b = rng.standard_normal(K).astype(dtype)
     pw = cconv.pack_weights(w)
-    ys = [cconv.conv2d(x, pw, b, padding=1, activation="relu", num_threads=t)
+    ys = [cconv.conv2d(x, pw, b, padding=k // 2, activation="relu", num_threads=t)
           for t in (1, 2, 3, 5)]
     for y in ys[1:]:
         np.testing.assert_array_equal(ys[0], y)
@@ -197,13 +199,13 @@ def test_off_and_forced_agree_within_bound(monkeypatch, dtype):
 
 
 def test_ineligible_layers_unaffected(force):
-    """Strided, dilated, grouped, 5x5, 1-D and 3-D layers ignore the switch."""
+    """Strided, dilated, grouped, 7x7, 1-D and 3-D layers ignore the switch."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((1, 16, 12, 12)).astype(np.float32)
     for kw, wshape in [(dict(stride=2, padding=1), (8, 16, 3, 3)),
                        (dict(dilation=2, padding=2), (8, 16, 3, 3)),
                        (dict(groups=2, padding=1), (8, 8, 3, 3)),
-                       (dict(padding=2), (8, 16, 5, 5))]:
+                       (dict(padding=3), (8, 16, 7, 7))]:
         w = rng.standard_normal(wshape).astype(np.float32)
         ref, absref = conv_ref(x, w, None, kw.get("stride", 1), kw["padding"],
                                kw.get("dilation", 1), kw.get("groups", 1))
@@ -318,3 +320,144 @@ def test_large_packed_weights(dtype, K):
         for ks in (slice(0, 8), slice(K - 8, K)):
             ref, absref = conv_ref_fast(x, w[ks], padding=1)
             assert_close(y[:, ks], ref, absref, 9 * C)
+
+
+# ---- F(2x2,5x5): 5x5 layers ----
+
+SUITE_5X5 = [s for s in cconv.suite.LAYERS if s.kernel == 5 and s.stride == 1 and s.C >= 16]
+
+
+def test_suite_5x5_shape_takes_winograd(monkeypatch, dtype):
+    """The suite's 5x5 layer (192 -> 32 at 28x28) takes F(2x2,5x5) by default,
+    with bias + residual + ReLU; the direct kernel on the same packed weights
+    (CCONV_WINOGRAD=0) meets the bound too, with other roundings."""
+    assert [s.name for s in SUITE_5X5] == ["incep3a_5x5_192to32_direct"]
+    shape = SUITE_5X5[0]
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal(shape.x_shape).astype(dtype)
+    w = (rng.standard_normal(shape.w_shape) / np.sqrt(25 * shape.C)).astype(dtype)
+    b = rng.standard_normal(shape.K).astype(dtype)
+    ref, absref = conv_ref_fast(x, w, b, 1, shape.pad)
+    r = rng.standard_normal(ref.shape).astype(dtype)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    pw = cconv.pack_weights(w)
+    y = cconv.conv2d(x, pw, b, padding=shape.pad, residual=r, activation="relu")
+    assert_close(y, ref, absref, 25 * shape.C)
+    monkeypatch.setenv("CCONV_WINOGRAD", "0")
+    y_direct = cconv.conv2d(x, pw, b, padding=shape.pad, residual=r, activation="relu")
+    assert_close(y_direct, ref, absref, 25 * shape.C)
+    assert not np.array_equal(y, y_direct)
+
+
+# (N, C, H, W, K, pad): outputs off the 2x2 grid (odd sizes: a partial last
+# tile), rows of tiles that split the 8-tile (float64: 4) vectors of the
+# input transform (side by side or not: its two code paths), more tiles than a
+# block (32), K not a multiple of 6, several channel chunks (K = 133), 1- and
+# 2-wide outputs, padding 0 to 3 (wider than the tile)
+ODD5 = [
+    (1, 16, 6, 6, 16, 0),
+    (1, 16, 9, 13, 17, 1),
+    (2, 19, 6, 5, 7, 0),
+    (1, 24, 7, 7, 30, 3),
+    (1, 16, 40, 37, 12, 2),
+    (3, 17, 21, 26, 13, 2),
+    (1, 33, 14, 14, 133, 2),
+    (1, 20, 30, 3, 7, 2),
+    (1, 16, 3, 41, 70, 1),
+    (1, 4, 5, 5, 5, 2),
+    (1, 1, 9, 7, 1, 1),
+]
+TINY5 = [(1, 8, h, w, 6, p) for h in (1, 2, 5) for w in (1, 4, 6) for p in (0, 1, 2, 3)
+         if h + 2 * p >= 5 and w + 2 * p >= 5]
+
+
+@pytest.mark.parametrize("case", ODD5 + TINY5, ids=str)
+def test_5x5_odd_and_tiny_shapes_forced(force, case, dtype):
+    N, C, H, W, K, pad = case
+    rng = np.random.default_rng(sum(case) + 5)
+    for bias, residual, relu in [(True, False, False), (False, True, True)]:
+        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, pad, bias, residual, relu,
+                                        dtype=dtype, k=5)
+        y = cconv.conv2d(x, w, b, padding=pad, residual=r,
+                         activation="relu" if relu else None)
+        assert y.shape == ref.shape
+        assert_close(y, ref, absref, 25 * C)
+
+
+def test_5x5_channel_scales_forced(force, dtype):
+    """Channels and weights of very different magnitudes through F(2x2,5x5)."""
+    rng = np.random.default_rng(14)
+    for C, K in [(16, 16), (6, 6), (32, 12)]:
+        sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
+        sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
+        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, 2, scale=(sx, sw), dtype=dtype,
+                                        k=5)
+        y = cconv.conv2d(x, w, b, padding=2)
+        assert_close(y, ref, absref, 25 * C)
+
+
+def test_5x5_into_channel_slice_with_inplace_residual(force, dtype):
+    rng = np.random.default_rng(15)
+    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, 2, bias=False, dtype=dtype, k=5)
+    big = rng.standard_normal((2, 20, 10, 9)).astype(dtype)
+    sl = big[:, 5:16]
+    r0 = sl.copy()
+    before = big.copy()
+    cconv.conv2d(x, w, padding=2, residual=sl, out=sl, activation="relu")
+    assert_close(sl, np.maximum(ref + r0, 0), absref + np.abs(r0), 25 * 16)
+    np.testing.assert_array_equal(big[:, :5], before[:, :5])
+    np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
+
+
+@pytest.mark.parametrize("where", ["input", "weight"])
+def test_5x5_nonfinite_values_propagate_exactly(force, where, dtype):
+    """As for 3x3: a NaN reaches exactly the outputs whose 5x5 window holds it."""
+    rng = np.random.default_rng(17)
+    x, w, b, _, ref, absref = _case(rng, 1, 16, 16, 16, 8, 2, dtype=dtype, k=5)
+    hit = np.zeros((8, 16, 16), bool)
+    if where == "input":
+        x[0, 3, 9, 9] = np.nan
+        hit[:, 7:12, 7:12] = True
+    else:
+        w[2, 3, 1, 1] = np.nan
+        hit[2] = True
+    y = cconv.conv2d(x, cconv.pack_weights(w), b, padding=2)[0]
+    assert np.isnan(y[hit]).all() and np.isfinite(y[~hit]).all()
+    ref2, absref2 = conv_ref(np.nan_to_num(x), np.nan_to_num(w), b, 1, 2)
+    assert_close(y[~hit], ref2[0][~hit], absref2[0][~hit], 25 * 16)
+
+
+@pytest.mark.parametrize("hw, C, wino", [(6, 32, True), (5, 32, False), (28, 8, False),
+                                         (28, 16, True)])
+def test_5x5_heuristic(monkeypatch, hw, C, wino, dtype):
+    """5x5 layers take Winograd on outputs of at least 6x6 with 16 or more
+    channels in and out; smaller ones stay direct, bit for bit the direct
+    kernel's result."""
+    rng = np.random.default_rng(18)
+    x, w, b, _, ref, absref = _case(rng, 1, C, hw, hw, 16, 2, dtype=dtype, k=5)
+    pw = cconv.pack_weights(w)
+    y = cconv.conv2d(x, pw, b, padding=2)
+    monkeypatch.setenv("CCONV_WINOGRAD", "0")
+    y_direct = cconv.conv2d(x, pw, b, padding=2)
+    assert_close(y, ref, absref, 25 * C)
+    assert np.array_equal(y, y_direct) != wino
+    assert cconv._core._winograd_applies(dtype, C, 16, hw, hw, 2, 2, k=5) is False
+    monkeypatch.delenv("CCONV_WINOGRAD")
+    assert cconv._core._winograd_applies(dtype, C, 16, hw, hw, 2, 2, k=5) is wino
+
+
+@pytest.mark.parametrize("hw, wino", [(8, False), (10, True)])
+def test_5x5_oneshot_packs_winograd_from_25_tiles(monkeypatch, hw, wino):
+    """Raw 5x5 weights take Winograd in a one-shot call from 25 2x2 output
+    tiles (10x10); below, the weights pack for the direct kernel only, and the
+    result is the direct kernel's, bit for bit."""
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((1, 32, hw, hw)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 5, 5)).astype(np.float32)
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+    y_oneshot = cconv.conv2d(x, w, padding=2)
+    y_wino = cconv.conv2d(x, cconv.pack_weights(w), padding=2)
+    monkeypatch.setenv("CCONV_WINOGRAD", "0")
+    y_direct = cconv.conv2d(x, cconv.pack_weights(w), padding=2)
+    np.testing.assert_array_equal(y_oneshot, y_wino if wino else y_direct)
+    assert not np.array_equal(y_wino, y_direct)
