@@ -155,6 +155,15 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define A2_YPF 1
 #endif
 
+/* Panel-path bands sized so their pixels fill whole 16-pixel tiles (see
+ * a2_convband): paired A/B, Zen 3, one thread: 3x3/s2 128 -> 128 at 56x56
+ * (4 rows of 28, not 7) x1.05-1.06; two threads x0.99; layers whose rows
+ * keep their count (3x3/s2 64 -> 128, 256 -> 256, 7x7/s2 3 -> 64)
+ * x0.97-1.00 */
+#ifndef A2_PANEL_WHOLE
+#define A2_PANEL_WHOLE 1
+#endif
+
 #ifndef A2_PANEL_CT
 #define A2_PANEL_CT 2304
 #endif

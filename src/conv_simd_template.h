@@ -60,6 +60,11 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #ifndef A2_BAND_PF
 #define A2_BAND_PF 0
 #endif
+/* KxK panel path: bands of rows whose pixels fill whole tiles where
+ * possible (1; 0: the budget's rows; conv_avx2.c sets its own) */
+#ifndef A2_PANEL_WHOLE
+#define A2_PANEL_WHOLE 0
+#endif
 /* 1x1 panel path: oc blocks ahead whose output lines a tile prefetches
  * (0: none; conv_avx2.c sets its own) */
 #ifndef A2_YPF
@@ -768,6 +773,15 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     const int64_t bpr = a2_max(Cg, 1) * KT * nrp * ncp * Wq * (int64_t)sizeof(T);
     int64_t rb = BAND_BUDGET / bpr - rsh_max;
     rb = a2_max(1, a2_min(rb, Ho));
+#if A2_PANEL_WHOLE
+    /* the panel path runs a band's pixels in tiles of NR1, and a partial
+     * tile costs a whole one: the most rows, down to half, whose pixels
+     * fill whole tiles (3x3/s2 to 28 wide: 4 rows, 7 tiles, not 7 rows,
+     * 12.25 tiles) */
+    if (panel && rb < Ho && (rb * Wo) % NR1)
+        for (int64_t r2 = rb - 1; r2 >= a2_max(1, (rb + 1) / 2); r2--)
+            if ((r2 * Wo) % NR1 == 0) { rb = r2; break; }
+#endif
     /* a band should hold at least a few tiles */
     const int64_t band_min_px = 4 * (panel ? NR1 : NR);
     if (rb * Wq < band_min_px) rb = a2_min(Ho, a2_cdiv(band_min_px, Wq));
