@@ -118,15 +118,14 @@ int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles)
      * the (9C + 2) eps bound gets thin, so those stay direct.  The caller
      * names the fewest tiles that pay for streaming the transformed weights
      * (36/9 the direct ones' bytes) once per tile block. */
-    const int64_t mt = w_tile_side(p->w.ks[1]);
-    const int64_t tiles = ((p->out[1] + mt - 1) / mt) * ((p->out[2] + mt - 1) / mt);
     /* 5x5, F(2x2,5x5), against the output-channel tile (float64: the
      * spatial one), Zen 3, one thread: 192 -> 32 at 28x28 x1.6 (float64
      * x2.4), 32 -> 96 x1.8, 48 -> 128 at 7x7 (16 tiles) x1.6 (x1.9),
      * 32 -> 64 at 6x6 (9 tiles) x1.22, but at 5x5 (9 tiles, 3 of them
      * partial) x0.99, 4x4 x0.96; 16 -> 16 x0.93-0.96 on 7x7 and 14x14,
      * x1.27 at 56x56; 8 or 3 input channels x0.84-0.91 */
-    if (mt == 2) return p->C >= 16 && p->w.K >= 16 && p->out[1] >= 6 && p->out[2] >= 6;
+    if (p->w.ks[1] == 5) return p->C >= 16 && p->w.K >= 16 && p->out[1] >= 6 && p->out[2] >= 6;
+    const int64_t tiles = ((p->out[1] + 3) / 4) * ((p->out[2] + 3) / 4);
     return p->C >= 16 && p->w.K >= 16 && tiles >= min_tiles;
 }
 
@@ -334,14 +333,14 @@ static void w_otrans_f32(const float *m, int64_t es, const w_tile *tiles, int nt
 /* F(2x2,5x5) float32 output transform of 8 tiles of one channel (lanes in
  * the order w_lanes2_f32), fused epilogue (arguments as w_otrans_f32).
  * Interleaving the two output columns leaves each output row's 16 values
- * in tile order: tiles side by side in one row (yoff 2 apart) store them
- * as two vectors; others go tile by tile, 2 values a row, from a stack copy. */
+ * in tile order: with full (8 whole tiles side by side in one row, yoff 2
+ * apart) they are stored as two vectors; otherwise tile by tile, 2 values
+ * a row, from a stack copy. */
 static void w_otrans2_f32(const float *m, int64_t es, const w_tile *tiles, int ntl, int full,
                           float *yk, const float *rk, int64_t Wo, float bias, int relu)
 {
     __m256 t[2][6];
     W_OUT_COLS2(m, es, t)
-    for (int q = 1; q < ntl && full; q++) full = tiles[q].yoff == tiles[0].yoff + 2 * q;
     const __m256 vb = _mm256_set1_ps(bias), z = _mm256_setzero_ps();
     __m256 u[2][2];   /* u[i][h]: output row i of tiles 4h..4h+3, interleaved */
     for (int i = 0; i < 2; i++) {
@@ -510,7 +509,6 @@ static void w_otrans2_f64(const double *m, int64_t es, const w_tile *tiles, int 
 {
     __m256d t[2][6];
     W_OUT_COLS2(m, es, t)
-    for (int q = 1; q < ntl && full; q++) full = tiles[q].yoff == tiles[0].yoff + 2 * q;
     const __m256d vb = _mm256_set1_pd(bias), z = _mm256_setzero_pd();
     __m256d u[2][2];   /* u[i][h]: output row i of tiles 2h, 2h + 1, interleaved */
     for (int i = 0; i < 2; i++) {

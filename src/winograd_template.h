@@ -20,6 +20,8 @@
  * undefines its parameters at its end.
  */
 #define WP (2 * WL)   /* tiles per V panel */
+#define W_SIDE 1      /* group flags: see gfl in wino_conv */
+#define W_FULL 2
 
 /* ---- weights: U = G g G^T, packed [e][K/6][C][6] (K zero-padded) ---- */
 
@@ -270,7 +272,11 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
         w_tile *tiles = (w_tile *)cconv_scratch_alloc(sizeof(w_tile) * (size_t)nbpp);
         const WT **src = (const WT **)cconv_scratch_alloc(sizeof(WT *) * (size_t)nbpp);
         int64_t *seg = (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * 3 * (size_t)nseg_max);
-        if (!V || !M || !band || !tiles || !src || !seg) {
+        /* per group of tvx tiles: W_SIDE (2x2 tiles: side by side in one
+         * row, as w_itrans2 reads them), W_FULL (all whole; for 2x2 tiles
+         * side by side too, as w_otrans2 stores them) */
+        unsigned char *gfl = (unsigned char *)cconv_scratch_alloc((size_t)(nbpp / tvx + 1));
+        if (!V || !M || !band || !tiles || !src || !seg || !gfl) {
             failed = 1;
         } else {
             int64_t cached = -1, pre = 0;
@@ -305,6 +311,15 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         src[jj] = src[0];
                         tiles[jj] = tiles[0];
                     }
+                    for (int64_t g = 0; g < nbw; g += tvx) {
+                        const int64_t ntl = w_min(tvx, nb - g);
+                        int side = mt == 2, full = ntl == tvx;
+                        for (int64_t q = 1; q < tvx && side; q++) side = src[g + q] == src[g] + 2 * q;
+                        for (int64_t q = 0; q < ntl && full; q++)
+                            full = tiles[g + q].nr == mt && tiles[g + q].nc == mt;
+                        gfl[g / tvx] = (unsigned char)((side ? W_SIDE : 0)
+                                                       | (full && (mt != 2 || side) ? W_FULL : 0));
+                    }
                     const WT *xn = x + n * p->x_sn;
                     for (int64_t c = 0; c < C; c++) {
                         const WT *xc = xn + c * p->x_sc;
@@ -334,9 +349,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         else if (mt == 2)
                             for (int64_t g = 0; g < nbw; g += WL) {
                                 WT *dv = V + ((g / WP) * C + c) * WP + (g % WP);
-                                int side = 1;   /* WL tiles side by side in one band row */
-                                for (int q = 1; q < WL && side; q++) side = src[g + q] == src[g] + 2 * q;
-                                if (side) {
+                                if (gfl[g / tvx] & W_SIDE) {
                                     WN(w_itrans2)(src[g], Wb, dv, ves);
                                 } else {
                                     const WT *ps[WL];
@@ -399,9 +412,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                     const WT bk = bias ? bias[k] : (WT)0;
                     for (int64_t g = 0; g < nbw; g += tvx) {
                         const int ntl = (int)w_min(tvx, nb - g);
-                        int full = ntl == tvx;
-                        for (int q = 0; q < ntl && full; q++)
-                            full = tiles[g + q].nr == mt && tiles[g + q].nc == mt;
+                        const int full = (gfl[g / tvx] & W_FULL) != 0;
                         if (mt == 2)
                             WN(w_otrans2)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk,
                                           rk, Wo, bk, relu);
@@ -415,6 +426,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                 }
             }
         }
+        cconv_scratch_free(gfl);
         cconv_scratch_free(seg);
         cconv_scratch_free((void *)src);
         cconv_scratch_free(tiles);
@@ -440,6 +452,8 @@ int WN(cconv_wino_conv_wide)(const cconv_conv_params *p, const WT *x, const void
 }
 
 #undef WP
+#undef W_SIDE
+#undef W_FULL
 /* the parameters end with the instantiation */
 #undef WT
 #undef WV

@@ -99,27 +99,30 @@ def test_odd_and_tiny_shapes_forced(force, case, dtype):
         assert_close(y, ref, absref, 9 * C)
 
 
-def test_channel_scales_forced(force, dtype):
+@pytest.mark.parametrize("k, seed", [(3, 8), (5, 14)], ids=["3x3", "5x5"])
+def test_channel_scales_forced(force, dtype, k, seed):
     """Input channels and weights of very different magnitudes (one channel
     dominating a sum), a hard case for the transforms' rounding."""
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(seed)
     for C, K in [(16, 16), (6, 6), (32, 12)]:
         sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
         sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
-        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, 1, scale=(sx, sw), dtype=dtype)
-        y = cconv.conv2d(x, w, b, padding=1)
-        assert_close(y, ref, absref, 9 * C)
+        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, k // 2, scale=(sx, sw),
+                                        dtype=dtype, k=k)
+        y = cconv.conv2d(x, w, b, padding=k // 2)
+        assert_close(y, ref, absref, k * k * C)
 
 
-def test_into_channel_slice_with_inplace_residual(force, dtype):
-    rng = np.random.default_rng(4)
-    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, 1, bias=False, dtype=dtype)
+@pytest.mark.parametrize("k, seed", [(3, 4), (5, 15)], ids=["3x3", "5x5"])
+def test_into_channel_slice_with_inplace_residual(force, dtype, k, seed):
+    rng = np.random.default_rng(seed)
+    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, k // 2, bias=False, dtype=dtype, k=k)
     big = rng.standard_normal((2, 20, 10, 9)).astype(dtype)
     sl = big[:, 5:16]
     r0 = sl.copy()
     before = big.copy()
-    cconv.conv2d(x, w, padding=1, residual=sl, out=sl, activation="relu")
-    assert_close(sl, np.maximum(ref + r0, 0), absref + np.abs(r0), 9 * 16)
+    cconv.conv2d(x, w, padding=k // 2, residual=sl, out=sl, activation="relu")
+    assert_close(sl, np.maximum(ref + r0, 0), absref + np.abs(r0), k * k * 16)
     np.testing.assert_array_equal(big[:, :5], before[:, :5])
     np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
 
@@ -382,31 +385,6 @@ def test_5x5_odd_and_tiny_shapes_forced(force, case, dtype):
                          activation="relu" if relu else None)
         assert y.shape == ref.shape
         assert_close(y, ref, absref, 25 * C)
-
-
-def test_5x5_channel_scales_forced(force, dtype):
-    """Channels and weights of very different magnitudes through F(2x2,5x5)."""
-    rng = np.random.default_rng(14)
-    for C, K in [(16, 16), (6, 6), (32, 12)]:
-        sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
-        sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
-        x, w, b, r, ref, absref = _case(rng, 1, C, 11, 13, K, 2, scale=(sx, sw), dtype=dtype,
-                                        k=5)
-        y = cconv.conv2d(x, w, b, padding=2)
-        assert_close(y, ref, absref, 25 * C)
-
-
-def test_5x5_into_channel_slice_with_inplace_residual(force, dtype):
-    rng = np.random.default_rng(15)
-    x, w, _, _, ref, absref = _case(rng, 2, 16, 10, 9, 11, 2, bias=False, dtype=dtype, k=5)
-    big = rng.standard_normal((2, 20, 10, 9)).astype(dtype)
-    sl = big[:, 5:16]
-    r0 = sl.copy()
-    before = big.copy()
-    cconv.conv2d(x, w, padding=2, residual=sl, out=sl, activation="relu")
-    assert_close(sl, np.maximum(ref + r0, 0), absref + np.abs(r0), 25 * 16)
-    np.testing.assert_array_equal(big[:, :5], before[:, :5])
-    np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
 
 
 @pytest.mark.parametrize("where", ["input", "weight"])
