@@ -256,6 +256,7 @@ static inline __m256i a2_bits32(unsigned m)
 #define VMASK_T __m256i
 #define VMRANGE a2_mrange32
 #define VEVENS a2_evens32
+#define VMZERO(m, v) _mm256_and_ps(_mm256_castsi256_ps(m), (v))
 #define VTRANSPOSE a2_transpose8
 #define ISA_NAME "avx2"
 #include "conv_simd_template.h"
@@ -282,6 +283,7 @@ static inline __m256i a2_bits32(unsigned m)
 #define VMASK_T __m256i
 #define VMRANGE a2_mrange64
 #define VEVENS a2_evens64
+#define VMZERO(m, v) _mm256_and_pd(_mm256_castsi256_pd(m), (v))
 #define ISA_NAME "avx2"
 #include "conv_simd_template.h"
 

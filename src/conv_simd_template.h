@@ -694,7 +694,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 
 /* dr[j] = sr[j*sw] for j in [jlo, jhi): stride 2 deinterleaved with
  * VEVENS (two vectors in, the even lanes out), the last partial vector
- * stored under a mask.  VEVENS reads 2*VL values, one past the last even
+ * stored under a mask or, where the including file defines VMZERO(m, v)
+ * (v with the lanes outside m zero), whole with zeros past jhi: dr must
+ * have room for VL - 1 values past jhi, where zeros do no harm.  VEVENS reads 2*VL values, one past the last even
  * one: only while that stays below lim (the end of the input plane). */
 static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw, const T *lim)
 {
@@ -702,7 +704,13 @@ static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t 
     if (sw == 2) {
         for (; j + VL <= jhi && sr + 2 * (j + VL) <= lim; j += VL) VSTOREU(dr + j, VEVENS(sr + 2 * j));
         if (j < jhi && sr + 2 * (j + VL) <= lim) {
+#ifdef VMZERO
+            /* a whole vector, zeros past jhi (masked stores are microcoded
+             * on AMD): the caller leaves room for it and wants zeros there */
+            VSTOREU(dr + j, VMZERO(VMRANGE(0, jhi - j, 0), VEVENS(sr + 2 * j)));
+#else
             VMSTORE(dr + j, VMRANGE(0, jhi - j, 0), VEVENS(sr + 2 * j));
+#endif
             j = jhi;
         }
     }
@@ -901,6 +909,10 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                                     if (sw == 1) {
                                         if (jhi > jlo) memcpy(dr + jlo, sr + jlo, sizeof(T) * (size_t)(jhi - jlo));
                                     } else {
+                                        /* room past jhi: the row's own tail,
+                                         * then the next row or region (written
+                                         * after this one), the region's tail
+                                         * zeros or the buffer's slack */
                                         NM(a2_gather)(dr, sr, jlo, jhi, sw, xc + D * H * W);
                                     }
                                     if (jhi < Wq) memset(dr + jhi, 0, sizeof(T) * (size_t)(Wq - jhi));

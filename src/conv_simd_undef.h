@@ -18,6 +18,7 @@
 #undef VMSTORE
 #undef VMASK_T
 #undef VMRANGE
+#undef VMZERO
 #undef VEVENS
 #undef VTRANSPOSE
 #undef ISA_NAME
