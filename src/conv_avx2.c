@@ -155,6 +155,14 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define A2_YPF 1
 #endif
 
+/* The KxK panel path prefetches the next oc block's output lines the same
+ * way: paired A/B, Zen 3: 7x7/s2 3 -> 64 at 224x224 x1.05-1.08 one
+ * thread, x1.09 two; 3x3/s2 128 -> 128 x1.00-1.02; 3x3 16 -> 64 at 55x55
+ * x0.98 (noise); two blocks ahead x1.07 */
+#ifndef A2_KYPF
+#define A2_KYPF 1
+#endif
+
 /* Panel-path bands sized so their pixels fill whole 16-pixel tiles (see
  * a2_convband): paired A/B, Zen 3, one thread: 3x3/s2 128 -> 128 at 56x56
  * (4 rows of 28, not 7) x1.05-1.06; two threads x0.99; layers whose rows

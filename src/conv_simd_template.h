@@ -70,6 +70,10 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #ifndef A2_YPF
 #define A2_YPF 0
 #endif
+/* KxK panel path: the same, oc blocks ahead (0: none) */
+#ifndef A2_KYPF
+#define A2_KYPF 0
+#endif
 static int NM(a2_panel_use)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2], Kg = ws->K / ws->groups;
@@ -475,6 +479,19 @@ static void NM(a2_tile_copy)(T *d, const T *s, int64_t sc, int64_t nc, int64_t n
     }
 }
 
+/* prefetch the NR1-pixel output lines of oc block kb (its rows: blocks
+ * differ in size) for a tile whose block starting at channel k0 writes at y */
+static inline void NM(a2_ypf)(const T *y, int64_t ysk, int64_t Kg, int64_t k0, int64_t kb)
+{
+    const int64_t f0 = a2_kfirst(Kg, kb), f1 = a2_kfirst(Kg, kb + 1);
+    const T *yf = y + (f0 - k0) * ysk;
+    for (int64_t i = 0; i < f1 - f0; i++) {
+        const char *yq = (const char *)(yf + i * ysk);
+        _mm_prefetch(yq, _MM_HINT_T0);
+        _mm_prefetch(yq + NR1 * sizeof(T) - 1, _MM_HINT_T0);
+    }
+}
+
 /* ---- 1x1 unpadded convolution: GEMM over packed pixel panels ---- */
 static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, const T *bias,
                           const T *res, T *y, int nthreads)
@@ -665,15 +682,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.bias = bias ? bias + k : NULL;
 #if A2_YPF > 0
                             if (ch + 1 == nch && kb + A2_YPF < kb1) {
-                                /* block kb + A2_YPF: its rows (blocks differ in size) */
-                                const int64_t f0 = a2_kfirst(Kg, kb + A2_YPF);
-                                const int64_t f1 = a2_kfirst(Kg, kb + A2_YPF + 1);
-                                const T *yf = ep.y + (f0 - k0) * p->y_sk;
-                                for (int64_t i = 0; i < f1 - f0; i++) {
-                                    const char *yq = (const char *)(yf + i * p->y_sk);
-                                    _mm_prefetch(yq, _MM_HINT_T0);
-                                    _mm_prefetch(yq + NR1 * sizeof(T) - 1, _MM_HINT_T0);
-                                }
+                                NM(a2_ypf)(ep.y, p->y_sk, Kg, k0, kb + A2_YPF);
                             }
 #endif
                             mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
@@ -958,6 +967,11 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             e1.y = y + ybase + k * p->y_sk + pp;
                             e1.r = res ? res + rbase + k * p->r_sk + pp : NULL;
                             e1.bias = bias ? bias + k : NULL;
+#if A2_KYPF > 0
+                            if (kb + A2_KYPF < kb1) {
+                                NM(a2_ypf)(e1.y, p->y_sk, Kg, k0, kb + A2_KYPF);
+                            }
+#endif
                             NM(a2_mk1x1t)[0][a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn,
                                                                   ct, NR1, NULL, NULL, &e1);
                         }
