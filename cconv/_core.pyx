@@ -579,15 +579,15 @@ cdef class PackedWeights:
         for i in range(3):
             self.ws.ks[i] = ks[i]
         # Transformed (Winograd) weights mix taps: non-finite weights stay direct-only so
-        # NaN/Inf propagate exactly as IEEE arithmetic says.  Only 3x3 weights with one
-        # group can be transformed, so only they are scanned (the scan cost a 1x1
+        # NaN/Inf propagate exactly as IEEE arithmetic says.  Only 3x3 and 5x5 weights
+        # with one group can be transformed, so only they are scanned (the scan cost a 1x1
         # 1024 -> 256 pack a third of its time).
         self.ws.flags = 0
         cdef cnp.ndarray wc = w
         cdef const void *wp = <const void *>cnp.PyArray_DATA(wc)
         cdef int64_t wn = w.size
         cdef int finite = 1
-        if not _direct_only and ks == (1, 3, 3) and g == 1:
+        if not _direct_only and ks in ((1, 3, 3), (1, 5, 5)) and g == 1:
             with nogil:
                 finite = cconv_all_finite(self.dt, wp, wn)
         if _direct_only or not finite:

@@ -244,23 +244,25 @@ def test_nonfinite_values_propagate_exactly(force, where, value, dtype):
         assert_close(y[~hit], ref2[0][~hit], absref2[0][~hit], 9 * 16)
 
 
-@pytest.mark.parametrize("pos", [0, 1023, 1024, 2303])
+@pytest.mark.parametrize("k, pos", [(3, 0), (3, 1023), (3, 1024), (3, 2303), (5, 0), (5, 6399)])
 @pytest.mark.parametrize("value", [np.nan, -np.inf])
-def test_nonfinite_weight_anywhere_packs_direct_only(monkeypatch, pos, value, dtype):
+def test_nonfinite_weight_anywhere_packs_direct_only(monkeypatch, k, pos, value, dtype):
     """The weight scan (finite.c, blocks of 1024 values) finds a non-finite
     value at either end of a block and of the weights: those weights pack
     for the direct kernel only, so the result is the direct kernel's, bit
-    for bit, where Winograd would take the layer."""
+    for bit, where Winograd would take the layer (3x3 and 5x5: an infinite
+    weight transformed would turn the channel's infinities into NaN)."""
     rng = np.random.default_rng(12)
     x = rng.standard_normal((1, 16, 16, 16)).astype(dtype)
-    w = rng.standard_normal((16, 16, 3, 3)).astype(dtype)      # 2304 values
+    w = rng.standard_normal((16, 16, k, k)).astype(dtype)      # 2304 or 6400 values
     w.reshape(-1)[pos] = value
-    monkeypatch.setenv("CCONV_WINOGRAD", "force")
-    y = cconv.conv2d(x, cconv.pack_weights(w), padding=1)
-    monkeypatch.setenv("CCONV_WINOGRAD", "0")
-    y_direct = cconv.conv2d(x, cconv.pack_weights(w), padding=1)
-    np.testing.assert_array_equal(y, y_direct)
-    assert not np.isfinite(y[0, pos // (16 * 9)]).all()
+    for weight in (w, None):   # raw weights: a one-shot call
+        monkeypatch.setenv("CCONV_WINOGRAD", "force")
+        y = cconv.conv2d(x, cconv.pack_weights(w) if weight is None else weight, padding=k // 2)
+        monkeypatch.setenv("CCONV_WINOGRAD", "0")
+        y_direct = cconv.conv2d(x, cconv.pack_weights(w), padding=k // 2)
+        np.testing.assert_array_equal(y, y_direct)
+        assert not np.isfinite(y[0, pos // (16 * k * k)]).all()
 
 
 def test_oneshot_small_problems_pack_direct_only(monkeypatch):
