@@ -34,6 +34,7 @@ cdef extern from "cconv.h":
         CCONV_POOL_AVG
         CCONV_PACK_DIRECT_ONLY
         CCONV_PACK_IN_PLACE_1X1
+        CCONV_PACK_WINO_RAW
     ctypedef struct cconv_wshape:
         int64_t K
         int64_t Cg
@@ -539,6 +540,7 @@ cdef class PackedWeights:
     cdef void *buf
     cdef const void *data      # what the kernels read: buf, or the weights in place
     cdef object _in_place      # the contiguous weights `data` points into, or None
+    cdef bint _wino_raw        # _in_place holds raw weights for Winograd (CCONV_PACK_WINO_RAW)
     cdef cconv_wshape ws
     cdef const cconv_conv_kernels *kern
     cdef readonly tuple shape
@@ -557,7 +559,7 @@ cdef class PackedWeights:
             self.buf = NULL
 
     def __init__(self, weight, groups=1, *, num_threads=None, _isa=None, _direct_only=False,
-                 _in_place_1x1=False):
+                 _in_place_1x1=False, _wino_raw=False):
         w = _as_float_array(weight, "weight")
         if w.ndim < 3 or w.ndim > 5:
             raise ValueError(f"weight must have 3 to 5 dimensions (K, C/groups, *kernel), "
@@ -598,6 +600,13 @@ cdef class PackedWeights:
         if _in_place_1x1 and ks == (1, 1, 1) and isa_code != CCONV_ISA_PORTABLE:
             self.ws.flags |= CCONV_PACK_IN_PLACE_1X1
             self._in_place = w
+        # A one-shot call on images with few tiles: Winograd transforms each chunk of
+        # output channels where it runs it, from the raw weights (no packed bytes)
+        if (_wino_raw and not (self.ws.flags & CCONV_PACK_DIRECT_ONLY)
+                and ks in ((1, 3, 3), (1, 5, 5)) and isa_code != CCONV_ISA_PORTABLE):
+            self.ws.flags |= CCONV_PACK_WINO_RAW
+            self._in_place = w
+            self._wino_raw = True
         self.shape = tuple(w.shape)
         self.dtype = w.dtype
         self.groups = g
@@ -646,6 +655,16 @@ _ONESHOT_WINOGRAD_MIN_TILES = 48
 # at 28x28 (196 tiles) x1.48, 32 -> 96 x1.58, 64 -> 128 at 10x10 (25) x1.06,
 # 32 -> 128 at 14x14 (49) x1.01, 48 -> 128 at 7x7 (16) x0.92.
 _ONESHOT_WINOGRAD5_MIN_TILES = 25
+# Fewer 4x4 tiles (all images) than _ONESHOT_WINOGRAD_MIN_TILES but at least this
+# many an image, and all within one tile block (WINO_NBP in winograd_avx2.c: 32
+# float32 tiles, 16 float64): Winograd from the raw weights, each chunk of output
+# channels transformed where it runs (CCONV_PACK_WINO_RAW), no whole transform
+# written out.  One-shot against one-shot direct, Zen 3, one / two threads: 3x3 at
+# 14x14 (16 tiles) 256 -> 256 x1.48 / x1.50, 512 -> 512 x1.60 / x1.43, 128 -> 128
+# x1.54 / x1.69, 64 -> 64 x1.55 / x1.79, 1024 -> 256 x1.40 / x1.13; 12x12 (9 tiles)
+# 256 -> 256 x1.11 / x1.16, but 10x10 (9) x0.89 / x0.93, 7x7 (4) x0.88.
+_ONESHOT_WINO_RAW_MIN_TILES = 16
+_WINO_BLOCK_TILES = 32
 
 # A one-shot unpadded 1x1 call over at most this many output pixels (all images)
 # reads its weights in place instead of packing them: with few pixels a weight is
@@ -653,6 +672,30 @@ _ONESHOT_WINOGRAD5_MIN_TILES = 25
 # 14x14: one-shot/packed 1.12 -> 1.02).  Over more pixels the pack costs a few
 # per cent and its contiguous 6-channel rows stream better than six weight rows.
 _ONESHOT_IN_PLACE_MAX_PIXELS = 1024
+
+
+def _oneshot_winograd(dtype, N, ks, osp, g, st, dl):
+    """How a one-shot call (raw weights) packs for Winograd: "packed" (the whole
+    transform, both layouts), "raw" (each chunk transformed where it runs) or
+    "direct" (no Winograd weights).  ks, osp, st, dl: the call's spatial kernel,
+    output, stride and dilation, as tuples."""
+    # pack Winograd weights only for a call that can use them and amortises them
+    wk = ks[0] if len(ks) == 2 and ks in ((3, 3), (5, 5)) else 0
+    if not (wk and g == 1 and st == (1, 1) and dl == (1, 1)) or N <= 0:
+        return "direct"
+    mt = 4 if wk == 3 else 2   # output tile side: F(4x4,3x3), F(2x2,5x5)
+    tiles = N
+    for o in osp:
+        tiles *= (o + mt - 1) // mt
+    if tiles >= (_ONESHOT_WINOGRAD_MIN_TILES if wk == 3 else _ONESHOT_WINOGRAD5_MIN_TILES):
+        return "packed"
+    # fewer tiles, but enough for Winograd to pay for transforming the weights once,
+    # chunk by chunk where they are used: every image's tiles within one of the
+    # kernel's tile blocks, each of which transforms the weights again
+    block = _WINO_BLOCK_TILES if np.dtype(dtype) == np.float32 else _WINO_BLOCK_TILES // 2
+    if wk == 3 and tiles // N >= _ONESHOT_WINO_RAW_MIN_TILES and tiles <= block:
+        return "raw"
+    return "direct"
 
 
 # ---------------------------------------------------------------- convolution
@@ -775,22 +818,15 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     # the kernels' 1x1 GEMM path, the only one that can read weights in place
     gemm_1x1 = all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
     if not isinstance(weight, PackedWeights):
-        # pack Winograd weights only for a call that can use them and amortises them
-        wk = tuple(ks)[0] if nd == 2 and tuple(ks) in ((3, 3), (5, 5)) else 0
-        mt = 4 if wk == 3 else 2   # output tile side: F(4x4,3x3), F(2x2,5x5)
-        tiles = N
-        for o in osp[max(0, nd - 2):]:
-            tiles *= (o + mt - 1) // mt
-        wino = (wk and g == 1 and st == (1, 1) and dl == (1, 1)
-                and tiles >= (_ONESHOT_WINOGRAD_MIN_TILES if wk == 3
-                              else _ONESHOT_WINOGRAD5_MIN_TILES))
+        layout = _oneshot_winograd(wa.dtype, N, tuple(ks), tuple(osp), g, tuple(st), tuple(dl))
         # unpadded 1x1 (the GEMM path) over few pixels: the weights are read in place
         npix = N
         for o in osp:
             npix *= o
-        pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=not wino,
-                           _in_place_1x1=gemm_1x1 and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS)
-    elif pw._in_place is not None and not gemm_1x1:
+        pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=layout == "direct",
+                           _in_place_1x1=gemm_1x1 and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS,
+                           _wino_raw=layout == "raw")
+    elif pw._in_place is not None and not pw._wino_raw and not gemm_1x1:
         raise ValueError("weight: weights kept in place (_in_place_1x1) serve only unpadded "
                          "1x1 convolutions")
 

@@ -30,7 +30,14 @@ enum {
      * packed bytes, pack() does nothing, conv() reads the contiguous
      * (K, Cg) weights through its `packed` pointer.  A one-shot call's pack
      * would touch every weight once for a single use */
-    CCONV_PACK_IN_PLACE_1X1 = 2
+    CCONV_PACK_IN_PLACE_1X1 = 2,
+    /* 3x3/5x5 weights kept raw for Winograd (SIMD kernels): no packed bytes,
+     * pack() does nothing, conv() reads the contiguous (K, Cg, r, r) weights
+     * through its `packed` pointer and transforms each chunk of output
+     * channels where it runs it; calls (or images) that Winograd does not
+     * take pack the direct layout for themselves.  A one-shot call on images
+     * with few tiles, where a whole transform would not pay */
+    CCONV_PACK_WINO_RAW = 4
 };
 
 /* Weight shape, independent of the input size: what packing depends on. */

@@ -16,6 +16,7 @@
  * wide.
  */
 #include "cconv.h"
+#include "scratch.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
 #include "winograd.h"
@@ -39,6 +40,9 @@ typedef struct {
     void (*pack)(const cconv_wshape *ws, const void *w, void *dst, int nthreads);
     int (*conv)(const cconv_conv_params *p, const void *x, const void *packed, const void *bias,
                 const void *res, void *y, int nthreads);
+    /* the same from raw weights (CCONV_PACK_WINO_RAW) */
+    int (*conv_raw)(const cconv_conv_params *p, const void *x, const void *w, const void *bias,
+                    const void *res, void *y, int nthreads);
 } wino_ops;
 
 static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
@@ -73,6 +77,18 @@ static int conv_f64(const cconv_conv_params *p, const void *x, const void *packe
 {
     return cconv_wino_conv_f64(p, (const double *)x, packed, (const double *)bias,
                                   (const double *)res, (double *)y, nthreads);
+}
+static int conv_raw_f32(const cconv_conv_params *p, const void *x, const void *w,
+                        const void *bias, const void *res, void *y, int nthreads)
+{
+    return cconv_wino_conv_raw_f32(p, (const float *)x, (const float *)w, (const float *)bias,
+                                   (const float *)res, (float *)y, nthreads);
+}
+static int conv_raw_f64(const cconv_conv_params *p, const void *x, const void *w,
+                        const void *bias, const void *res, void *y, int nthreads)
+{
+    return cconv_wino_conv_raw_f64(p, (const double *)x, (const double *)w, (const double *)bias,
+                                   (const double *)res, (double *)y, nthreads);
 }
 /* The same on AVX-512 with the GEMM steps and the input and output
  * transforms in zmm (winograd_avx512.c).  Code in zmm runs at a lower clock,
@@ -119,13 +135,15 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
  * 256 -> 256 x0.91, where 12x12 won x1.27-1.39), and with 4 (8x8, 7x7)
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                  cconv_wino_packed_size_f32, pack_f32, conv_f32};
+                                  cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                  cconv_wino_packed_size_f64, pack_f64, conv_f64};
+                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64};
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                     cconv_wino_packed_size_f32, pack_f32, conv512_f32};
+                                     cconv_wino_packed_size_f32, pack_f32, conv512_f32,
+                                     conv_raw_f32};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                     cconv_wino_packed_size_f64, pack_f64, conv512_f64};
+                                     cconv_wino_packed_size_f64, pack_f64, conv512_f64,
+                                     conv_raw_f64};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -140,6 +158,7 @@ static int has_wino(const wino_ops *wo, const cconv_wshape *ws)
 static int64_t sel_packed_size(const cconv_conv_kernels *direct, const wino_ops *wo,
                                const cconv_wshape *ws)
 {
+    if (ws->flags & CCONV_PACK_WINO_RAW) return 0;
     if (has_wino(wo, ws)) return wino_offset(direct, ws) + wo->size(ws);
     return direct->packed_size(ws);
 }
@@ -147,8 +166,25 @@ static int64_t sel_packed_size(const cconv_conv_kernels *direct, const wino_ops 
 static void sel_pack(const cconv_conv_kernels *direct, const wino_ops *wo, const cconv_wshape *ws,
                      const void *w, void *dst, int nthreads)
 {
+    if (ws->flags & CCONV_PACK_WINO_RAW) return;
     direct->pack(ws, w, dst, nthreads);
     if (has_wino(wo, ws)) wo->pack(ws, w, (char *)dst + wino_offset(direct, ws), nthreads);
+}
+
+/* raw weights (CCONV_PACK_WINO_RAW) where Winograd does not run: the direct
+ * layout packed for this call alone */
+static int sel_direct_raw(const cconv_conv_kernels *direct, const cconv_conv_params *p,
+                          const void *x, const void *w, const void *bias, const void *res,
+                          void *y, int nthreads)
+{
+    cconv_conv_params q = *p;
+    q.w.flags = (q.w.flags & ~CCONV_PACK_WINO_RAW) | CCONV_PACK_DIRECT_ONLY;
+    void *buf = cconv_scratch_alloc((size_t)direct->packed_size(&q.w));
+    if (!buf) return CCONV_ENOMEM;
+    direct->pack(&q.w, w, buf, nthreads);
+    const int rc = direct->conv(&q, x, buf, bias, res, y, nthreads);
+    cconv_scratch_free(buf);
+    return rc;
 }
 
 /* The algorithm is chosen per image, so an image's result never depends on
@@ -157,9 +193,11 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
+    const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
-        return direct->conv(p, x, packed, bias, res, y, nthreads);
-    const void *wpk = (const char *)packed + wino_offset(direct, &p->w);
+        return raw ? sel_direct_raw(direct, p, x, packed, bias, res, y, nthreads)
+                   : direct->conv(p, x, packed, bias, res, y, nthreads);
+    const void *wpk = raw ? packed : (const char *)packed + wino_offset(direct, &p->w);
     /* runs of images, all finite (Winograd) or not (direct: NaN/Inf stay
      * exact); each image is scanned once, a whole finite batch is one run */
     const size_t es = dt_bytes(wo->dt);
@@ -173,8 +211,12 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
         const void *xq = (const char *)x + (size_t)(n0 * p->x_sn) * es;
         const void *rq = res ? (const char *)res + (size_t)(n0 * p->r_sn) * es : NULL;
         void *yq = (char *)y + (size_t)(n0 * p->y_sn) * es;
-        rc = fin ? wo->conv(&q, xq, wpk, bias, rq, yq, nthreads)
-                 : direct->conv(&q, xq, packed, bias, rq, yq, nthreads);
+        if (raw)
+            rc = fin ? wo->conv_raw(&q, xq, wpk, bias, rq, yq, nthreads)
+                     : sel_direct_raw(direct, &q, xq, packed, bias, rq, yq, nthreads);
+        else
+            rc = fin ? wo->conv(&q, xq, wpk, bias, rq, yq, nthreads)
+                     : direct->conv(&q, xq, packed, bias, rq, yq, nthreads);
         n0 = n1;
         fin = next;
     }

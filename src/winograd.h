@@ -41,11 +41,21 @@ int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles);
 int cconv_wino_conv_f32(const cconv_conv_params *p, const float *x, const void *packed,
                            const float *bias, const float *residual, float *y, int nthreads);
 
+/* the same from the raw weights w (contiguous (K, C, 1, r, r)): each task
+ * transforms the chunk of output channels it runs (no packed weights; the
+ * results are bitwise those of cconv_wino_conv_f32).  For images with few
+ * tiles, where the whole transform would not pay: a tile block transforms
+ * its chunks again.  CCONV_EINVAL unless the weight shape has a transform */
+int cconv_wino_conv_raw_f32(const cconv_conv_params *p, const float *x, const float *w,
+                            const float *bias, const float *residual, float *y, int nthreads);
+
 /* the same for float64 (weights transformed in double, stored unrounded) */
 int64_t cconv_wino_packed_size_f64(const cconv_wshape *ws);
 void cconv_wino_pack_f64(const cconv_wshape *ws, const double *w, void *dst, int nthreads);
 int cconv_wino_conv_f64(const cconv_conv_params *p, const double *x, const void *packed,
                            const double *bias, const double *residual, double *y, int nthreads);
+int cconv_wino_conv_raw_f64(const cconv_conv_params *p, const double *x, const double *w,
+                            const double *bias, const double *residual, double *y, int nthreads);
 
 /* A GEMM kernel of a wider ISA for two whole V panels (32 float32 / 16 float64
  * tiles): m[i][t] = sum_c u[c][i] v(t)[c] for the 6 output channels i of one

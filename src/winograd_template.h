@@ -20,6 +20,18 @@
  * undefines its parameters at its end.
  */
 #define WP (2 * WL)   /* tiles per V panel */
+/* raw weights (cconv_wino_conv_raw): 6-channel blocks per output-channel
+ * chunk, each chunk transformed by the task that runs it, at most
+ * WINO_RAW_KBC of them and WINO_RAW_BYTES of transformed weights (L2).
+ * One-shot 3x3 at 14x14, Zen 3, against 4 blocks: 512 -> 512 (1 block)
+ * x0.99-1.09, 256 -> 256 (2) x1.02-1.05, 128 -> 128 (4); 11 blocks
+ * x0.73 on 512 -> 512 */
+#ifndef WINO_RAW_KBC
+#define WINO_RAW_KBC 4
+#endif
+#ifndef WINO_RAW_BYTES
+#define WINO_RAW_BYTES (512 * 1024)
+#endif
 #define W_SIDE 1      /* group flags: see gfl in wino_conv */
 #define W_FULL 2
 
@@ -80,7 +92,8 @@ W_AINLINE void WN(wino_u4)(const int R, const WT *const g[4], WT *d, int64_t es,
 #undef W_GK
 }
 
-/* output-channel block kb (KR = 6 channels), every input channel: channels
+/* output-channel block kb (KR = 6 channels) into ub, element e at ub + e*es,
+ * every input channel: channels
  * 0-3 of the block one input channel at a time, channels 4-5 two input
  * channels at a time (lanes 4, 5 of c and of c + 1), so no lane computes a
  * zero: 1.5 vectors of transform work per input channel, not 2 (128 x 96
@@ -91,14 +104,10 @@ W_AINLINE void WN(wino_u4)(const int R, const WT *const g[4], WT *d, int64_t es,
  * apart, which share a few L1 sets when es is a multiple of a large power
  * of two (256 x 256: 2 sets) */
 #define W_CB 16   /* input channels per stage (even: a pair never straddles two) */
-static void WN(wino_pack_block)(void *vctx, int64_t kb)
+static void WN(wino_pack_one)(const cconv_wshape *ws, const WT *w, int64_t kb, WT *ub, int64_t es)
 {
-    const WN(wino_pack_ctx) *cx = (const WN(wino_pack_ctx) *)vctx;
-    const WT *w = cx->w;
-    WT *u = cx->u;
-    const int64_t K = cx->ws->K, C = cx->ws->Cg, nkb = w_cdiv(K, KR);
-    const int64_t es = nkb * C * KR;   /* from one transform element to the next */
-    const int R = (int)cx->ws->ks[1], RR = R * R;
+    const int64_t K = ws->K, C = ws->Cg;
+    const int R = (int)ws->ks[1], RR = R * R;
     static const WT zero25[25] = {0};
     const WT *f[KR];                   /* filter kb*KR + l at input channel 0, or zeros */
     int64_t fs[KR];
@@ -109,7 +118,6 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
     }
     WT st[NE * W_CB * KR];             /* [e][c - c0][KR] */
     const int64_t ses = W_CB * KR;
-    WT *ub = u + kb * C * KR;
     for (int64_t c0 = 0; c0 < C; c0 += W_CB) {
         const int64_t cn = C - c0 < W_CB ? C - c0 : W_CB;
         for (int64_t c = c0; c < c0 + cn; c++) {
@@ -140,6 +148,14 @@ static void WN(wino_pack_block)(void *vctx, int64_t kb)
     }
 }
 #undef W_CB
+
+/* block kb of the packed weights: at u + kb*C*KR, elements nkb*C*KR apart */
+static void WN(wino_pack_block)(void *vctx, int64_t kb)
+{
+    const WN(wino_pack_ctx) *cx = (const WN(wino_pack_ctx) *)vctx;
+    const int64_t C = cx->ws->Cg, nkb = w_cdiv(cx->ws->K, KR);
+    WN(wino_pack_one)(cx->ws, cx->w, kb, cx->u + kb * C * KR, nkb * C * KR);
+}
 
 void WN(cconv_wino_pack)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads)
 {
@@ -203,7 +219,7 @@ static void WN(w_mk_half)(const WT *u, const WT *v, int64_t C, WT *m, int64_t ms
  * block wide) ran x0.81, the AVX2 steps at the wide code's lower clock */
 static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
                          const WT *bias, const WT *res, WT *y, int nthreads,
-                         const WN(cconv_wino_wide) *wk)
+                         const WN(cconv_wino_wide) *wk, const WT *wraw)
 {
     const int64_t N = p->N, C = p->C, K = p->w.K;
     const int64_t H = p->in[1], W = p->in[2], Ho = p->out[1], Wo = p->out[2];
@@ -224,6 +240,8 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
      * (one float32 AVX2 vector, two float64 ones); tiles a transform call */
     const int64_t tvl = wk ? WP : 8, tvx = wk ? WP : WL;
     if (nbp > T) nbp = w_cdiv(T, tvl) * tvl;
+    if (wraw) kbc = w_max(1, w_min(WINO_RAW_KBC, WINO_RAW_BYTES / (NE * KR * w_max(C, 1)
+                                                             * (int64_t)sizeof(WT))));
     if (kbc > nkb) kbc = nkb;
     int64_t nblk = w_cdiv(T, nbp), nkc = w_cdiv(nkb, kbc);
     const double work = (double)N * T * NE * C * K;
@@ -234,7 +252,8 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
         int64_t share = 0;
         const int64_t ideal = w_cdiv(w_split(N, T, nkb, nbp, kbc, tvl, nt, NULL), nt);
         if (w_split(N, T, nkb, nbp, kbc, tvl, nt, &share) * 100 <= ideal * 108) break;
-        if (nbp > 16) nbp = w_max(16, (nbp / 2 + tvl - 1) / tvl * tvl);
+        /* raw weights: a block transforms its chunks again, so blocks stay whole */
+        if (nbp > 16 && !wraw) nbp = w_max(16, (nbp / 2 + tvl - 1) / tvl * tvl);
         else if (kbc > 2) kbc = w_cdiv(kbc, 2);
         else break;
     }
@@ -276,10 +295,12 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
          * row, as w_itrans2 reads them), W_FULL (all whole; for 2x2 tiles
          * side by side too, as w_otrans2 stores them) */
         unsigned char *gfl = (unsigned char *)cconv_scratch_alloc((size_t)(nbpp / tvx + 1));
-        if (!V || !M || !band || !tiles || !src || !seg || !gfl) {
+        /* raw weights: the chunk's transformed weights, [e][kb - kb0][C][KR] */
+        WT *Uc = wraw ? (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * KL * C)) : NULL;
+        if (!V || !M || !band || !tiles || !src || !seg || !gfl || (wraw && !Uc)) {
             failed = 1;
         } else {
-            int64_t cached = -1, pre = 0;
+            int64_t cached = -1, pre = 0, ucached = -1;
             for (int64_t task = 0; task < tasks; task++) {
                 const int64_t kc = task % nkc, blk = (task / nkc) % nblk, n = task / (nkc * nblk);
                 const int64_t j0 = blk * nbp, nb = w_min(nbp, T - j0), nbw = w_cdiv(nb, tvx) * tvx;
@@ -372,18 +393,25 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                                             W_ZERO());
                     cached = key;
                 }
+                if (wraw && kc != ucached) {
+                    for (int64_t kb = 0; kb < nkl; kb++)
+                        WN(wino_pack_one)(&p->w, wraw, kb0 + kb, Uc + kb * C * KR, nkl * C * KR);
+                    ucached = kc;
+                }
                 /* 36 GEMMs for this chunk of output channels */
                 for (int64_t e = 0; e < NE; e++) {
                     const WT *Ve = V + e * ves;
+                    /* element e of the chunk's first block; blocks C*KR apart */
+                    const WT *Ue = wraw ? Uc + e * nkl * C * KR : U + (e * nkb + kb0) * C * KR;
                     if (wk && nbpp == WP) {   /* one panel: two blocks a call */
                         for (int64_t kb = 0; kb < nkl; kb += 2)
-                            wk->mk12(U + ((e * nkb + kb0 + kb) * C) * KR, C * KR, kb + 1 < nkl, Ve,
+                            wk->mk12(Ue + kb * C * KR, C * KR, kb + 1 < nkl, Ve,
                                      C, M + (e * KL + kb * KR) * nbpp, nbpp);
                         continue;
                     }
                     if (wk) {   /* panel pairs: two blocks a call, an odd last one alone */
                         for (int64_t kb = 0; kb < nkl; kb += 2) {
-                            const WT *u = U + ((e * nkb + kb0 + kb) * C) * KR;
+                            const WT *u = Ue + kb * C * KR;
                             WT *m = M + (e * KL + kb * KR) * nbpp;
                             for (int64_t tv = 0; tv < nbw; tv += 2 * WP) {
                                 if (kb + 1 < nkl)
@@ -395,7 +423,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         continue;
                     }
                     for (int64_t kb = 0; kb < nkl; kb++) {
-                        const WT *u = U + ((e * nkb + kb0 + kb) * C) * KR;
+                        const WT *u = Ue + kb * C * KR;
                         WT *m = M + (e * KL + kb * KR) * nbpp;
                         int64_t tv = 0;
                         for (; tv + WP <= nbw; tv += WP)
@@ -426,6 +454,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                 }
             }
         }
+        cconv_scratch_free(Uc);
         cconv_scratch_free(gfl);
         cconv_scratch_free(seg);
         cconv_scratch_free((void *)src);
@@ -441,14 +470,21 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
 int WN(cconv_wino_conv)(const cconv_conv_params *p, const WT *x, const void *packed,
                            const WT *bias, const WT *res, WT *y, int nthreads)
 {
-    return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, NULL);
+    return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, NULL, NULL);
+}
+
+int WN(cconv_wino_conv_raw)(const cconv_conv_params *p, const WT *x, const WT *w,
+                            const WT *bias, const WT *res, WT *y, int nthreads)
+{
+    if (!w_shape_ok(&p->w)) return CCONV_EINVAL;
+    return WN(wino_conv)(p, x, NULL, bias, res, y, nthreads, NULL, w);
 }
 
 int WN(cconv_wino_conv_wide)(const cconv_conv_params *p, const WT *x, const void *packed,
                                 const WT *bias, const WT *res, WT *y, int nthreads,
                                 const WN(cconv_wino_wide) *wk)
 {
-    return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, wk);
+    return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, wk, NULL);
 }
 
 #undef WP

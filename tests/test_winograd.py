@@ -278,6 +278,77 @@ def test_oneshot_small_problems_pack_direct_only(monkeypatch):
     np.testing.assert_array_equal(y_oneshot, y_direct)
 
 
+@pytest.mark.parametrize("C, K, hw, nt", [(256, 256, 14, 1), (64, 40, 14, 2), (32, 16, 13, 3),
+                                         (17, 133, 16, 2)])
+def test_oneshot_raw_weights_match_packed(C, K, hw, nt):
+    """A one-shot call on an image of 16-32 tiles runs Winograd from the raw
+    weights, each chunk of output channels transformed where it runs: bit
+    for bit the packed Winograd result (fused bias, residual, ReLU; K not a
+    multiple of the 6-channel blocks; partial tiles), within the bound."""
+    rng = np.random.default_rng(21)
+    x, w, b, r, ref, absref = _case(rng, 1, C, hw, hw, K, 1, residual=True, relu=True)
+    pw = cconv._core.PackedWeights(w, _wino_raw=True)
+    assert pw.nbytes == 0
+    kw = dict(padding=1, residual=r, activation="relu", num_threads=nt)
+    y_packed = cconv.conv2d(x, cconv.pack_weights(w), b, **kw)
+    for weight in (w, pw):
+        y = cconv.conv2d(x, weight, b, **kw)
+        np.testing.assert_array_equal(y, y_packed)
+    assert_close(y, ref, absref, 9 * C)
+    y_direct = cconv.conv2d(x, cconv._core.PackedWeights(w, _direct_only=True), b, **kw)
+    assert not np.array_equal(y, y_direct)   # it is the Winograd path
+
+
+@pytest.mark.parametrize("mode", ["0", "nan"])
+def test_oneshot_raw_weights_direct_fallback(monkeypatch, mode):
+    """Raw weights where Winograd does not run (switched off, or an image
+    with a NaN) pack the direct layout for the call: the direct kernel's
+    result, bit for bit; the finite image of the batch keeps Winograd."""
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((2, 32, 14, 14)).astype(np.float32)
+    w = (rng.standard_normal((48, 32, 3, 3)) / 17).astype(np.float32)
+    pw = cconv._core.PackedWeights(w, _wino_raw=True)
+    direct = cconv._core.PackedWeights(w, _direct_only=True)
+    if mode == "0":
+        monkeypatch.setenv("CCONV_WINOGRAD", "0")
+        np.testing.assert_array_equal(cconv.conv2d(x, pw, padding=1),
+                                      cconv.conv2d(x, direct, padding=1))
+        return
+    x[1, 5, 3, 3] = np.nan
+    y = cconv.conv2d(x, pw, padding=1)
+    np.testing.assert_array_equal(y[1], cconv.conv2d(x[1:], direct, padding=1)[0])
+    np.testing.assert_array_equal(y[0], cconv.conv2d(x[:1], cconv.pack_weights(w), padding=1)[0])
+    assert np.isnan(y[1, :, 2:5, 2:5]).all() and np.isfinite(y[0]).all()
+
+
+@pytest.mark.parametrize("N, hw, dtype_, layout", [
+    (1, 14, np.float32, "raw"), (2, 14, np.float32, "raw"), (1, 20, np.float32, "raw"),
+    (3, 14, np.float32, "packed"), (1, 28, np.float32, "packed"),
+    (1, 12, np.float32, "direct"), (1, 24, np.float32, "direct"), (4, 7, np.float32, "direct"),
+    (1, 14, np.float64, "raw"), (2, 14, np.float64, "direct"), (1, 20, np.float64, "direct")])
+def test_oneshot_raw_weights_rule(N, hw, dtype_, layout):
+    """Which one-shot 3x3 calls transform raw weights where they run: 16 to 32
+    tiles (float64: 16), all images together within one tile block (3 images
+    of 16 tiles would transform the weights three times; 36 tiles, 24x24,
+    would span two blocks); from 48 tiles the whole transform is packed, and
+    below 16 an image the direct kernel runs.  The result: Winograd's bits or
+    the direct kernel's."""
+    assert cconv._core._ONESHOT_WINO_RAW_MIN_TILES == 16
+    assert cconv._core._WINO_BLOCK_TILES == 32
+    got = cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (1, 1), (1, 1))
+    assert got == layout
+    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 2, (1, 1), (1, 1)) == "direct"
+    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (2, 2), (1, 1)) == "direct"
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((N, 64, hw, hw)).astype(dtype_)
+    w = (rng.standard_normal((64, 64, 3, 3)) / 24).astype(dtype_)
+    y = cconv.conv2d(x, w, padding=1)
+    y_direct = cconv.conv2d(x, cconv._core.PackedWeights(w, _direct_only=True), padding=1)
+    assert np.array_equal(y, y_direct) == (layout == "direct")
+    if layout == "raw":
+        np.testing.assert_array_equal(y, cconv.conv2d(x, cconv.pack_weights(w), padding=1))
+
+
 def test_algorithm_chosen_per_image(force, dtype):
     """A NaN in one image sends that image to the direct path only: the other
     images give bit for bit what they give alone."""
