@@ -952,9 +952,19 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                         sl[ns] = nv;
                         for (int64_t c = 0; c < Cg; c++) {
                             const T *bc = band + c * KT * cs;
+                            T *dc = pn + c * taps * NR1;
+                            if (ns == 1 && nv == NR1) {
+                                /* a whole tile within one row: whole vectors */
+                                for (int64_t t = 0; t < taps; t++) {
+                                    const T *src = bc + off[t] + sq[0];
+                                    for (int v = 0; v < A2_NV1; v++)
+                                        VSTOREU(dc + t * NR1 + v * VL, VLOADU(src + v * VL));
+                                }
+                                continue;
+                            }
                             for (int64_t t = 0; t < taps; t++) {
                                 const T *src = bc + off[t];
-                                T *dst = pn + (c * taps + t) * NR1;
+                                T *dst = dc + t * NR1;
                                 for (int64_t sg = 0; sg < ns; sg++)
                                     for (int64_t e = sl[sg]; e < sl[sg + 1]; e += VL)
                                         VSTOREU(dst + e, VLOADU(src + sq[sg] + (e - sl[sg])));
@@ -968,9 +978,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             e1.r = res ? res + rbase + k * p->r_sk + pp : NULL;
                             e1.bias = bias ? bias + k : NULL;
 #if A2_KYPF > 0
-                            if (kb + A2_KYPF < kb1) {
-                                NM(a2_ypf)(e1.y, p->y_sk, Kg, k0, kb + A2_KYPF);
-                            }
+                            if (kb + A2_KYPF < kb1) NM(a2_ypf)(e1.y, p->y_sk, Kg, k0, kb + A2_KYPF);
 #endif
                             NM(a2_mk1x1t)[0][a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn,
                                                                   ct, NR1, NULL, NULL, &e1);
