@@ -950,24 +950,38 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             l += a2_min(nv - l, Wo - j);
                         }
                         sl[ns] = nv;
+                        /* the tile's vector moves, segment by segment (a
+                         * segment's overrun is overwritten by the next) */
+                        int64_t mvd[NR1 + A2_NV1], mvs[NR1 + A2_NV1];
+                        int nmv = 0;
+                        for (int64_t sg = 0; sg < ns; sg++)
+                            for (int64_t e = sl[sg]; e < sl[sg + 1]; e += VL, nmv++) {
+                                mvd[nmv] = e;
+                                mvs[nmv] = sq[sg] + (e - sl[sg]);
+                            }
+                        const int64_t d0 = nmv > 0 ? mvd[0] : 0, s0 = nmv > 0 ? mvs[0] : 0;
+                        const int64_t d1 = nmv > 1 ? mvd[1] : 0, s1 = nmv > 1 ? mvs[1] : 0;
+                        const int64_t d2 = nmv > 2 ? mvd[2] : 0, s2 = nmv > 2 ? mvs[2] : 0;
                         for (int64_t c = 0; c < Cg; c++) {
                             const T *bc = band + c * KT * cs;
                             T *dc = pn + c * taps * NR1;
-                            if (ns == 1 && nv == NR1) {
-                                /* a whole tile within one row: whole vectors */
+                            /* up to three moves a row (an AVX2 tile in one row or
+                             * across two) with their offsets in registers */
+                            if (nmv <= 3) {
                                 for (int64_t t = 0; t < taps; t++) {
-                                    const T *src = bc + off[t] + sq[0];
-                                    for (int v = 0; v < A2_NV1; v++)
-                                        VSTOREU(dc + t * NR1 + v * VL, VLOADU(src + v * VL));
+                                    const T *src = bc + off[t];
+                                    T *dst = dc + t * NR1;
+                                    VSTOREU(dst + d0, VLOADU(src + s0));
+                                    if (nmv > 1) VSTOREU(dst + d1, VLOADU(src + s1));
+                                    if (nmv > 2) VSTOREU(dst + d2, VLOADU(src + s2));
                                 }
                                 continue;
                             }
                             for (int64_t t = 0; t < taps; t++) {
                                 const T *src = bc + off[t];
                                 T *dst = dc + t * NR1;
-                                for (int64_t sg = 0; sg < ns; sg++)
-                                    for (int64_t e = sl[sg]; e < sl[sg + 1]; e += VL)
-                                        VSTOREU(dst + e, VLOADU(src + sq[sg] + (e - sl[sg])));
+                                for (int m = 0; m < nmv; m++)
+                                    VSTOREU(dst + mvd[m], VLOADU(src + mvs[m]));
                             }
                         }
                         e1.nv = nv;
