@@ -540,7 +540,6 @@ cdef class PackedWeights:
     cdef void *buf
     cdef const void *data      # what the kernels read: buf, or the weights in place
     cdef object _in_place      # the contiguous weights `data` points into, or None
-    cdef bint _wino_raw        # _in_place holds raw weights for Winograd (CCONV_PACK_WINO_RAW)
     cdef cconv_wshape ws
     cdef const cconv_conv_kernels *kern
     cdef readonly tuple shape
@@ -606,7 +605,6 @@ cdef class PackedWeights:
                 and ks in ((1, 3, 3), (1, 5, 5)) and isa_code != CCONV_ISA_PORTABLE):
             self.ws.flags |= CCONV_PACK_WINO_RAW
             self._in_place = w
-            self._wino_raw = True
         self.shape = tuple(w.shape)
         self.dtype = w.dtype
         self.groups = g
@@ -826,7 +824,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=layout == "direct",
                            _in_place_1x1=gemm_1x1 and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS,
                            _wino_raw=layout == "raw")
-    elif pw._in_place is not None and not pw._wino_raw and not gemm_1x1:
+    elif (pw.ws.flags & CCONV_PACK_IN_PLACE_1X1) and not gemm_1x1:
         raise ValueError("weight: weights kept in place (_in_place_1x1) serve only unpadded "
                          "1x1 convolutions")
 

@@ -171,12 +171,13 @@ static void sel_pack(const cconv_conv_kernels *direct, const wino_ops *wo, const
     if (has_wino(wo, ws)) wo->pack(ws, w, (char *)dst + wino_offset(direct, ws), nthreads);
 }
 
-/* raw weights (CCONV_PACK_WINO_RAW) where Winograd does not run: the direct
- * layout packed for this call alone */
-static int sel_direct_raw(const cconv_conv_kernels *direct, const cconv_conv_params *p,
-                          const void *x, const void *w, const void *bias, const void *res,
-                          void *y, int nthreads)
+/* the direct kernel on packed weights or, for raw weights
+ * (CCONV_PACK_WINO_RAW), on the direct layout packed for this call alone */
+static int sel_direct(const cconv_conv_kernels *direct, const cconv_conv_params *p,
+                      const void *x, const void *w, const void *bias, const void *res, void *y,
+                      int nthreads)
 {
+    if (!(p->w.flags & CCONV_PACK_WINO_RAW)) return direct->conv(p, x, w, bias, res, y, nthreads);
     cconv_conv_params q = *p;
     q.w.flags = (q.w.flags & ~CCONV_PACK_WINO_RAW) | CCONV_PACK_DIRECT_ONLY;
     void *buf = cconv_scratch_alloc((size_t)direct->packed_size(&q.w));
@@ -195,8 +196,7 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
 {
     const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
-        return raw ? sel_direct_raw(direct, p, x, packed, bias, res, y, nthreads)
-                   : direct->conv(p, x, packed, bias, res, y, nthreads);
+        return sel_direct(direct, p, x, packed, bias, res, y, nthreads);
     const void *wpk = raw ? packed : (const char *)packed + wino_offset(direct, &p->w);
     /* runs of images, all finite (Winograd) or not (direct: NaN/Inf stay
      * exact); each image is scanned once, a whole finite batch is one run */
@@ -211,12 +211,11 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
         const void *xq = (const char *)x + (size_t)(n0 * p->x_sn) * es;
         const void *rq = res ? (const char *)res + (size_t)(n0 * p->r_sn) * es : NULL;
         void *yq = (char *)y + (size_t)(n0 * p->y_sn) * es;
-        if (raw)
-            rc = fin ? wo->conv_raw(&q, xq, wpk, bias, rq, yq, nthreads)
-                     : sel_direct_raw(direct, &q, xq, packed, bias, rq, yq, nthreads);
+        if (!fin)
+            rc = sel_direct(direct, &q, xq, packed, bias, rq, yq, nthreads);
         else
-            rc = fin ? wo->conv(&q, xq, wpk, bias, rq, yq, nthreads)
-                     : direct->conv(&q, xq, packed, bias, rq, yq, nthreads);
+            rc = raw ? wo->conv_raw(&q, xq, wpk, bias, rq, yq, nthreads)
+                     : wo->conv(&q, xq, wpk, bias, rq, yq, nthreads);
         n0 = n1;
         fin = next;
     }

@@ -705,8 +705,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
  * VEVENS (two vectors in, the even lanes out), the last partial vector
  * stored under a mask or, where the including file defines VMZERO(m, v)
  * (v with the lanes outside m zero), whole with zeros past jhi: dr must
- * have room for VL - 1 values past jhi, where zeros do no harm.  VEVENS reads 2*VL values, one past the last even
- * one: only while that stays below lim (the end of the input plane). */
+ * have room for VL - 1 values past jhi, where zeros do no harm.  VEVENS
+ * reads 2*VL values, one past the last even one: only while that stays
+ * below lim (the end of the input plane). */
 static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw, const T *lim)
 {
     int64_t j = jlo;
@@ -935,30 +936,26 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                 const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
                 if (panel) {
                     /* tiles of NR1 consecutive output pixels; a tile's
-                     * panel row (c, tap) is copied from the band row by
-                     * row segment (a segment's overrun is overwritten by
-                     * the next segment or row), then every oc block runs
+                     * panel row (c, tap) is copied from the band row
+                     * segment by row segment, then every oc block runs
                      * the 1x1 tile over the panel in L1 */
                     const int64_t npx = rbn * Wo, ct = Cg * taps;
                     for (int64_t pp = 0; pp < npx; pp += NR1) {
                         const int64_t nv = a2_min(NR1, npx - pp);
-                        int64_t sl[NR1 + 1], sq[NR1 + 1], ns = 0;
-                        for (int64_t l = 0; l < nv; ns++) {
-                            const int64_t i = (pp + l) / Wo, j = (pp + l) - i * Wo;
-                            sl[ns] = l;
-                            sq[ns] = i * Wq + j;
-                            l += a2_min(nv - l, Wo - j);
-                        }
-                        sl[ns] = nv;
-                        /* the tile's vector moves, segment by segment (a
-                         * segment's overrun is overwritten by the next) */
+                        /* the tile's vector moves (panel, band offsets), row
+                         * segment by row segment (a segment's overrun is
+                         * overwritten by the next) */
                         int64_t mvd[NR1 + A2_NV1], mvs[NR1 + A2_NV1];
                         int nmv = 0;
-                        for (int64_t sg = 0; sg < ns; sg++)
-                            for (int64_t e = sl[sg]; e < sl[sg + 1]; e += VL, nmv++) {
-                                mvd[nmv] = e;
-                                mvs[nmv] = sq[sg] + (e - sl[sg]);
+                        for (int64_t l = 0; l < nv;) {
+                            const int64_t i = (pp + l) / Wo, j = (pp + l) - i * Wo;
+                            const int64_t len = a2_min(nv - l, Wo - j);
+                            for (int64_t e = 0; e < len; e += VL, nmv++) {
+                                mvd[nmv] = l + e;
+                                mvs[nmv] = i * Wq + j + e;
                             }
+                            l += len;
+                        }
                         const int64_t d0 = nmv > 0 ? mvd[0] : 0, s0 = nmv > 0 ? mvs[0] : 0;
                         const int64_t d1 = nmv > 1 ? mvd[1] : 0, s1 = nmv > 1 ? mvs[1] : 0;
                         const int64_t d2 = nmv > 2 ? mvd[2] : 0, s2 = nmv > 2 ? mvs[2] : 0;
