@@ -74,6 +74,12 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #ifndef A2_KYPF
 #define A2_KYPF 0
 #endif
+/* KxK panel path on an image's channels (Cg <= 4): a tile within one
+ * output row reads its steps from the band in place, no panel copy, up to
+ * this many steps (Cg * taps; 0: never; conv_avx2.c sets its own) */
+#ifndef A2_PANEL_INROW_CT
+#define A2_PANEL_INROW_CT 0
+#endif
 static int NM(a2_panel_use)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2], Kg = ws->K / ws->groups;
@@ -333,8 +339,9 @@ typedef struct {
     int relu;
 } NM(a2_e1_t);
 
-AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const T *a, const T *b, int64_t nc,
-                          int64_t bcs, const T *ain, T *aout, const NM(a2_e1_t) *e)
+AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const T *a, const T *b,
+                          int64_t nc, int64_t bcs, const int64_t *bo, const T *ain, T *aout,
+                          const NM(a2_e1_t) *e)
 {
     /* the sums live in named variables, not an array: with an array GCC
      * kept the AVX2 (16-register) tile in memory, a store per FMA */
@@ -358,10 +365,11 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const T *a,
             for (int j = 0; j < NV; j++)
                 _mm_prefetch((const char *)(b + A2_MK1_PF * bcs + j * VL), _MM_HINT_T0);
 #endif
-        const V x0 = VLOADU(b);
-        const V x1 = NV > 1 ? VLOADU(b + VL) : x0;
-        const V x2 = NV > 2 ? VLOADU(b + 2 * VL) : x0;
-        const V x3 = NV > 3 ? VLOADU(b + 3 * VL) : x0;
+        const T *bp = OFS ? b + bo[c] : b;
+        const V x0 = VLOADU(bp);
+        const V x1 = NV > 1 ? VLOADU(bp + VL) : x0;
+        const V x2 = NV > 2 ? VLOADU(bp + 2 * VL) : x0;
+        const V x3 = NV > 3 ? VLOADU(bp + 3 * VL) : x0;
 #define A2_ROW(i)                                              \
         if (MR > i) {                                          \
             const V w_ = VBCAST(a + i * ars);                  \
@@ -373,7 +381,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const T *a,
         A2_ROW(0) A2_ROW(1) A2_ROW(2) A2_ROW(3) A2_ROW(4) A2_ROW(5)
 #undef A2_ROW
         a += acs;
-        b += bcs;
+        if (!OFS) b += bcs;
     }
     if (!aout && e->nv == NV * VL) {
         /* a whole tile: the fused epilogue straight from the registers.
@@ -438,7 +446,7 @@ typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T 
     static void NM(a2_mk1x1_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,          \
                                                  int64_t bcs, const T *ain, T *aout,           \
                                                  const NM(a2_e1_t) *e)                         \
-    { NM(a2_mk1x1)(mr, nv, inp, a, b, nc, bcs, ain, aout, e); }
+    { NM(a2_mk1x1)(mr, nv, inp, 0, a, b, nc, bcs, NULL, ain, aout, e); }
 #define A2_MK1ROW(inp, nv)                                                                       \
     A2_MK1DEF(inp, nv, 1) A2_MK1DEF(inp, nv, 2) A2_MK1DEF(inp, nv, 3) A2_MK1DEF(inp, nv, 4)     \
     A2_MK1DEF(inp, nv, 5) A2_MK1DEF(inp, nv, 6)
@@ -462,6 +470,23 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[2][A2_NV1 + 1][OCB + 1] = {
 #undef A2_MK1DEF
 #undef A2_MK1ROW
 #undef A2_MK1ENT
+
+/* the same tile reading step c's pixels at b + bo[c] (the KxK panel path's
+ * tiles within one output row, straight from the prepared band) */
+typedef void (*NM(a2_mk1o_fn))(const T *, const T *, int64_t, const int64_t *, const NM(a2_e1_t) *);
+#define A2_MK1ODEF(nv, mr)                                                                   \
+    static void NM(a2_mk1o_##nv##_##mr)(const T *a, const T *b, int64_t nc, const int64_t *bo, \
+                                        const NM(a2_e1_t) *e)                                 \
+    { NM(a2_mk1x1)(mr, nv, 0, 1, a, b, nc, 0, bo, NULL, NULL, e); }
+#define A2_MK1OROW(nv) A2_MK1ODEF(nv, 1) A2_MK1ODEF(nv, 2) A2_MK1ODEF(nv, 3) A2_MK1ODEF(nv, 4) \
+    A2_MK1ODEF(nv, 5) A2_MK1ODEF(nv, 6)
+#define A2_MK1OENT(nv) {NULL, NM(a2_mk1o_##nv##_1), NM(a2_mk1o_##nv##_2), NM(a2_mk1o_##nv##_3), \
+                        NM(a2_mk1o_##nv##_4), NM(a2_mk1o_##nv##_5), NM(a2_mk1o_##nv##_6)}
+A2_MK1OROW(1) A2_MK1OROW(2)
+static const NM(a2_mk1o_fn) NM(a2_mk1ot)[3][OCB + 1] = {{NULL}, A2_MK1OENT(1), A2_MK1OENT(2)};
+#undef A2_MK1ODEF
+#undef A2_MK1OROW
+#undef A2_MK1OENT
 
 /* d[c][0..NR1) = the nv pixels at s + c*sc (c < nc), zeros past nv: one
  * tile's panel.  A partial tile moves by masked vectors (masked-off lanes
@@ -750,7 +775,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     const int64_t U = 64 / (int64_t)sizeof(T);
 
     /* stride phases used by the taps: row phase of r is (r*dh) % sh */
-    int64_t *meta = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * KR + 2 * KS + taps));
+    const int inrow_ok = panel && Cg <= 4 && Cg * taps <= A2_PANEL_INROW_CT;
+    int64_t *meta = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * KR + 2 * KS + taps
+                                                                 + (inrow_ok ? Cg * taps : 0)));
     if (!meta) return CCONV_ENOMEM;
     int64_t *rpv = meta, *rpi = meta + KR, *cpv = meta + 2 * KR, *cpi = meta + 2 * KR + KS;
     int64_t *off = meta + 2 * KR + 2 * KS;
@@ -837,6 +864,10 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
             for (int64_t s = 0; s < KS; s++)
                 off[(t * KR + r) * KS + s] = t * cs + (rpi[r] * ncp + cpi[s]) * reg
                                              + ((r * dh) / sh) * Wq + (s * dw) / sw;
+    /* step (c, tap) of a tile read in place: at c*KT*cs + off[tap] */
+    int64_t *bofs = off + taps;
+    for (int64_t c = 0; c < (inrow_ok ? Cg : 0); c++)
+        for (int64_t t = 0; t < taps; t++) bofs[c * taps + t] = c * KT * cs + off[t];
     const int64_t tasks = p->N * Do * G * nbands * nkc;
     int failed = 0;
 
@@ -938,7 +969,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                     /* tiles of NR1 consecutive output pixels; a tile's
                      * panel row (c, tap) is copied from the band row
                      * segment by row segment, then every oc block runs
-                     * the 1x1 tile over the panel in L1 */
+                     * the 1x1 tile over the panel in L1.  On an image's
+                     * channels a tile within one output row skips the copy
+                     * and reads the band in place (same sums, same order) */
                     const int64_t npx = rbn * Wo, ct = Cg * taps;
                     for (int64_t pp = 0; pp < npx; pp += NR1) {
                         const int64_t nv = a2_min(NR1, npx - pp);
@@ -959,7 +992,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                         const int64_t d0 = nmv > 0 ? mvd[0] : 0, s0 = nmv > 0 ? mvs[0] : 0;
                         const int64_t d1 = nmv > 1 ? mvd[1] : 0, s1 = nmv > 1 ? mvs[1] : 0;
                         const int64_t d2 = nmv > 2 ? mvd[2] : 0, s2 = nmv > 2 ? mvs[2] : 0;
-                        for (int64_t c = 0; c < Cg; c++) {
+                        /* a tile within one output row: in place (A2_PANEL_INROW_CT) */
+                        const int inrow = inrow_ok && nmv <= A2_NV1 && (nmv < 2 || s1 == s0 + VL);
+                        for (int64_t c = 0; c < (inrow ? 0 : Cg); c++) {
                             const T *bc = band + c * KT * cs;
                             T *dc = pn + c * taps * NR1;
                             /* up to three moves a row (an AVX2 tile in one row or
@@ -991,8 +1026,12 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
 #if A2_KYPF > 0
                             if (kb + A2_KYPF < kb1) NM(a2_ypf)(e1.y, p->y_sk, Kg, k0, kb + A2_KYPF);
 #endif
-                            NM(a2_mk1x1t)[0][a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn,
-                                                                  ct, NR1, NULL, NULL, &e1);
+                            if (inrow)
+                                NM(a2_mk1ot)[a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, band + s0,
+                                                                  ct, bofs, &e1);
+                            else
+                                NM(a2_mk1x1t)[0][a2_cdiv(nv, VL)][mr](wp + (g * nkb + kb) * ct * OCB, pn,
+                                                                      ct, NR1, NULL, NULL, &e1);
                         }
                     }
                     continue;
