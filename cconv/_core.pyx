@@ -97,6 +97,7 @@ cdef extern from "cconv.h":
     void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
     int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n) nogil
     int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p) nogil
+    int64_t cconv_select_wino_block_tiles(cconv_dtype dt) nogil
     double cconv_fma_peak_gflops(cconv_dtype dt, double seconds) nogil
 
 cdef extern from "scratch.h":
@@ -159,6 +160,12 @@ def _winograd_applies(dtype, int64_t C, int64_t K, int64_t H, int64_t W, int64_t
     if p.out[1] < 1 or p.out[2] < 1:
         return False
     return bool(cconv_select_wino_applies(_dtype_code(np.dtype(dtype), "dtype"), &p))
+
+
+def _wino_block_tiles(dtype):
+    """4x4 tiles per block of the Winograd kernels (each block transforms raw
+    weights again); 0 on a build without them."""
+    return int(cconv_select_wino_block_tiles(_dtype_code(np.dtype(dtype), "dtype")))
 
 
 def cpu_has_avx2():
@@ -654,15 +661,14 @@ _ONESHOT_WINOGRAD_MIN_TILES = 48
 # 32 -> 128 at 14x14 (49) x1.01, 48 -> 128 at 7x7 (16) x0.92.
 _ONESHOT_WINOGRAD5_MIN_TILES = 25
 # Fewer 4x4 tiles (all images) than _ONESHOT_WINOGRAD_MIN_TILES but at least this
-# many an image, and all within one tile block (WINO_NBP in winograd_avx2.c: 32
-# float32 tiles, 16 float64): Winograd from the raw weights, each chunk of output
+# many an image, and all within one tile block (_wino_block_tiles: 32 float32
+# tiles, 16 float64): Winograd from the raw weights, each chunk of output
 # channels transformed where it runs (CCONV_PACK_WINO_RAW), no whole transform
 # written out.  One-shot against one-shot direct, Zen 3, one / two threads: 3x3 at
 # 14x14 (16 tiles) 256 -> 256 x1.48 / x1.50, 512 -> 512 x1.60 / x1.43, 128 -> 128
 # x1.54 / x1.69, 64 -> 64 x1.55 / x1.79, 1024 -> 256 x1.40 / x1.13; 12x12 (9 tiles)
 # 256 -> 256 x1.11 / x1.16, but 10x10 (9) x0.89 / x0.93, 7x7 (4) x0.88.
 _ONESHOT_WINO_RAW_MIN_TILES = 16
-_WINO_BLOCK_TILES = 32
 
 # A one-shot unpadded 1x1 call over at most this many output pixels (all images)
 # reads its weights in place instead of packing them: with few pixels a weight is
@@ -690,7 +696,7 @@ def _oneshot_winograd(dtype, N, ks, osp, g, st, dl):
     # fewer tiles, but enough for Winograd to pay for transforming the weights once,
     # chunk by chunk where they are used: every image's tiles within one of the
     # kernel's tile blocks, each of which transforms the weights again
-    block = _WINO_BLOCK_TILES if np.dtype(dtype) == np.float32 else _WINO_BLOCK_TILES // 2
+    block = _wino_block_tiles(dtype)
     if wk == 3 and tiles // N >= _ONESHOT_WINO_RAW_MIN_TILES and tiles <= block:
         return "raw"
     return "direct"

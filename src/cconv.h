@@ -121,6 +121,9 @@ const cconv_conv_kernels *cconv_conv_kernels_get(cconv_dtype dt); /* active ISA 
  * Winograd kernels of the AVX2/AVX-512 tables, its 3x3 weights packed with
  * their Winograd layout (conv_select.c); 0 on targets without them */
 int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p);
+/* tiles per Winograd tile block (each transforms raw weights again); 0 on
+ * targets without Winograd kernels */
+int64_t cconv_select_wino_block_tiles(cconv_dtype dt);
 
 /* ---- threading helpers (threads.c) ---- */
 int cconv_openmp_enabled(void);

@@ -222,6 +222,11 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     return rc;
 }
 
+int64_t cconv_select_wino_block_tiles(cconv_dtype dt)
+{
+    return dt == CCONV_F64 ? WINO_NBP / 2 : WINO_NBP;
+}
+
 int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p)
 {
     const wino_ops *wo = dt == CCONV_F64 ? &wino_f64 : &wino_f32;
@@ -256,6 +261,12 @@ SEL_TABLE(cconv_avx512_select_f64, "avx512", cconv_avx512_f64, wino512_f64)
 #undef SEL_TABLE
 
 #else
+int64_t cconv_select_wino_block_tiles(cconv_dtype dt)
+{
+    (void)dt;
+    return 0;
+}
+
 int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p)
 {
     (void)dt; (void)p;

@@ -11,9 +11,6 @@
 #ifndef A2_PFD
 #define A2_PFD 4                   /* prefetch distance in channels (band path) */
 #endif
-#ifndef A2_TG
-#define A2_TG 1                    /* tiles per group: each tile runs all oc blocks */
-#endif
 #define OCB 6                      /* output channels per packed block / tile rows */
 #ifndef BAND_BUDGET
 #define BAND_BUDGET (512 * 1024)

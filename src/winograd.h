@@ -22,6 +22,13 @@
 extern "C" {
 #endif
 
+/* float32 tiles per tile block (a multiple of 8; float64 blocks hold half):
+ * every block transforms the weights chunk by chunk again when they come
+ * raw (CCONV_PACK_WINO_RAW) */
+#ifndef WINO_NBP
+#define WINO_NBP 32
+#endif
+
 /* one 4x4 (2x2) output tile of a block (the driver's metadata for the output transform) */
 typedef struct {
     int64_t yoff;      /* offset of the tile's top-left output in a channel plane */

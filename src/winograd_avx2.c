@@ -47,9 +47,6 @@
 
 #define NE 36          /* transform elements per tile (6x6) */
 #define KR 6           /* output channels per register tile / packed block */
-#ifndef WINO_NBP
-#define WINO_NBP 32    /* tiles per block (multiple of 8) */
-#endif
 #ifndef WINO_KBC
 #define WINO_KBC 11    /* 6-channel blocks per output-channel chunk */
 #endif

@@ -334,7 +334,8 @@ def test_oneshot_raw_weights_rule(N, hw, dtype_, layout):
     below 16 an image the direct kernel runs.  The result: Winograd's bits or
     the direct kernel's."""
     assert cconv._core._ONESHOT_WINO_RAW_MIN_TILES == 16
-    assert cconv._core._WINO_BLOCK_TILES == 32
+    assert cconv._core._wino_block_tiles(np.float32) == 32
+    assert cconv._core._wino_block_tiles(np.float64) == 16
     got = cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (1, 1), (1, 1))
     assert got == layout
     assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 2, (1, 1), (1, 1)) == "direct"
