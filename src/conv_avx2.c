@@ -176,8 +176,10 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define A2_PANEL_CT 2304
 #endif
 /* In-place tiles on an image's channels (see the template): paired A/B,
- * Zen 3, against the panel copy: 7x7/s2 3 -> 64 x1.04-1.06 one thread,
- * x0.98-1.06 two (noisy); 7x7/s2 3 -> 48 x1.06; 5x5 3 -> 192 x1.01; 3x3/s2 3 -> 32 x1.01; but
+ * Zen 3, against the panel copy: 7x7/s2 3 -> 64 x1.04-1.06 one thread while
+ * the machine was quiet, x0.97-1.01 while it was busy (its kernel runs at
+ * the FMA peak either way: the copy is what it saves), x0.98-1.06 two;
+ * 7x7/s2 3 -> 48 x1.06; 5x5 3 -> 192 x1.01; 3x3/s2 3 -> 32 x1.01; but
  * 11x11/s4 3 -> 96 (363 steps) x0.985, and on more channels, where the
  * band's reads spread over more lines than the panel's, 3x3/s2 16 -> 64
  * x0.95, 3x3/s2 128 -> 128 x0.86.  float64 (8-pixel tiles) broke even or
