@@ -96,6 +96,7 @@ cdef extern from "cconv.h":
                    int nthreads) nogil
     void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads) nogil
     int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n) nogil
+    int cconv_all_finite_mt(cconv_dtype dt, const void *x, int64_t n, int nthreads) nogil
     int cconv_select_wino_applies(cconv_dtype dt, const cconv_conv_params *p) nogil
     int64_t cconv_select_wino_block_tiles(cconv_dtype dt) nogil
     double cconv_fma_peak_gflops(cconv_dtype dt, double seconds) nogil
@@ -597,7 +598,7 @@ cdef class PackedWeights:
         cdef int finite = 1
         if not _direct_only and ks in ((1, 3, 3), (1, 5, 5)) and g == 1:
             with nogil:
-                finite = cconv_all_finite(self.dt, wp, wn)
+                finite = cconv_all_finite_mt(self.dt, wp, wn, nt)
         if _direct_only or not finite:
             self.ws.flags |= CCONV_PACK_DIRECT_ONLY
         # A one-shot unpadded 1x1 call: the SIMD kernels read the weights where

@@ -158,6 +158,9 @@ int cconv_pool(const cconv_pool_params *p, cconv_dtype dt, const void *x, void *
 
 /* ---- finiteness (finite.c): 1 when none of the n values is Inf or NaN ---- */
 int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n);
+/* the same split over up to nthreads threads (<= 0: the default), one
+ * thread below a size where more pay off */
+int cconv_all_finite_mt(cconv_dtype dt, const void *x, int64_t n, int nthreads);
 
 /* ---- elementwise (pool.c) ---- */
 void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads);

@@ -265,6 +265,21 @@ def test_nonfinite_weight_anywhere_packs_direct_only(monkeypatch, k, pos, value,
         assert not np.isfinite(y[0, pos // (16 * k * k)]).all()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("pos", [0, 196607, 196608, 294911, 294912, 589823])
+def test_weight_scan_split_over_threads(pos, threads):
+    """Large weights are scanned by up to num_threads threads (finite.c: one
+    for each 64K values; two or three here, the first share ending at value
+    294911 with two threads, 196607 with three):
+    a non-finite value in either share, at its first or last value, packs the
+    weights for the direct kernel only (fewer bytes: no Winograd layout)."""
+    w = np.ones((256, 256, 3, 3), np.float32)
+    direct_bytes = cconv._core.PackedWeights(w, _direct_only=True).nbytes
+    assert cconv.pack_weights(w, num_threads=threads).nbytes > direct_bytes
+    w.reshape(-1)[pos] = np.inf
+    assert cconv.pack_weights(w, num_threads=threads).nbytes == direct_bytes
+
+
 def test_oneshot_small_problems_pack_direct_only(monkeypatch):
     """Raw (unpacked) 3x3 weights on a small image skip the Winograd weight
     transform; the result is the direct kernel's, bit for bit."""
