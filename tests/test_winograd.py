@@ -378,6 +378,25 @@ def test_algorithm_chosen_per_image(force, dtype):
     assert np.isnan(y[1, :, 4:7, 4:7]).all() and np.isfinite(y[[0, 2, 3]]).all()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("chan", [0, 31, 32, 63])
+def test_image_scan_split_over_threads(force, threads, chan):
+    """An image of 64 x 64 x 64 values is scanned by up to num_threads threads
+    (conv_select.c: one per 64K values, whole channels each): a NaN in any
+    thread's channels, first or last, sends that image to the direct path,
+    bit for bit, and the finite image beside it to Winograd."""
+    rng = np.random.default_rng(29)
+    x = rng.standard_normal((2, 64, 64, 64)).astype(np.float32)
+    x[1, chan, 63 if chan % 2 else 0, 7] = np.nan
+    w = rng.standard_normal((32, 64, 3, 3)).astype(np.float32)
+    pw = cconv.pack_weights(w)
+    y = cconv.conv2d(x, pw, padding=1, num_threads=threads)
+    direct = cconv._core.PackedWeights(w, _direct_only=True)
+    np.testing.assert_array_equal(y[1], cconv.conv2d(x[1], direct, padding=1, num_threads=threads))
+    np.testing.assert_array_equal(y[0], cconv.conv2d(x[0], pw, padding=1, num_threads=1))
+    assert not np.array_equal(y[0], cconv.conv2d(x[0], direct, padding=1))
+
+
 @pytest.mark.parametrize("hw, wino", [(12, False), (13, True)])
 def test_float64_needs_more_tiles(monkeypatch, hw, wino):
     """float64 takes Winograd from 16 output tiles an image (its transformed
