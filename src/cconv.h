@@ -161,6 +161,8 @@ int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n);
 /* the same split over up to nthreads threads (<= 0: the default), one
  * thread below a size where more pay off */
 int cconv_all_finite_mt(cconv_dtype dt, const void *x, int64_t n, int nthreads);
+/* threads for scanning `values` values split into at most `parts` pieces */
+int cconv_finite_threads(int nthreads, int64_t values, int64_t parts);
 
 /* ---- elementwise (pool.c) ---- */
 void cconv_relu(cconv_dtype dt, const void *x, void *y, int64_t n, int nthreads);

@@ -47,12 +47,8 @@ typedef struct {
 
 static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
 
-#ifndef IMAGE_FINITE_PER_THREAD
-#define IMAGE_FINITE_PER_THREAD 65536  /* values a thread scans, at least (see finite.c) */
-#endif
-
 /* 1 when every input value image n holds is finite: its channels split over
- * up to nthreads threads from 128K values (3x3 64 -> 64 at 56x56 holds 200K,
+ * up to nthreads threads from 128K values (cconv_finite_threads) (3x3 64 -> 64 at 56x56 holds 200K,
  * ~0.035 ms on one thread).  Paired A/B, packed, two threads, Zen 3: batch 8
  * of those x1.02-1.06, one image x0.99-1.02; smaller images stay on one
  * thread, outside any parallel region (a one-thread region cost fire2's
@@ -62,12 +58,12 @@ static int image_finite(cconv_dtype dt, const cconv_conv_params *p, const void *
 {
     const size_t es = dt_bytes(dt);
     const int64_t plane = p->in[0] * p->in[1] * p->in[2], C = p->C;
-    const int64_t chunks = C * plane / IMAGE_FINITE_PER_THREAD;
-    const int nt = cconv_threads_for(nthreads, 1e15, chunks < C ? chunks : C);
+    const char *xn = (const char *)xv + (size_t)(n * p->x_sn) * es;
+    const size_t cstep = (size_t)p->x_sc * es;
+    const int nt = cconv_finite_threads(nthreads, C * plane, C);
     if (nt <= 1) {
         for (int64_t c = 0; c < C; c++)
-            if (!cconv_all_finite(dt, (const char *)xv + (size_t)(n * p->x_sn + c * p->x_sc) * es, plane))
-                return 0;
+            if (!cconv_all_finite(dt, xn + (size_t)c * cstep, plane)) return 0;
         return 1;
     }
     int bad = 0;
@@ -75,8 +71,7 @@ static int image_finite(cconv_dtype dt, const cconv_conv_params *p, const void *
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(| : bad)
 #endif
     for (int64_t c = 0; c < C; c++)
-        if (!bad)
-            bad |= !cconv_all_finite(dt, (const char *)xv + (size_t)(n * p->x_sn + c * p->x_sc) * es, plane);
+        if (!bad) bad |= !cconv_all_finite(dt, xn + (size_t)c * cstep, plane);
     return !bad;
 }
 

@@ -49,11 +49,19 @@ int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n)
 #define FINITE_MIN_PER_THREAD 65536.0
 #endif
 
+int cconv_finite_threads(int nthreads, int64_t values, int64_t parts)
+{
+    /* one task a FINITE_MIN_PER_THREAD values, no more than parts: the
+     * thread count is capped by tasks, never by multiply-add work */
+    int64_t tasks = (int64_t)((double)values / FINITE_MIN_PER_THREAD);
+    if (tasks > parts) tasks = parts;
+    return cconv_threads_for(nthreads, 1e15, tasks);
+}
+
 int cconv_all_finite_mt(cconv_dtype dt, const void *x, int64_t n, int nthreads)
 {
     const int64_t nblk = (n + FINITE_BLOCK - 1) / FINITE_BLOCK;
-    /* one task a FINITE_MIN_PER_THREAD values: no more threads than tasks */
-    const int nt = cconv_threads_for(nthreads, 1e15, (int64_t)((double)n / FINITE_MIN_PER_THREAD));
+    const int nt = cconv_finite_threads(nthreads, n, nblk);
     if (nt <= 1) return cconv_all_finite(dt, x, n);
     const size_t es = dt == CCONV_F64 ? sizeof(double) : sizeof(float);
     int bad = 0;
