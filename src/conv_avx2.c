@@ -282,6 +282,13 @@ static inline __m256i a2_bits32(unsigned m)
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
 
+/* the spatial band/panel layout (not the output-channel tile's, nor 1x1
+ * weights read in place): what winograd_s2_avx2.c transforms from */
+int cconv_avx2_f32_layout_std(const cconv_wshape *ws)
+{
+    return !(ws->flags & CCONV_PACK_IN_PLACE_1X1) && !a2_ocv_f32(ws);
+}
+
 /* float64: the spatial tile only */
 #include "conv_ocv_hooks_undef.h"
 

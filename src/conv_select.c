@@ -43,6 +43,9 @@ typedef struct {
     /* the same from raw weights (CCONV_PACK_WINO_RAW) */
     int (*conv_raw)(const cconv_conv_params *p, const void *x, const void *w, const void *bias,
                     const void *res, void *y, int nthreads);
+    /* stride-2 7- and 8-wide kernels take winograd_s2_avx2.c (the AVX2
+     * float32 direct layout only) */
+    int ws2;
 } wino_ops;
 
 static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
@@ -152,15 +155,15 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
  * 256 -> 256 x0.91, where 12x12 won x1.27-1.39), and with 4 (8x8, 7x7)
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                  cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32};
+                                  cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32, 1};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64};
+                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64, 0};
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack_f32, conv512_f32,
-                                     conv_raw_f32};
+                                     conv_raw_f32, 0};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack_f64, conv512_f64,
-                                     conv_raw_f64};
+                                     conv_raw_f64, 0};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -205,38 +208,83 @@ static int sel_direct(const cconv_conv_kernels *direct, const cconv_conv_params 
     return rc;
 }
 
-/* The algorithm is chosen per image, so an image's result never depends on
- * which other images share the call (or on how a caller splits a batch). */
-static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
-                    const cconv_conv_params *p, const void *x, const void *packed,
-                    const void *bias, const void *res, void *y, int nthreads)
+/* the path for finite images: Winograd (2-D, packed or raw weights) or the
+ * stride-2 1-D Winograd (ws2: U transformed for this call) */
+typedef struct {
+    const wino_ops *wo;
+    const void *w;     /* transformed weights (wino) or U (ws2) */
+    int raw, ws2;
+} fast_path;
+
+static int fast_conv(const fast_path *f, const cconv_conv_params *q, const void *x,
+                     const void *bias, const void *res, void *y, int nthreads)
 {
-    const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
-    if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
-        return sel_direct(direct, p, x, packed, bias, res, y, nthreads);
-    const void *wpk = raw ? packed : (const char *)packed + wino_offset(direct, &p->w);
-    /* runs of images, all finite (Winograd) or not (direct: NaN/Inf stay
-     * exact); each image is scanned once, a whole finite batch is one run */
-    const size_t es = dt_bytes(wo->dt);
-    int rc = CCONV_OK, fin = p->N > 0 ? image_finite(wo->dt, p, x, 0, nthreads) : 1;
+    if (f->ws2)
+        return cconv_ws2_conv_f32(q, (const float *)x, (const float *)f->w, (const float *)bias,
+                                  (const float *)res, (float *)y, nthreads);
+    return f->raw ? f->wo->conv_raw(q, x, f->w, bias, res, y, nthreads)
+                  : f->wo->conv(q, x, f->w, bias, res, y, nthreads);
+}
+
+/* The algorithm is chosen per image, so an image's result never depends on
+ * which other images share the call (or on how a caller splits a batch):
+ * runs of images, all finite (the fast path) or not (direct: NaN/Inf stay
+ * exact); each image is scanned once, a whole finite batch is one run */
+static int by_finite_runs(const cconv_conv_kernels *direct, const fast_path *f,
+                          const cconv_conv_params *p, const void *x, const void *packed,
+                          const void *bias, const void *res, void *y, int nthreads)
+{
+    const cconv_dtype dt = f->wo->dt;
+    const size_t es = dt_bytes(dt);
+    int rc = CCONV_OK, fin = p->N > 0 ? image_finite(dt, p, x, 0, nthreads) : 1;
     for (int64_t n0 = 0; n0 < p->N && rc == CCONV_OK;) {
         int64_t n1 = n0 + 1;
         int next = fin;
-        while (n1 < p->N && (next = image_finite(wo->dt, p, x, n1, nthreads)) == fin) n1++;
+        while (n1 < p->N && (next = image_finite(dt, p, x, n1, nthreads)) == fin) n1++;
         cconv_conv_params q = *p;
         q.N = n1 - n0;
         const void *xq = (const char *)x + (size_t)(n0 * p->x_sn) * es;
         const void *rq = res ? (const char *)res + (size_t)(n0 * p->r_sn) * es : NULL;
         void *yq = (char *)y + (size_t)(n0 * p->y_sn) * es;
-        if (!fin)
-            rc = sel_direct(direct, &q, xq, packed, bias, rq, yq, nthreads);
-        else
-            rc = raw ? wo->conv_raw(&q, xq, wpk, bias, rq, yq, nthreads)
-                     : wo->conv(&q, xq, wpk, bias, rq, yq, nthreads);
+        rc = fin ? fast_conv(f, &q, xq, bias, rq, yq, nthreads)
+                 : sel_direct(direct, &q, xq, packed, bias, rq, yq, nthreads);
         n0 = n1;
         fin = next;
     }
     return rc;
+}
+
+/* stride-2 layers with 7- or 8-wide kernels (ws2): the weights transformed
+ * for this call from the direct layout (ResNet's 3 -> 64 stem: 16K values),
+ * the direct kernel where one of them is not finite */
+static int ws2_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
+                    const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *res, void *y, int nthreads)
+{
+    float *U = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)cconv_ws2_weights_size_f32(&p->w));
+    if (!U) return CCONV_ENOMEM;
+    int rc;
+    if (!cconv_ws2_weights_f32(&p->w, (const float *)packed, U)) {
+        rc = direct->conv(p, x, packed, bias, res, y, nthreads);
+    } else {
+        const fast_path f = {wo, U, 0, 1};
+        rc = by_finite_runs(direct, &f, p, x, packed, bias, res, y, nthreads);
+    }
+    cconv_scratch_free(U);
+    return rc;
+}
+
+static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
+                    const cconv_conv_params *p, const void *x, const void *packed,
+                    const void *bias, const void *res, void *y, int nthreads)
+{
+    const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
+    if (wo->ws2 && !raw && cconv_ws2_applies_f32(p) && cconv_avx2_f32_layout_std(&p->w))
+        return ws2_conv(direct, wo, p, x, packed, bias, res, y, nthreads);
+    if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
+        return sel_direct(direct, p, x, packed, bias, res, y, nthreads);
+    const fast_path f = {wo, raw ? packed : (const char *)packed + wino_offset(direct, &p->w), raw, 0};
+    return by_finite_runs(direct, &f, p, x, packed, bias, res, y, nthreads);
 }
 
 int64_t cconv_select_wino_block_tiles(cconv_dtype dt)

@@ -140,6 +140,21 @@ void cconv_wino_mk22_avx512_f32(const float *u, int64_t us, const float *v, int6
 void cconv_wino_mk22_avx512_f64(const double *u, int64_t us, const double *v, int64_t vps,
                                 int64_t C, double *m, int64_t ms);
 
+/* ---- stride-2 layers, 7- or 8-wide kernels: 1-D Winograd F(3,4) along the
+ * rows (winograd_s2_avx2.c), float32, AVX2+FMA ---- */
+/* 1 when the call's shape takes it (CCONV_WINOGRAD as above) */
+int cconv_ws2_applies_f32(const cconv_conv_params *p);
+/* floats of the transformed weights */
+int64_t cconv_ws2_weights_size_f32(const cconv_wshape *ws);
+/* U from the AVX2 direct layout ([kb][c][r][s][6], cconv_avx2_f32_layout_std);
+ * returns 0 (U unusable) when a transformed weight is not finite */
+int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, float *U);
+/* y = act(conv(x, w) + bias + residual), every image finite */
+int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *U,
+                       const float *bias, const float *res, float *y, int nthreads);
+/* 1 when the AVX2 float32 direct kernel packs ws as [g][kb][c][t][r][s][6] */
+int cconv_avx2_f32_layout_std(const cconv_wshape *ws);
+
 #ifdef __cplusplus
 }
 #endif

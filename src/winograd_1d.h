@@ -1,6 +1,7 @@
-/* winograd_1d.h - the 1-D Winograd F(4,3) and F(2,5) transforms on 6 vectors of tiles,
- * shared by winograd_avx2.c (8/4 tiles a vector) and winograd_avx512.c (16
- * float32 tiles a vector): the same operations in the same order per lane,
+/* winograd_1d.h - the 1-D Winograd F(4,3), F(2,5) and F(3,4) transforms on 6 vectors
+ * of tiles, shared by winograd_avx2.c (8/4 tiles a vector), winograd_avx512.c (16
+ * float32 tiles a vector) and winograd_s2_avx2.c (F(3,4) along rows): the
+ * same operations in the same order per lane,
  * so every vector width gives the same bits.  The includer defines WV and
  * the W_* operations of its vector type first. */
 #ifndef CCONV_WINOGRAD_1D_H
@@ -35,6 +36,19 @@
         o1 = W_FMA(W_SET1(2.0), m3, W_FNMA(W_SET1(0.5), m4, d12_));                       \
         o2 = W_FMA(W_SET1(4.0), m3, W_FMA(W_SET1(0.25), m4, s12_));                       \
         o3 = W_ADD(W_FMA(W_SET1(8.0), m3, W_FNMA(W_SET1(0.125), m4, d12_)), m5);          \
+    } while (0)
+
+/* F(3,4) (winograd_s2_avx2.c): the first three rows of W_OUT1D's A^T, the
+ * last picking m5 (the inf point)
+ *   A^T = [1  1  1  1  1    0]
+ *         [0  1 -1  2 -1/2  0]
+ *         [0  1  1  4  1/4  1] */
+#define W_OUT1D3(m0, m1, m2, m3, m4, m5, o0, o1, o2)                                      \
+    do {                                                                                 \
+        const WV s12_ = W_ADD(m1, m2), d12_ = W_SUB(m1, m2);                             \
+        o0 = W_ADD(W_ADD(m0, s12_), W_ADD(m3, m4));                                       \
+        o1 = W_FMA(W_SET1(2.0), m3, W_FNMA(W_SET1(0.5), m4, d12_));                       \
+        o2 = W_ADD(W_FMA(W_SET1(4.0), m3, W_FMA(W_SET1(0.25), m4, s12_)), m5);            \
     } while (0)
 
 /* F(2,5) on the same points (B^T above, the same input transform):

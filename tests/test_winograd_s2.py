@@ -1,0 +1,196 @@
+"""The stride-2 1-D Winograd path (src/winograd_s2_avx2.c): 7- and 8-wide
+kernels at stride 2 (ResNet's 7x7/s2 stem), float32 on the AVX2 kernels,
+against float64 NumPy references (tests/reference.py: conv_ref_fast, which
+test_conv.py checks against SciPy), never cconv itself.
+
+By default it takes stride-2 layers with at least 32 output channels and 24
+output columns; CCONV_WINOGRAD=force takes every eligible shape (any width,
+any channel count), CCONV_WINOGRAD=0 none (the direct kernel)."""
+import numpy as np
+import pytest
+
+import cconv
+from reference import assert_close, conv_ref_fast
+
+pytestmark = pytest.mark.skipif(cconv._core.isa() != "avx2",
+                                reason="the stride-2 Winograd path belongs to the AVX2 kernels")
+
+CONV1 = next(s for s in cconv.suite.LAYERS if s.name == "conv1_7x7s2_3to64")
+
+
+@pytest.fixture
+def force(monkeypatch):
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+
+
+def _case(rng, N, C, H, W, K, R, S, pad, bias=True, residual=False, relu=False, scale=None):
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((K, C, R, S)) / np.sqrt(R * S * C)).astype(np.float32)
+    if scale is not None:
+        x *= scale[0]
+        w *= scale[1]
+    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    ref, absref = conv_ref_fast(x, w, b, 2, pad)
+    r = rng.standard_normal(ref.shape).astype(np.float32) if residual else None
+    if r is not None:
+        ref, absref = ref + r, absref + np.abs(r)
+    if relu:
+        ref = np.maximum(ref, 0)
+    return x, w, b, r, ref, absref
+
+
+def _direct(monkeypatch, fn):
+    monkeypatch.setenv("CCONV_WINOGRAD", "0")
+    try:
+        return fn()
+    finally:
+        monkeypatch.delenv("CCONV_WINOGRAD")
+
+
+def test_conv1_fused(monkeypatch):
+    """The suite's stem (default rule: this path) with bias + residual + ReLU,
+    batch 2, packed and one-shot, 1 and 2 threads: within the bound of a
+    147-term sum, and not the direct kernel's bits."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2,) + CONV1.x_shape[1:]).astype(np.float32)
+    w = (rng.standard_normal(CONV1.w_shape) / np.sqrt(147)).astype(np.float32)
+    b = rng.standard_normal(CONV1.K).astype(np.float32)
+    ref, absref = conv_ref_fast(x, w, b, 2, CONV1.pad)
+    r = rng.standard_normal(ref.shape).astype(np.float32)
+    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    kw = dict(stride=2, padding=CONV1.pad, residual=r, activation="relu")
+    pw = cconv.pack_weights(w)
+    ys = [cconv.conv2d(x, wt, b, num_threads=t, **kw) for wt in (pw, w) for t in (1, 2)]
+    for y in ys:
+        assert_close(y, ref, absref, 147)
+        np.testing.assert_array_equal(y, ys[0])
+    yd = _direct(monkeypatch, lambda: cconv.conv2d(x, pw, b, **kw))
+    assert_close(yd, ref, absref, 147)
+    assert not np.array_equal(yd, ys[0])
+
+
+# (N, C, H, W, K, R, S, pad): widths off the 3-output tile and the 24-output
+# vector (Wo 1, 2, 4, 23, 25, 50, 113), one and odd output rows, 8-wide
+# kernels, kernel heights 1-8, K not a multiple of 6 (and 64: the direct
+# layout's uneven blocks), 1-16 input channels, pads 0-4
+ODD = [
+    (1, 3, 64, 226, 64, 7, 7, 3),
+    (2, 3, 57, 61, 40, 7, 7, 3),
+    (1, 5, 50, 90, 33, 7, 7, 2),
+    (1, 3, 40, 100, 64, 5, 7, 3),
+    (1, 2, 31, 200, 48, 7, 8, 3),
+    (3, 4, 20, 49, 70, 3, 7, 0),
+    (1, 1, 7, 7, 1, 7, 7, 0),
+    (1, 3, 8, 9, 7, 1, 7, 3),
+    (1, 16, 13, 45, 12, 8, 8, 4),
+    (1, 3, 9, 1, 6, 7, 7, 3),
+    (2, 2, 11, 5, 13, 2, 7, 1),
+    (1, 3, 15, 52, 66, 7, 7, 3),
+]
+
+
+@pytest.mark.parametrize("case", ODD, ids=str)
+def test_odd_shapes_forced(force, case):
+    N, C, H, W, K, R, S, pad = case
+    rng = np.random.default_rng(sum(case))
+    for bias, residual, relu in [(True, False, False), (False, True, True)]:
+        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, R, S, pad, bias, residual, relu)
+        for t in (1, 3):
+            y = cconv.conv2d(x, w, b, stride=2, padding=pad, residual=r,
+                             activation="relu" if relu else None, num_threads=t)
+            assert y.shape == ref.shape
+            assert_close(y, ref, absref, R * S * C)
+
+
+def test_channel_scales_forced(force):
+    """Input channels and weights of very different magnitudes (one channel
+    dominating a sum), a hard case for the transforms' rounding."""
+    rng = np.random.default_rng(21)
+    for C, K in [(3, 64), (6, 12), (16, 32)]:
+        sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
+        sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
+        x, w, b, r, ref, absref = _case(rng, 1, C, 23, 61, K, 7, 7, 3, scale=(sx, sw))
+        y = cconv.conv2d(x, w, b, stride=2, padding=3)
+        assert_close(y, ref, absref, 49 * C)
+
+
+def test_into_channel_slice_with_inplace_residual(force):
+    rng = np.random.default_rng(5)
+    x, w, _, _, ref, absref = _case(rng, 2, 3, 30, 52, 11, 7, 7, 3, bias=False)
+    big = rng.standard_normal((2, 20) + ref.shape[2:]).astype(np.float32)
+    sl = big[:, 5:16]
+    r0 = sl.copy()
+    before = big.copy()
+    cconv.conv2d(x, w, stride=2, padding=3, residual=sl, out=sl, activation="relu")
+    assert_close(sl, np.maximum(ref + r0, 0), absref + np.abs(r0), 147)
+    np.testing.assert_array_equal(big[:, :5], before[:, :5])
+    np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 224, 224, 64), (3, 3, 41, 77, 40), (2, 5, 19, 52, 70)],
+                         ids=str)
+def test_threads_bitwise_equal(shape):
+    """Bands follow the thread count; every output is the same operations in
+    the same order, so the bits do not."""
+    N, C, H, W, K = shape
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C, 7, 7)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    pw = cconv.pack_weights(w)
+    ys = [cconv.conv2d(x, pw, b, stride=2, padding=3, activation="relu", num_threads=t)
+          for t in (1, 2, 3, 5)]
+    for y in ys[1:]:
+        np.testing.assert_array_equal(ys[0], y)
+
+
+def test_default_rule(monkeypatch):
+    """Taken from 32 output channels and 24 output columns, stride 2 in both
+    dimensions only: elsewhere the default gives the direct kernel's bits."""
+    rng = np.random.default_rng(3)
+
+    def same_as_direct(C, H, W, K, S, stride):
+        x = rng.standard_normal((1, C, H, W)).astype(np.float32)
+        w = rng.standard_normal((K, C, 7, S)).astype(np.float32)
+        run = lambda: cconv.conv2d(x, w, stride=stride, padding=3)
+        return np.array_equal(run(), _direct(monkeypatch, run))
+
+    assert not same_as_direct(3, 60, 60, 32, 7, 2)      # 30 columns, 32 channels
+    assert not same_as_direct(3, 60, 60, 32, 8, 2)
+    assert same_as_direct(3, 60, 60, 31, 7, 2)          # too few channels
+    assert same_as_direct(3, 60, 40, 32, 7, 2)          # 20 columns
+    assert same_as_direct(3, 60, 60, 32, 7, (1, 2))     # stride 1 down the rows
+    assert same_as_direct(3, 60, 60, 32, 5, 2)          # 5 wide: F(3,4) does not apply
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
+def test_nonfinite_image_runs_direct(monkeypatch, value):
+    """An image holding Inf or NaN takes the direct kernel (its IEEE results:
+    the transforms would turn Inf into NaN, and spread it to a whole tile);
+    the other images of the batch keep this path."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 3, 40, 64)).astype(np.float32)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    x[1, 2, 17, 30] = value
+    pw = cconv.pack_weights(w)
+    y = cconv.conv2d(x, pw, stride=2, padding=3)
+    yd = _direct(monkeypatch, lambda: cconv.conv2d(x, pw, stride=2, padding=3))
+    np.testing.assert_array_equal(y[1], yd[1])
+    for n in (0, 2):
+        np.testing.assert_array_equal(y[n], cconv.conv2d(x[n:n + 1], pw, stride=2, padding=3)[0])
+        assert not np.array_equal(y[n], yd[n])
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan, 3.3e38], ids=["inf", "nan", "huge"])
+def test_nonfinite_weights_run_direct(monkeypatch, value):
+    """A weight that is not finite, or whose transform overflows (3.3e38
+    times G's -16/15 at the point -1/2), sends the whole call to the direct
+    kernel."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 3, 40, 64)).astype(np.float32)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    w[63, 2, 6, 0] = value
+    for wt in (cconv.pack_weights(w), w):
+        y = cconv.conv2d(x, wt, stride=2, padding=3)
+        yd = _direct(monkeypatch, lambda: cconv.conv2d(x, wt, stride=2, padding=3))
+        np.testing.assert_array_equal(y, yd)
