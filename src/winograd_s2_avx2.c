@@ -23,7 +23,7 @@
  *  2. two output rows at a time, per element e and 6-channel block: the
  *     GEMM M[e][k][tile] = sum_q U[e][k][q] D[q][e][tile] over the steps
  *     q = (c, r, phase), 6 channels x 16 tiles in 12 accumulators, steps
- *     read at a per-call offset from the row's base (the 8-tile tail of
+ *     read with constant strides from the row pair's base (the 8-tile tail of
  *     both rows in one call);
  *  3. the output transform (A^T) on 8 tiles, the 3 output vectors
  *     interleaved into 24 consecutive outputs, fused bias, residual and
@@ -145,27 +145,36 @@ int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, float *U)
 #define W_FNMA _mm256_fnmadd_ps
 #include "winograd_1d.h"
 
-/* GEMM tile: 6 channels x (8 tiles at b + off[q], 8 more at + b2 when NV == 2);
- * sums to m (row i at + i*ms), the second vector's at + m2 */
+/* GEMM tile: 6 channels x (8 tiles, and 8 more at + b2 when NV == 2) over
+ * the steps (c, j): channel c's rows at b + c*cs, its nj = 2R (kernel row,
+ * phase) steps js apart; sums to m (row i at + i*ms), the second vector's
+ * at + m2 */
 static inline __attribute__((always_inline)) void s2_mk(const int NV, const float *a,
-                                                        const float *b, int64_t b2,
-                                                        const int64_t *off, int64_t nq,
+                                                        const float *b, int64_t b2, int64_t C,
+                                                        int64_t cs, int64_t nj, int64_t js,
                                                         float *m, int64_t m2, int64_t ms)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t q = 0; q < nq; q++) {
-        const float *bp = b + off[q];
-        const __m256 x0 = _mm256_loadu_ps(bp);
-        const __m256 x1 = NV > 1 ? _mm256_loadu_ps(bp + b2) : x0;
-        __m256 w;
+    for (int64_t c = 0; c < C; c++) {
+        const float *bp = b + c * cs;
+        /* not unrolled (-funroll-loops): GCC's unrolled copies moved the
+         * accumulators between registers, a vmovaps per two FMAs */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 1
+#endif
+        for (int64_t j = 0; j < nj; j++, bp += js) {
+            const __m256 x0 = _mm256_loadu_ps(bp);
+            const __m256 x1 = NV > 1 ? _mm256_loadu_ps(bp + b2) : x0;
+            __m256 w;
 #define S2_ROW(i)                                                \
-        w = _mm256_broadcast_ss(a + i);                          \
-        c##i##0 = _mm256_fmadd_ps(w, x0, c##i##0);               \
-        if (NV > 1) c##i##1 = _mm256_fmadd_ps(w, x1, c##i##1);
-        S2_ROW(0) S2_ROW(1) S2_ROW(2) S2_ROW(3) S2_ROW(4) S2_ROW(5)
+            w = _mm256_broadcast_ss(a + i);                      \
+            c##i##0 = _mm256_fmadd_ps(w, x0, c##i##0);           \
+            if (NV > 1) c##i##1 = _mm256_fmadd_ps(w, x1, c##i##1);
+            S2_ROW(0) S2_ROW(1) S2_ROW(2) S2_ROW(3) S2_ROW(4) S2_ROW(5)
 #undef S2_ROW
-        a += S2_KR;
+            a += S2_KR;
+        }
     }
     _mm256_storeu_ps(m, c00);
     _mm256_storeu_ps(m + ms, c10);
@@ -182,15 +191,15 @@ static inline __attribute__((always_inline)) void s2_mk(const int NV, const floa
         _mm256_storeu_ps(m + 5 * ms + m2, c51);
     }
 }
-static void s2_mk1(const float *a, const float *b, const int64_t *off, int64_t nq, float *m,
-                   int64_t ms)
+static void s2_mk1(const float *a, const float *b, int64_t C, int64_t cs, int64_t nj, int64_t js,
+                   float *m, int64_t ms)
 {
-    s2_mk(1, a, b, 0, off, nq, m, 0, ms);
+    s2_mk(1, a, b, 0, C, cs, nj, js, m, 0, ms);
 }
-static void s2_mk2(const float *a, const float *b, int64_t b2, const int64_t *off, int64_t nq,
-                   float *m, int64_t m2, int64_t ms)
+static void s2_mk2(const float *a, const float *b, int64_t b2, int64_t C, int64_t cs, int64_t nj,
+                   int64_t js, float *m, int64_t m2, int64_t ms)
 {
-    s2_mk(2, a, b, b2, off, nq, m, m2, ms);
+    s2_mk(2, a, b, b2, C, cs, nj, js, m, m2, ms);
 }
 
 /* rows [u0, u1) of the band's transformed input: D[c][u - ubase][phase][e][ntp] */
@@ -274,12 +283,8 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
     const int64_t nbands = a2_cdiv(Ho, rb), tasks = N * nbands;
     const int64_t nrows = 2 * (rb - 1) + R;           /* input rows a band reads */
     const int64_t qn = ntp + 2, MS = 6 * nkb * S2_KR * ntp;
-    int64_t *off = (int64_t *)malloc(sizeof(int64_t) * (size_t)nq);
-    if (!off) return CCONV_ENOMEM;
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t r = 0; r < R; r++)
-            for (int phs = 0; phs < 2; phs++)
-                off[(c * R + r) * 2 + phs] = ((c * nrows + r) * 2 + phs) * 6 * ntp;
+    /* step (c, r, phase) of the GEMM: D + c*cs + (2r + phase)*js */
+    const int64_t cs = nrows * rs, js = 6 * ntp, nj = 2 * R;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     int failed = 0;
 #ifdef _OPENMP
@@ -316,10 +321,10 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
                         int64_t t0 = 0;
                         for (; t0 + 16 <= ntp; t0 += 16)
                             for (int64_t rr = 0; rr < nr; rr++)
-                                s2_mk2(a, De + rr * 2 * rs + t0, 8, off, nq, Me + rr * MS + t0, 8, ntp);
+                                s2_mk2(a, De + rr * 2 * rs + t0, 8, C, cs, nj, js, Me + rr * MS + t0, 8, ntp);
                         if (t0 < ntp) {   /* an 8-tile tail: both rows' in one call */
-                            if (nr == 2) s2_mk2(a, De + t0, 2 * rs, off, nq, Me + t0, MS, ntp);
-                            else s2_mk1(a, De + t0, off, nq, Me + t0, ntp);
+                            if (nr == 2) s2_mk2(a, De + t0, 2 * rs, C, cs, nj, js, Me + t0, MS, ntp);
+                            else s2_mk1(a, De + t0, C, cs, nj, js, Me + t0, ntp);
                         }
                     }
                 for (int64_t rr = 0; rr < nr; rr++) {
@@ -360,6 +365,5 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
         cconv_scratch_free(D);
         cconv_fpenv_leave(fps);
     }
-    free(off);
     return failed ? CCONV_ENOMEM : CCONV_OK;
 }
