@@ -53,6 +53,7 @@
 #define S2_MO 3                       /* outputs per tile: F(3,4) */
 #define S2_KR OCB                     /* output channels per block */
 #define S2_BAND_BYTES (192 * 1024)    /* a band's transformed input rows (L2) */
+#define S2_SCRATCH_MAX (1024 * 1024)  /* ... and the most for the smallest band */
 
 
 /* tiles a row, padded to whole vectors of 8 */
@@ -67,8 +68,10 @@ int cconv_ws2_applies_f32(const cconv_conv_params *p)
     if (p->in[0] != 1 || p->out[0] != 1 || p->pad[0] != 0) return 0;
     if (p->stride[1] != 2 || p->stride[2] != 2) return 0;
     if (p->dil[0] != 1 || p->dil[1] != 1 || p->dil[2] != 1) return 0;
-    /* the offset table and the row buffer: bounded shapes only */
-    if (ws->Cg * ws->ks[1] * 2 > 4096 || p->out[2] > 4096) return 0;
+    /* per-thread scratch: the smallest band's transformed input rows (two
+     * output rows: R + 2 input rows) within S2_SCRATCH_MAX (conv1: 52 KiB) */
+    if (ws->Cg * (ws->ks[1] + 2) * 12 * s2_ntp(p->out[2]) * (int64_t)sizeof(float) > S2_SCRATCH_MAX)
+        return 0;
     const char *mode = getenv("CCONV_WINOGRAD");
     if (mode && (strcmp(mode, "0") == 0 || strcmp(mode, "off") == 0)) return 0;
     if (mode && strcmp(mode, "force") == 0) return 1;

@@ -146,7 +146,8 @@ def test_threads_bitwise_equal(shape):
 
 def test_default_rule(monkeypatch):
     """Taken from 32 output channels and 24 output columns, stride 2 in both
-    dimensions only: elsewhere the default gives the direct kernel's bits."""
+    dimensions only, within its scratch bound: elsewhere the default gives the
+    direct kernel's bits."""
     rng = np.random.default_rng(3)
 
     def same_as_direct(C, H, W, K, S, stride):
@@ -161,6 +162,9 @@ def test_default_rule(monkeypatch):
     assert same_as_direct(3, 60, 40, 32, 7, 2)          # 20 columns
     assert same_as_direct(3, 60, 60, 32, 7, (1, 2))     # stride 1 down the rows
     assert same_as_direct(3, 60, 60, 32, 5, 2)          # 5 wide: F(3,4) does not apply
+    # per-thread scratch: two output rows' transformed input rows within 1 MiB
+    assert not same_as_direct(16, 9, 800, 32, 7, 2)     # 400 columns: 940 KiB
+    assert same_as_direct(16, 9, 910, 32, 7, 2)         # 455 columns: 1.03 MiB
 
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])

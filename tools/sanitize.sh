@@ -58,11 +58,11 @@ run_sanitized() {
         "$@"
 }
 
-echo "== pytest under ASan+UBSan (correctness, SIMD and portable kernels, Winograd, chains, errors, reliability, short fuzz)"
+echo "== pytest under ASan+UBSan (correctness, SIMD and portable kernels, Winograd (2-D and stride-2), chains, errors, reliability, short fuzz)"
 set +e
 (cd "$TMP" && run_sanitized "$PY" -m pytest -q -p no:cacheprovider \
     tests/test_conv.py tests/test_avx2_kernels.py tests/test_portable_kernels.py \
-    tests/test_winograd.py tests/test_chain.py tests/test_pool.py tests/test_errors.py \
+    tests/test_winograd.py tests/test_winograd_s2.py tests/test_chain.py tests/test_pool.py tests/test_errors.py \
     tests/test_dispatch.py tests/test_fuzz.py tests/test_reliability.py ${PYTEST_ARGS:-}) 2>&1 | tee "$LOG"
 rc_tests=${PIPESTATUS[0]}
 echo "== fuzz driver under ASan+UBSan: $FUZZ_CASES cases per kernel set"
