@@ -1,8 +1,10 @@
 /* conv_select.c - the AVX2 and AVX-512 kernel tables (float32, float64) with
- * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) (winograd_avx2.c;
- * on AVX-512 its GEMM and transforms can run in winograd_avx512.c)
- * when it applies and pays off, everything else to the direct kernels of the
- * table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
+ * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) and 5x5
+ * ones to F(2x2,5x5) (winograd_avx2.c; on AVX-512 its GEMM and transforms can
+ * run in winograd_avx512.c), float32 stride-2 layers with 7- or 8-wide
+ * kernels on the AVX2 table to the 1-D F(3,4) path (winograd_s2_avx2.c),
+ * each when it applies and pays off; everything else to the direct kernels of
+ * the table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
  *
  * The packed weights hold the ISA's direct layout, then (64-byte aligned) the
  * Winograd-transformed weights unless CCONV_PACK_DIRECT_ONLY was asked for.
