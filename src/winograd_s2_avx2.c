@@ -53,7 +53,7 @@
 #define S2_MO 3                       /* outputs per tile: F(3,4) */
 #define S2_KR OCB                     /* output channels per block */
 #define S2_BAND_BYTES (192 * 1024)    /* a band's transformed input rows (L2) */
-#define S2_SCRATCH_MAX (1024 * 1024)  /* ... and the most for the smallest band */
+#define S2_SCRATCH_MAX (1024 * 1024)  /* the most scratch a thread (smallest band) */
 
 
 /* tiles a row, padded to whole vectors of 8 */
@@ -69,8 +69,11 @@ int cconv_ws2_applies_f32(const cconv_conv_params *p)
     if (p->stride[1] != 2 || p->stride[2] != 2) return 0;
     if (p->dil[0] != 1 || p->dil[1] != 1 || p->dil[2] != 1) return 0;
     /* per-thread scratch: the smallest band's transformed input rows (two
-     * output rows: R + 2 input rows) within S2_SCRATCH_MAX (conv1: 52 KiB) */
-    if (ws->Cg * (ws->ks[1] + 2) * 12 * s2_ntp(p->out[2]) * (int64_t)sizeof(float) > S2_SCRATCH_MAX)
+     * output rows: R + 2 input rows) and a row pair's transform sums within
+     * S2_SCRATCH_MAX (conv1: 174 KiB) */
+    const int64_t ntp = s2_ntp(p->out[2]);
+    if ((ws->Cg * (ws->ks[1] + 2) * 12 + 2 * 6 * a2_cdiv(ws->K, S2_KR) * S2_KR) * ntp
+            * (int64_t)sizeof(float) > S2_SCRATCH_MAX)
         return 0;
     const char *mode = getenv("CCONV_WINOGRAD");
     if (mode && (strcmp(mode, "0") == 0 || strcmp(mode, "off") == 0)) return 0;

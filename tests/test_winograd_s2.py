@@ -162,9 +162,11 @@ def test_default_rule(monkeypatch):
     assert same_as_direct(3, 60, 40, 32, 7, 2)          # 20 columns
     assert same_as_direct(3, 60, 60, 32, 7, (1, 2))     # stride 1 down the rows
     assert same_as_direct(3, 60, 60, 32, 5, 2)          # 5 wide: F(3,4) does not apply
-    # per-thread scratch: two output rows' transformed input rows within 1 MiB
-    assert not same_as_direct(16, 9, 800, 32, 7, 2)     # 400 columns: 940 KiB
-    assert same_as_direct(16, 9, 910, 32, 7, 2)         # 455 columns: 1.03 MiB
+    # per-thread scratch: two output rows' transformed input rows and sums
+    # within 1 MiB
+    assert not same_as_direct(16, 9, 640, 32, 7, 2)     # 320 columns: 945 KiB
+    assert same_as_direct(16, 9, 800, 32, 7, 2)         # 400 columns: 1.12 MiB
+    assert same_as_direct(3, 60, 60, 1800, 7, 2)        # 1800 channels: 1.34 MiB
 
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
