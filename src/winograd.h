@@ -140,6 +140,10 @@ void cconv_wino_mk22_avx512_f32(const float *u, int64_t us, const float *v, int6
 void cconv_wino_mk22_avx512_f64(const double *u, int64_t us, const double *v, int64_t vps,
                                 int64_t C, double *m, int64_t ms);
 
+/* CCONV_WINOGRAD for both Winograd paths: -1 off ("0"/"off"), 1 "force",
+ * 0 unset or anything else (each path's own size rule) */
+int cconv_wino_mode(void);
+
 /* ---- stride-2 layers, 7- or 8-wide kernels: 1-D Winograd F(3,4) along the
  * rows (winograd_s2_avx2.c), float32, AVX2+FMA ---- */
 /* 1 when the call's shape takes it (CCONV_WINOGRAD as above) */

@@ -99,15 +99,21 @@ static const double W_G5[6][5] = {
 
 /* ---- when to use it (min_tiles: 4x4 tiles, for 3x3 layers) ---- */
 
+int cconv_wino_mode(void)
+{
+    const char *mode = getenv("CCONV_WINOGRAD");
+    if (mode && (strcmp(mode, "0") == 0 || strcmp(mode, "off") == 0)) return -1;
+    return mode && strcmp(mode, "force") == 0;
+}
+
 int cconv_wino_applies(const cconv_conv_params *p, int64_t min_tiles)
 {
     if (!w_shape_ok(&p->w) || p->C != p->w.Cg) return 0;
     if (p->in[0] != 1 || p->out[0] != 1 || p->pad[0] != 0) return 0;
     if (p->stride[0] != 1 || p->stride[1] != 1 || p->stride[2] != 1) return 0;
     if (p->dil[0] != 1 || p->dil[1] != 1 || p->dil[2] != 1) return 0;
-    const char *mode = getenv("CCONV_WINOGRAD");
-    if (mode && (strcmp(mode, "0") == 0 || strcmp(mode, "off") == 0)) return 0;
-    if (mode && strcmp(mode, "force") == 0) return 1;
+    const int mode = cconv_wino_mode();
+    if (mode) return mode > 0;
     /* 3x3: measured on Zen 3, one core, against the direct kernel: 1.2-2.8x
      * faster from 16 channels in and out once there are >= 8 tiles (one
      * vector of tiles); with 1-4 tiles (images up to 8x8) it wins little or

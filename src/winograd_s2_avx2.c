@@ -59,6 +59,12 @@
 /* tiles a row, padded to whole vectors of 8 */
 static int64_t s2_ntp(int64_t Wo) { return a2_cdiv(a2_cdiv(Wo, S2_MO), 8) * 8; }
 
+/* a thread's scratch in floats: D, nrows transformed input rows of C
+ * channels ([phase][e][ntp] each), and M, a row pair's sums ([e][K padded
+ * to blocks][ntp] each) */
+static int64_t s2_d_floats(int64_t C, int64_t nrows, int64_t ntp) { return C * nrows * 12 * ntp; }
+static int64_t s2_m_floats(int64_t K, int64_t ntp) { return 2 * 6 * a2_cdiv(K, S2_KR) * S2_KR * ntp; }
+
 int cconv_ws2_applies_f32(const cconv_conv_params *p)
 {
     const cconv_wshape *ws = &p->w;
@@ -72,12 +78,11 @@ int cconv_ws2_applies_f32(const cconv_conv_params *p)
      * output rows: R + 2 input rows) and a row pair's transform sums within
      * S2_SCRATCH_MAX (conv1: 174 KiB) */
     const int64_t ntp = s2_ntp(p->out[2]);
-    if ((ws->Cg * (ws->ks[1] + 2) * 12 + 2 * 6 * a2_cdiv(ws->K, S2_KR) * S2_KR) * ntp
-            * (int64_t)sizeof(float) > S2_SCRATCH_MAX)
+    if ((s2_d_floats(ws->Cg, ws->ks[1] + 2, ntp) + s2_m_floats(ws->K, ntp)) * (int64_t)sizeof(float)
+        > S2_SCRATCH_MAX)
         return 0;
-    const char *mode = getenv("CCONV_WINOGRAD");
-    if (mode && (strcmp(mode, "0") == 0 || strcmp(mode, "off") == 0)) return 0;
-    if (mode && strcmp(mode, "force") == 0) return 1;
+    const int mode = cconv_wino_mode();
+    if (mode) return mode > 0;
     /* a whole vector of tiles (24 outputs) a row, and enough output
      * channels to pay for the input transform */
     return ws->K >= 32 && p->out[2] >= 24;
@@ -96,7 +101,6 @@ int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, float *U)
     static const double sc[5] = {1, -1.0 / 3, 1.0 / 3, 1.0 / 15, -16.0 / 15};
     const int64_t C = ws->Cg, R = ws->ks[1], S = ws->ks[2], nkb = a2_cdiv(ws->K, S2_KR);
     const int64_t nq = C * R * 2;
-    __m256 bad = _mm256_setzero_ps();
     memset(U, 0, sizeof(float) * (size_t)cconv_ws2_weights_size_f32(ws));
     /* the direct layout's block b holds channels [a2_kfirst(b), a2_kfirst(b + 1));
      * U's block kb channels 6kb .. 6kb + 5 */
@@ -129,17 +133,7 @@ int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, float *U)
                     }
         }
     }
-    /* x - x is 0 for every finite x, NaN for Inf and NaN */
-    const int64_t n = 6 * nkb * nq * S2_KR;
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        const __m256 v = _mm256_loadu_ps(U + j);
-        bad = _mm256_or_ps(bad, _mm256_sub_ps(v, v));
-    }
-    float tail = 0;
-    for (; j < n; j++) tail += U[j] - U[j];
-    return _mm256_movemask_ps(_mm256_cmp_ps(bad, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0
-           && tail == 0;
+    return cconv_all_finite(CCONV_F32, U, cconv_ws2_weights_size_f32(ws));
 }
 
 /* the 1-D transforms of winograd_1d.h on 8 float32 tiles a vector */
@@ -288,7 +282,7 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
     rb = (rb + 1) / 2 * 2;
     const int64_t nbands = a2_cdiv(Ho, rb), tasks = N * nbands;
     const int64_t nrows = 2 * (rb - 1) + R;           /* input rows a band reads */
-    const int64_t qn = ntp + 2, MS = 6 * nkb * S2_KR * ntp;
+    const int64_t qn = ntp + 2, MS = s2_m_floats(K, ntp) / 2;
     /* step (c, r, phase) of the GEMM: D + c*cs + (2r + phase)*js */
     const int64_t cs = nrows * rs, js = 6 * ntp, nj = 2 * R;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -298,7 +292,7 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        float *D = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)(C * nrows * rs));
+        float *D = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)s2_d_floats(C, nrows, ntp));
         float *M = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)(2 * MS));
         float *row = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)(12 * qn));
         if (!D || !M || !row) failed = 1;
