@@ -282,11 +282,11 @@ static inline __m256i a2_bits32(unsigned m)
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
 
-/* the spatial band/panel layout (not the output-channel tile's, nor 1x1
- * weights read in place): what winograd_s2_avx2.c transforms from */
-int cconv_avx2_f32_layout_std(const cconv_wshape *ws)
+/* the packed float32 layout's offset of weight (k, j): what
+ * winograd_s2_avx2.c transforms from */
+int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j)
 {
-    return !(ws->flags & CCONV_PACK_IN_PLACE_1X1) && !a2_ocv_f32(ws);
+    return a2_weight_offset_f32(ws, k, j);
 }
 
 /* float64: the spatial tile only */

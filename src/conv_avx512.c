@@ -228,6 +228,12 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
 
+/* the packed float32 layout's offset of weight (k, j): what
+ * winograd_s2_avx2.c transforms from */
+int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j)
+{
+    return a2_weight_offset_f32(ws, k, j);
+}
 
 #define T double
 #define V __m512d

@@ -2,7 +2,7 @@
  * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) and 5x5
  * ones to F(2x2,5x5) (winograd_avx2.c; on AVX-512 its GEMM and transforms can
  * run in winograd_avx512.c), float32 stride-2 layers with 7- or 8-wide
- * kernels on the AVX2 table to the 1-D F(3,4) path (winograd_s2_avx2.c),
+ * kernels to the 1-D F(3,4) path (winograd_s2_avx2.c, ymm on both tables),
  * each when it applies and pays off; everything else to the direct kernels of
  * the table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
  *
@@ -45,9 +45,10 @@ typedef struct {
     /* the same from raw weights (CCONV_PACK_WINO_RAW) */
     int (*conv_raw)(const cconv_conv_params *p, const void *x, const void *w, const void *bias,
                     const void *res, void *y, int nthreads);
-    /* stride-2 7- and 8-wide kernels take winograd_s2_avx2.c (the AVX2
-     * float32 direct layout only) */
-    int ws2;
+    /* float32: stride-2 7- and 8-wide kernels take winograd_s2_avx2.c, which
+     * reads the weights from the direct kernel's layout through this (NULL:
+     * float64, which has no such path) */
+    cconv_weight_offset_fn ws2;
 } wino_ops;
 
 static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
@@ -157,15 +158,16 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
  * 256 -> 256 x0.91, where 12x12 won x1.27-1.39), and with 4 (8x8, 7x7)
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                  cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32, 1};
+                                  cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32,
+                                  cconv_avx2_f32_weight_offset};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64, 0};
+                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64, NULL};
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack_f32, conv512_f32,
-                                     conv_raw_f32, 0};
+                                     conv_raw_f32, cconv_avx512_f32_weight_offset};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack_f64, conv512_f64,
-                                     conv_raw_f64, 0};
+                                     conv_raw_f64, NULL};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -266,7 +268,7 @@ static int ws2_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     float *U = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)cconv_ws2_weights_size_f32(&p->w));
     if (!U) return CCONV_ENOMEM;
     int rc;
-    if (!cconv_ws2_weights_f32(&p->w, (const float *)packed, U)) {
+    if (!cconv_ws2_weights_f32(&p->w, (const float *)packed, wo->ws2, U)) {
         rc = direct->conv(p, x, packed, bias, res, y, nthreads);
     } else {
         const fast_path f = {wo, U, 0, 1};
@@ -281,7 +283,7 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const void *bias, const void *res, void *y, int nthreads)
 {
     const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
-    if (wo->ws2 && !raw && cconv_ws2_applies_f32(p) && cconv_avx2_f32_layout_std(&p->w))
+    if (wo->ws2 && !raw && cconv_ws2_applies_f32(p))
         return ws2_conv(direct, wo, p, x, packed, bias, res, y, nthreads);
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
         return sel_direct(direct, p, x, packed, bias, res, y, nthreads);

@@ -107,6 +107,26 @@ static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
     return ws->groups * NM(a2_nkb)(ws) * ws->Cg * taps * OCB * (int64_t)sizeof(T);
 }
 
+/* where the packed layout keeps weight (k, j) of group 0, j = (c, tap): both
+ * layouts are [g][oc block][c][tap][block width] (the spatial tile's blocks
+ * of at most OCB channels from a2_kfirst, the output-channel tile's of
+ * A2_OCV_KB); -1 for 1x1 weights read in place */
+static int64_t NM(a2_weight_offset)(const cconv_wshape *ws, int64_t k, int64_t j)
+{
+    const int64_t ct = ws->Cg * ws->ks[0] * ws->ks[1] * ws->ks[2];
+    if (ws->flags & CCONV_PACK_IN_PLACE_1X1) return -1;
+#ifdef A2_OCV
+    if (NM(a2_ocv)(ws)) {
+        const int64_t kbw = A2_OCV_KB(ws);
+        return ((k / kbw) * ct + j) * kbw + k % kbw;
+    }
+#endif
+    const int64_t Kg = ws->K / ws->groups;
+    int64_t b = k / OCB;   /* blocks hold at most OCB channels: k's is no earlier */
+    while (a2_kfirst(Kg, b + 1) <= k) b++;
+    return (b * ct + j) * OCB + (k - a2_kfirst(Kg, b));
+}
+
 typedef struct { const cconv_wshape *ws; const T *w; T *dst; } NM(a2_pack_ctx);
 
 /* block gk = (group, oc block): the block's mr <= OCB weight rows

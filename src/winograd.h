@@ -145,19 +145,24 @@ void cconv_wino_mk22_avx512_f64(const double *u, int64_t us, const double *v, in
 int cconv_wino_mode(void);
 
 /* ---- stride-2 layers, 7- or 8-wide kernels: 1-D Winograd F(3,4) along the
- * rows (winograd_s2_avx2.c), float32, AVX2+FMA ---- */
+ * rows (winograd_s2_avx2.c), float32, AVX2+FMA (the AVX2 and AVX-512
+ * tables both take it) ---- */
 /* 1 when the call's shape takes it (CCONV_WINOGRAD as above) */
 int cconv_ws2_applies_f32(const cconv_conv_params *p);
 /* floats of the transformed weights */
 int64_t cconv_ws2_weights_size_f32(const cconv_wshape *ws);
-/* U from the AVX2 direct layout ([kb][c][r][s][6], cconv_avx2_f32_layout_std);
- * returns 0 (U unusable) when a transformed weight is not finite */
-int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, float *U);
+/* offset of weight (k, j = (c, tap)) in a direct kernel's packed layout */
+typedef int64_t (*cconv_weight_offset_fn)(const cconv_wshape *ws, int64_t k, int64_t j);
+/* U from the direct kernel's packed weights wd, read through off; returns 0
+ * (U unusable) when a transformed weight is not finite */
+int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, cconv_weight_offset_fn off,
+                          float *U);
 /* y = act(conv(x, w) + bias + residual), every image finite */
 int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *U,
                        const float *bias, const float *res, float *y, int nthreads);
-/* 1 when the AVX2 float32 direct kernel packs ws as [g][kb][c][t][r][s][6] */
-int cconv_avx2_f32_layout_std(const cconv_wshape *ws);
+/* the float32 direct kernels' packed layouts (conv_avx2.c, conv_avx512.c) */
+int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
+int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
 
 #ifdef __cplusplus
 }

@@ -28,11 +28,11 @@
  *  3. the output transform (A^T) on 8 tiles, the 3 output vectors
  *     interleaved into 24 consecutive outputs, fused bias, residual and
  *     ReLU.
- * The weights come in the direct kernel's packed layout ([kb][c][r][s][6],
- * conv_simd_template.h) and are transformed per call (U = G g, in double,
- * rounded once); the caller runs the direct kernel instead where the
- * transformed weights or an image are not all finite (the transforms would
- * turn an Inf into NaN).
+ * The weights come in the direct kernel's packed layout (AVX2 or AVX-512,
+ * spatial or output-channel tile: read through its offset function) and
+ * are transformed per call (U = G g, in double, rounded once); the caller
+ * runs the direct kernel instead where the transformed weights or an image
+ * are not all finite (the transforms would turn an Inf into NaN).
  *
  * Determinism: each output is the same operations in the same order for
  * any band split or thread count.
@@ -93,45 +93,43 @@ int64_t cconv_ws2_weights_size_f32(const cconv_wshape *ws)
     return 6 * a2_cdiv(ws->K, S2_KR) * ws->Cg * ws->ks[1] * 2 * S2_KR;
 }
 
-/* U[e][kb][q][6], q = (c*R + r)*2 + phase, from the direct layout
- * wd[kb][c][r][s][6]; 0 when a value is not finite */
-int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, float *U)
+/* U[e][kb][q][6], q = (c*R + r)*2 + phase, from the direct kernel's packed
+ * weights (off: where it keeps weight (k, (c, r, s))); 0 when a value is
+ * not finite */
+int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, cconv_weight_offset_fn off,
+                          float *U)
 {
     static const double pts[5] = {0, 1, -1, 2, -0.5};
     static const double sc[5] = {1, -1.0 / 3, 1.0 / 3, 1.0 / 15, -16.0 / 15};
     const int64_t C = ws->Cg, R = ws->ks[1], S = ws->ks[2], nkb = a2_cdiv(ws->K, S2_KR);
     const int64_t nq = C * R * 2;
     memset(U, 0, sizeof(float) * (size_t)cconv_ws2_weights_size_f32(ws));
-    /* the direct layout's block b holds channels [a2_kfirst(b), a2_kfirst(b + 1));
-     * U's block kb channels 6kb .. 6kb + 5 */
-    for (int64_t b = 0; b < nkb; b++) {
-        const int64_t k0 = a2_kfirst(ws->K, b), mr = a2_kfirst(ws->K, b + 1) - k0;
-        for (int64_t l = 0; l < mr; l++) {
-            const int64_t k = k0 + l, kb = k / S2_KR, i = k % S2_KR;
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t r = 0; r < R; r++)
-                    for (int ph = 0; ph < 2; ph++) {
-                        const int64_t q = (c * R + r) * 2 + ph;
-                        double g[S2_RT] = {0, 0, 0, 0};
-                        for (int t = 0; t < S2_RT; t++) {
-                            const int64_t s = 2 * t + ph;
-                            if (s < S) g[t] = wd[(((b * C + c) * R + r) * S + s) * S2_KR + l];
-                        }
-                        for (int e = 0; e < 6; e++) {
-                            double u = g[S2_RT - 1];
-                            if (e < 5) {
-                                double pw = 1;
-                                u = 0;
-                                for (int t = 0; t < S2_RT; t++) {
-                                    u += pw * g[t];
-                                    pw *= pts[e];
-                                }
-                                u *= sc[e];
-                            }
-                            U[((e * nkb + kb) * nq + q) * S2_KR + i] = (float)u;
-                        }
+    /* U's block kb holds channels 6kb .. 6kb + 5 */
+    for (int64_t k = 0; k < ws->K; k++) {
+        const int64_t kb = k / S2_KR, i = k % S2_KR;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int ph = 0; ph < 2; ph++) {
+                    const int64_t q = (c * R + r) * 2 + ph;
+                    double g[S2_RT] = {0, 0, 0, 0};
+                    for (int t = 0; t < S2_RT; t++) {
+                        const int64_t s = 2 * t + ph;
+                        if (s < S) g[t] = wd[off(ws, k, (c * R + r) * S + s)];
                     }
-        }
+                    for (int e = 0; e < 6; e++) {
+                        double u = g[S2_RT - 1];
+                        if (e < 5) {
+                            double pw = 1;
+                            u = 0;
+                            for (int t = 0; t < S2_RT; t++) {
+                                u += pw * g[t];
+                                pw *= pts[e];
+                            }
+                            u *= sc[e];
+                        }
+                        U[((e * nkb + kb) * nq + q) * S2_KR + i] = (float)u;
+                    }
+                }
     }
     return cconv_all_finite(CCONV_F32, U, cconv_ws2_weights_size_f32(ws));
 }

@@ -1,5 +1,6 @@
 """The stride-2 1-D Winograd path (src/winograd_s2_avx2.c): 7- and 8-wide
-kernels at stride 2 (ResNet's 7x7/s2 stem), float32 on the AVX2 kernels,
+kernels at stride 2 (ResNet's 7x7/s2 stem), float32 on the AVX2 and AVX-512
+kernel tables,
 against float64 NumPy references (tests/reference.py: conv_ref_fast, which
 test_conv.py checks against SciPy), never cconv itself.
 
@@ -10,10 +11,14 @@ import numpy as np
 import pytest
 
 import cconv
-from reference import assert_close, conv_ref_fast
+from reference import assert_close, conv_ref_fast, kernel_isas
 
-pytestmark = pytest.mark.skipif(cconv._core.isa() != "avx2",
-                                reason="the stride-2 Winograd path belongs to the AVX2 kernels")
+pytestmark = pytest.mark.skipif(cconv._core.isa() not in ("avx2", "avx512"),
+                                reason="the stride-2 Winograd path belongs to the SIMD kernels")
+
+# the kernel tables this machine can run that take the path (each reads the
+# weights from its own direct layout)
+SIMD_ISAS = [i for i in kernel_isas() if i != "portable"]
 
 CONV1 = next(s for s in cconv.suite.LAYERS if s.name == "conv1_7x7s2_3to64")
 
@@ -100,6 +105,26 @@ def test_odd_shapes_forced(force, case):
                              activation="relu" if relu else None, num_threads=t)
             assert y.shape == ref.shape
             assert_close(y, ref, absref, R * S * C)
+
+
+@pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("C, K", [(3, 64), (3, 7), (16, 12), (3, 32), (5, 40), (16, 70), (2, 33)],
+                         ids=str)
+def test_each_table_layout(monkeypatch, isa, C, K):
+    """Each kernel table packs its direct layout by output channels (blocks
+    of up to 6 channels, or 16/32/64-channel output-channel tiles, by K and
+    the ISA); the path reads the weights from whichever it is: within the
+    bound, and not the direct kernel's bits."""
+    rng = np.random.default_rng(C * 100 + K)
+    x, w, b, r, ref, absref = _case(rng, 1, C, 26, 70, K, 7, 7, 3, residual=True)
+    pw = cconv.pack_weights(w, _isa=isa)
+    run = lambda: cconv.conv2d(x, pw, b, stride=2, padding=3, residual=r)
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+    y = run()
+    assert_close(y, ref, absref, 49 * C)
+    yd = _direct(monkeypatch, run)
+    assert_close(yd, ref, absref, 49 * C)
+    assert not np.array_equal(y, yd)
 
 
 def test_channel_scales_forced(force):
