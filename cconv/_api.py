@@ -161,6 +161,7 @@ def config() -> dict:
         "isa": _core.isa(),
         "cpu_has_avx2_fma": _core.cpu_has_avx2(),
         "cpu_has_avx512": _core.cpu_has_avx512(),
+        "cpu_zmm_split": _core.cpu_zmm_split(),
         "disabled_features": os.environ.get("CCONV_DISABLE_CPU_FEATURES", ""),
         "openmp": _core.openmp_enabled(),
         "openmp_runtime": _openmp_runtime(),
@@ -196,6 +197,9 @@ def show_config(file=None):
           file=file)
     print(f"  CPU has AVX2+FMA:   {c['cpu_has_avx2_fma']}", file=file)
     print(f"  CPU has AVX-512F:   {c['cpu_has_avx512']}", file=file)
+    if c["cpu_has_avx512"]:
+        print(f"  AVX-512 FMA split:  {c['cpu_zmm_split']} (512-bit FMAs as two 256-bit halves)",
+              file=file)
     print(f"  OpenMP:             {'on' if c['openmp'] else 'off'}"
           + (f" ({c['openmp_runtime']})" if c["openmp"] else ""), file=file)
     print(f"  default threads:    {c['default_threads']}", file=file)

@@ -82,6 +82,7 @@ cdef extern from "cconv.h":
     void cconv_dispatch_init(const char *disable) nogil
     int cconv_cpu_has_avx2_fma() nogil
     int cconv_cpu_has_avx512() nogil
+    int cconv_cpu_zmm_split() nogil
     int cconv_active_isa() nogil
     const char *cconv_isa_name(int isa) nogil
     const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt) nogil
@@ -177,6 +178,13 @@ def cpu_has_avx2():
 def cpu_has_avx512():
     """Whether this CPU and OS can run the AVX-512 kernels."""
     return bool(cconv_cpu_has_avx512())
+
+
+def cpu_zmm_split():
+    """Whether this CPU runs AVX-512 multiply-adds at the AVX2 rate, as two
+    256-bit halves (AMD Zen 4): there the AVX-512 kernel set also takes the
+    stride-2 Winograd path, which is AVX2 code."""
+    return bool(cconv_cpu_zmm_split())
 
 
 def openmp_enabled():

@@ -112,6 +112,7 @@ enum { CCONV_ISA_PORTABLE = 0, CCONV_ISA_AVX2 = 1, CCONV_ISA_AVX512 = 2 };
 void cconv_dispatch_init(const char *disable);
 int cconv_cpu_has_avx2_fma(void);  /* what the CPU and OS support */
 int cconv_cpu_has_avx512(void);    /* AVX-512F + AVX2/FMA, zmm state saved by the OS */
+int cconv_cpu_zmm_split(void);     /* AVX-512 FMAs at the ymm rate (two halves: AMD Zen 4) */
 int cconv_active_isa(void);        /* what was chosen */
 const char *cconv_isa_name(int isa);
 const cconv_conv_kernels *cconv_conv_kernels_for(int isa, cconv_dtype dt);

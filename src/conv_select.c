@@ -2,7 +2,8 @@
  * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) and 5x5
  * ones to F(2x2,5x5) (winograd_avx2.c; on AVX-512 its GEMM and transforms can
  * run in winograd_avx512.c), float32 stride-2 layers with 7- or 8-wide
- * kernels to the 1-D F(3,4) path (winograd_s2_avx2.c, ymm on both tables),
+ * kernels to the 1-D F(3,4) path (winograd_s2_avx2.c, ymm: on the AVX-512
+ * table only where zmm FMAs run at the ymm rate),
  * each when it applies and pays off; everything else to the direct kernels of
  * the table's ISA (conv_avx2.c, conv_avx512.c), each with its own direct layout.
  *
@@ -49,6 +50,9 @@ typedef struct {
      * reads the weights from the direct kernel's layout through this (NULL:
      * float64, which has no such path) */
     cconv_weight_offset_fn ws2;
+    /* NULL, or whether the default rule takes that path on this CPU
+     * (CCONV_WINOGRAD=force takes it wherever it applies) */
+    int (*ws2_pays)(void);
 } wino_ops;
 
 static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
@@ -159,15 +163,22 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                   cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32,
-                                  cconv_avx2_f32_weight_offset};
+                                  cconv_avx2_f32_weight_offset, NULL};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64, NULL};
+                                  cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64,
+                                  NULL, NULL};
+/* The stride-2 path is ymm code.  On Zen 4, whose zmm FMAs run at the ymm
+ * rate, it beats the AVX-512 direct kernel (7x7/s2 3 -> 64 at 224x224,
+ * paired: x1.10-1.14 one thread, x1.04-1.06 two); where zmm runs at twice
+ * the ymm rate (Intel) it would have half the lanes for 1.75x fewer
+ * multiply-adds, so the default keeps the direct kernel there. */
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack_f32, conv512_f32,
-                                     conv_raw_f32, cconv_avx512_f32_weight_offset};
+                                     conv_raw_f32, cconv_avx512_f32_weight_offset,
+                                     cconv_cpu_zmm_split};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack_f64, conv512_f64,
-                                     conv_raw_f64, NULL};
+                                     conv_raw_f64, NULL, NULL};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -283,7 +294,8 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const void *bias, const void *res, void *y, int nthreads)
 {
     const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
-    if (wo->ws2 && !raw && cconv_ws2_applies_f32(p))
+    if (wo->ws2 && !raw && cconv_ws2_applies_f32(p)
+        && (!wo->ws2_pays || cconv_wino_mode() > 0 || wo->ws2_pays()))
         return ws2_conv(direct, wo, p, x, packed, bias, res, y, nthreads);
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
         return sel_direct(direct, p, x, packed, bias, res, y, nthreads);

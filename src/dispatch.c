@@ -72,6 +72,41 @@ int cconv_cpu_has_avx2_fma(void) { return cpu_level_cached() >= 1; }
 
 int cconv_cpu_has_avx512(void) { return cpu_level_cached() >= 2; }
 
+/* AVX-512 on AMD family 19h (Zen 4): each 512-bit FMA runs as two 256-bit
+ * halves, so ymm code keeps the zmm FMA rate there, where Intel's cores
+ * (and Zen 5) run zmm at twice the ymm rate */
+static int detect_zmm_split(void)
+{
+#ifdef CCONV_X86_DISPATCH
+    if (!cconv_cpu_has_avx512()) return 0;
+    unsigned int vb, vc, vd, sig;
+#if defined(_MSC_VER)
+    int r[4];
+    __cpuid(r, 0); vb = (unsigned)r[1]; vc = (unsigned)r[2]; vd = (unsigned)r[3];
+    __cpuid(r, 1); sig = (unsigned)r[0];
+#else
+    unsigned int a, b, c, d;
+    __cpuid(0, a, vb, vc, vd);
+    __cpuid(1, sig, b, c, d);
+    (void)a; (void)b; (void)c; (void)d;
+#endif
+    /* "AuthenticAMD" in ebx, edx, ecx */
+    if (vb != 0x68747541u || vd != 0x69746e65u || vc != 0x444d4163u) return 0;
+    unsigned int family = (sig >> 8) & 0xf;
+    if (family == 0xf) family += (sig >> 20) & 0xff;
+    return family == 0x19;
+#else
+    return 0;
+#endif
+}
+
+int cconv_cpu_zmm_split(void)
+{
+    static int split = -1;
+    if (split < 0) split = detect_zmm_split();
+    return split;
+}
+
 /* does the comma/space separated list name `feat` (case-insensitive)? */
 static int list_names(const char *list, const char *feat)
 {

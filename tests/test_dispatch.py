@@ -43,6 +43,23 @@ def test_default_path_matches_cpu():
     assert not cconv._core.cpu_has_avx512() or cconv._core.cpu_has_avx2()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="no /proc/cpuinfo")
+def test_zmm_split_matches_cpuinfo():
+    """AVX-512 FMAs at the AVX2 rate: AMD family 25 (Zen 4) with AVX-512F, as
+    the kernel's /proc/cpuinfo names the CPU."""
+    info = {}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if not line.strip():
+                break   # the first processor's block
+            key, _, value = line.partition(":")
+            info[key.strip()] = value.strip()
+    expect = (info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25"
+              and cconv._core.cpu_has_avx512())
+    assert cconv._core.cpu_zmm_split() == expect
+    assert cconv._api.config()["cpu_zmm_split"] == expect
+
+
 @pytest.mark.skipif(not cconv._core.cpu_has_avx512(), reason="the CPU has no AVX-512")
 def test_refusing_avx512_steps_down_to_avx2():
     r = _run("import cconv; print(cconv._core.isa()); cconv.show_config()",

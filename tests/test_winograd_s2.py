@@ -5,8 +5,11 @@ against float64 NumPy references (tests/reference.py: conv_ref_fast, which
 test_conv.py checks against SciPy), never cconv itself.
 
 By default it takes stride-2 layers with at least 32 output channels and 24
-output columns; CCONV_WINOGRAD=force takes every eligible shape (any width,
+output columns (on the AVX-512 kernels only where 512-bit FMAs run at the
+256-bit rate); CCONV_WINOGRAD=force takes every eligible shape (any width,
 any channel count), CCONV_WINOGRAD=0 none (the direct kernel)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -19,6 +22,12 @@ pytestmark = pytest.mark.skipif(cconv._core.isa() not in ("avx2", "avx512"),
 # the kernel tables this machine can run that take the path (each reads the
 # weights from its own direct layout)
 SIMD_ISAS = [i for i in kernel_isas() if i != "portable"]
+# whether the default rule takes it on the kernels chosen at import: always
+# on AVX2, on AVX-512 only where 512-bit FMAs run at the 256-bit rate (the
+# path is AVX2 code)
+DEFAULT_TAKES = cconv._core.isa() == "avx2" or cconv._core.cpu_zmm_split()
+default_takes = pytest.mark.skipif(not DEFAULT_TAKES,
+                                   reason="the AVX-512 kernels keep the direct kernel here")
 
 CONV1 = next(s for s in cconv.suite.LAYERS if s.name == "conv1_7x7s2_3to64")
 
@@ -45,13 +54,18 @@ def _case(rng, N, C, H, W, K, R, S, pad, bias=True, residual=False, relu=False, 
 
 
 def _direct(monkeypatch, fn):
+    before = os.environ.get("CCONV_WINOGRAD")
     monkeypatch.setenv("CCONV_WINOGRAD", "0")
     try:
         return fn()
     finally:
-        monkeypatch.delenv("CCONV_WINOGRAD")
+        if before is None:
+            monkeypatch.delenv("CCONV_WINOGRAD")
+        else:
+            monkeypatch.setenv("CCONV_WINOGRAD", before)
 
 
+@default_takes
 def test_conv1_fused(monkeypatch):
     """The suite's stem (default rule: this path) with bias + residual + ReLU,
     batch 2, packed and one-shot, 1 and 2 threads: within the bound of a
@@ -154,7 +168,7 @@ def test_into_channel_slice_with_inplace_residual(force):
 
 @pytest.mark.parametrize("shape", [(1, 3, 224, 224, 64), (3, 3, 41, 77, 40), (2, 5, 19, 52, 70)],
                          ids=str)
-def test_threads_bitwise_equal(shape):
+def test_threads_bitwise_equal(force, shape):
     """Bands follow the thread count; every output is the same operations in
     the same order, so the bits do not."""
     N, C, H, W, K = shape
@@ -169,6 +183,7 @@ def test_threads_bitwise_equal(shape):
         np.testing.assert_array_equal(ys[0], y)
 
 
+@default_takes
 def test_default_rule(monkeypatch):
     """Taken from 32 output channels and 24 output columns, stride 2 in both
     dimensions only, within its scratch bound: elsewhere the default gives the
@@ -194,8 +209,24 @@ def test_default_rule(monkeypatch):
     assert same_as_direct(3, 60, 60, 1800, 7, 2)        # 1800 channels: 1.34 MiB
 
 
+@pytest.mark.skipif(DEFAULT_TAKES or cconv._core.isa() != "avx512",
+                    reason="the default rule takes the path on these kernels")
+def test_default_rule_zmm_full_rate(monkeypatch):
+    """AVX-512 kernels on a CPU whose 512-bit FMAs run at twice the 256-bit
+    rate: the stem keeps the direct kernel by default (its bits), and the
+    path still runs when forced."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 3, 60, 60)).astype(np.float32)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    run = lambda: cconv.conv2d(x, w, stride=2, padding=3)
+    y, yd = run(), _direct(monkeypatch, run)
+    np.testing.assert_array_equal(y, yd)
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+    assert not np.array_equal(run(), yd)
+
+
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
-def test_nonfinite_image_runs_direct(monkeypatch, value):
+def test_nonfinite_image_runs_direct(monkeypatch, force, value):
     """An image holding Inf or NaN takes the direct kernel (its IEEE results:
     the transforms would turn Inf into NaN, and spread it to a whole tile);
     the other images of the batch keep this path."""
@@ -213,7 +244,7 @@ def test_nonfinite_image_runs_direct(monkeypatch, value):
 
 
 @pytest.mark.parametrize("value", [np.inf, np.nan, 3.3e38], ids=["inf", "nan", "huge"])
-def test_nonfinite_weights_run_direct(monkeypatch, value):
+def test_nonfinite_weights_run_direct(monkeypatch, force, value):
     """A weight that is not finite, or whose transform overflows (3.3e38
     times G's -16/15 at the point -1/2), sends the whole call to the direct
     kernel."""
