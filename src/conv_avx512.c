@@ -195,6 +195,14 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #include "conv_ocv_pick.h"
 #include "conv_ocv_undef.h"
 
+/* A band's preparation prefetches the next channel's input rows (as on
+ * AVX2).  Paired A/B in one process, Zen 4, one thread: 3x3/s2 128 -> 128 at
+ * 56x56 x1.01-1.02 (two threads x1.03-1.04), 256 -> 128 x1.05-1.08, 64 -> 64
+ * x1.03-1.07; stride-1 direct layers x0.97-1.01 (3x3 8 -> 64 at 112x112,
+ * 512 -> 512 at 7x7, 7x7 32 -> 64) */
+#ifndef A2_BAND_PF
+#define A2_BAND_PF 1
+#endif
 /* the spatial 1x1 tile: 6 output channels x 4 vectors (64 floats / 32
  * doubles), 24 accumulators, the weights broadcast from memory */
 #define A2_NV1 4
