@@ -56,14 +56,23 @@ static inline __m512d a5_evens64(const double *p)
 
 
 /* ---- the output-channel-vectorised tile (conv_ocv_template.h) ---- */
-/* bytes of one channel chunk's weights (L1), narrow and wide tile (paired
- * A/B of 16/24/32/40 KB for the wide tile: 7x7/s2 3->64, whose 37.6 KB of
- * weights then make one chunk, x1.12 over 16 KB; res3_3x3_128s2 x1.10) */
+/* bytes of one channel chunk's weights, narrow and wide tile: a tile's sums
+ * park in scratch between chunks, and those round trips cost more than
+ * streaming a chunk's weights from L2.  Paired A/B in one process, Zen 4
+ * (32 KiB L1), one thread, wide tile (the best of 16-40 KiB on Emerald
+ * Rapids was 40: 7x7/s2 3 -> 64 x1.12 over 16 KiB, res3_3x3_128s2 x1.10):
+ * 80 KiB against 40, 3x3/s2 128 -> 128 at 56x56 x1.03, 256 -> 256 at 28x28
+ * x1.03, 3x3 512 -> 512 at 7x7 x1.02-1.07 (20 KiB x0.92-0.98); 160 against
+ * 80 x1.00-1.05 on the same layers; 160 against 40 on two threads
+ * x0.99-1.12; 400 no better than 160.  Narrow 96 KiB
+ * against 24: 3x3/s2 96 -> 96 x1.03-1.04, 64 -> 96 x1.03-1.05, 256 -> 160
+ * at 14x14 x1.02-1.03, 5x5 192 -> 32 x1.00; float64 x1.00-1.06.  The same
+ * bits (the chunks keep the (c, tap) order). */
 #ifndef OCV_WCHUNK
-#define OCV_WCHUNK (24 * 1024)
+#define OCV_WCHUNK (96 * 1024)
 #endif
 #ifndef OCV_WCHUNK_WIDE
-#define OCV_WCHUNK_WIDE (40 * 1024)
+#define OCV_WCHUNK_WIDE (160 * 1024)
 #endif
 
 
