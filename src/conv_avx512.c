@@ -18,6 +18,16 @@
 #include "cconv.h"
 #include "fpenv.h"
 #include "scratch.h"
+/* 1x1 layers on cache-line-aligned input read its rows in place: up to 22
+ * oc blocks (conv_simd_common.h; with more it lost on Intel: 64 -> 256
+ * x0.94-1.03, 1024 -> 256 x0.96, 128 -> 512 x0.97), for any number in
+ * float32 on Zen 4 (the CPU cconv_cpu_zmm_split() names).  Paired A/B in
+ * one process, Zen 4, aligned input, one thread: 256 -> 1024 at 14x14
+ * x1.08-1.10, 1024 -> 256 x1.02-1.03, 64 -> 256 at 56x56 x1.015, 128 -> 512
+ * at 28x28 x1.00-1.02, 512 -> 2048 at 7x7 x1.00; two threads 1024 -> 256
+ * x1.03, 64 -> 256 x0.99; float64 x0.97-1.04, so it keeps 22.  The same
+ * bits. */
+#define A2_ALIGNED_NKB (sizeof(T) == 4 && cconv_cpu_zmm_split() ? INT64_MAX : 22)
 #include "conv_simd_common.h"
 #ifdef _OPENMP
 #include <omp.h>

@@ -317,12 +317,14 @@ def test_in_place_request_is_ignored_where_it_cannot_apply():
 # (N, C, H, W, K, groups): 1x1 layers whose input rows start on cache lines
 # when the array does (H*W a multiple of 16 values), around the edges of the
 # rule that lets such rows be read in place (at least 64 input channels per
-# group, at most 22 blocks of 6 output channels)
+# group, at most 22 blocks of 6 output channels; on Zen 4, AVX-512 float32,
+# any number)
 ALIGNED_1X1_CASES = [
     (1, 64, 16, 16, 64, 1),    # 4 whole 64-pixel tiles, 11 oc blocks
     (2, 96, 12, 12, 40, 1),    # 144 pixels: a 16-pixel last tile; 2 images
     (1, 128, 8, 8, 132, 1),    # 22 oc blocks, the most read in place
-    (1, 128, 8, 8, 133, 1),    # 23: packed panels again
+    (1, 128, 8, 8, 133, 1),    # 23: packed panels again (Zen 4 float32: in place)
+    (1, 128, 8, 8, 300, 1),    # 50 oc blocks
     (1, 64, 4, 4, 20, 1),      # one partial tile
     (1, 128, 8, 8, 64, 2),     # groups: 64 channels and 32 outputs each
     (1, 63, 16, 16, 64, 1),    # 63 channels: packed panels
