@@ -54,6 +54,7 @@
 #define S2_KR OCB                     /* output channels per block */
 #define S2_BAND_BYTES (192 * 1024)    /* a band's transformed input rows (L2) */
 #define S2_SCRATCH_MAX (1024 * 1024)  /* the most scratch a thread (smallest band) */
+#define S2_MAX_CT 1024                /* default rule: C*R*S below this (7x7: 20 channels) */
 
 
 /* tiles a row, padded to whole vectors of 8 */
@@ -83,9 +84,15 @@ int cconv_ws2_applies_f32(const cconv_conv_params *p)
         return 0;
     const int mode = cconv_wino_mode();
     if (mode) return mode > 0;
-    /* a whole vector of tiles (24 outputs) a row, and enough output
-     * channels to pay for the input transform */
-    return ws->K >= 32 && p->out[2] >= 24;
+    /* a whole vector of tiles (24 outputs) a row, enough output channels to
+     * pay for the input transform, and a short reduction (C*R*S below
+     * S2_MAX_CT): the direct kernels run long ones well.  Paired A/B, Zen 4,
+     * one thread, direct time / this path's, 7x7/s2 -> 64 at 112x112, AVX2
+     * table and AVX-512 table: 3 channels (the stem, at 224x224) x1.21-1.28
+     * and x1.10-1.14; 8 (AVX-512) x0.88-1.03; 16 (AVX-512) x0.92-1.01;
+     * 24 -> 48 x0.94-1.03 and x0.99-1.12; 32 x0.92-1.01 and x0.91-0.93; 64 at
+     * 56x56 x0.63-0.65 and x0.47-0.50 */
+    return ws->K >= 32 && p->out[2] >= 24 && ws->Cg * ws->ks[1] * ws->ks[2] < S2_MAX_CT;
 }
 
 int64_t cconv_ws2_weights_size_f32(const cconv_wshape *ws)

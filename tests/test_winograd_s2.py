@@ -4,9 +4,9 @@ kernel tables,
 against float64 NumPy references (tests/reference.py: conv_ref_fast, which
 test_conv.py checks against SciPy), never cconv itself.
 
-By default it takes stride-2 layers with at least 32 output channels and 24
-output columns (on the AVX-512 kernels only where 512-bit FMAs run at the
-256-bit rate); CCONV_WINOGRAD=force takes every eligible shape (any width,
+By default it takes stride-2 layers with at least 32 output channels, 24
+output columns and C*R*S below 1024 (on the AVX-512 kernels only where
+512-bit FMAs run at the 256-bit rate); CCONV_WINOGRAD=force takes every eligible shape (any width,
 any channel count), CCONV_WINOGRAD=0 none (the direct kernel)."""
 import os
 
@@ -185,9 +185,9 @@ def test_threads_bitwise_equal(force, shape):
 
 @default_takes
 def test_default_rule(monkeypatch):
-    """Taken from 32 output channels and 24 output columns, stride 2 in both
-    dimensions only, within its scratch bound: elsewhere the default gives the
-    direct kernel's bits."""
+    """Taken from 32 output channels and 24 output columns, C*R*S below 1024,
+    stride 2 in both dimensions only, within its scratch bound: elsewhere the
+    default gives the direct kernel's bits."""
     rng = np.random.default_rng(3)
 
     def same_as_direct(C, H, W, K, S, stride):
@@ -200,6 +200,9 @@ def test_default_rule(monkeypatch):
     assert not same_as_direct(3, 60, 60, 32, 8, 2)
     assert same_as_direct(3, 60, 60, 31, 7, 2)          # too few channels
     assert same_as_direct(3, 60, 40, 32, 7, 2)          # 20 columns
+    assert not same_as_direct(20, 60, 60, 32, 7, 2)     # C*R*S 980: a short reduction
+    assert same_as_direct(21, 60, 60, 32, 7, 2)         # 1029: the direct kernel
+    assert same_as_direct(64, 60, 60, 64, 7, 2)
     assert same_as_direct(3, 60, 60, 32, 7, (1, 2))     # stride 1 down the rows
     assert same_as_direct(3, 60, 60, 32, 5, 2)          # 5 wide: F(3,4) does not apply
     # per-thread scratch: two output rows' transformed input rows and sums
