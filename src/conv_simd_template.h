@@ -110,11 +110,11 @@ static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
 /* where the packed layout keeps weight (k, j) of group 0, j = (c, tap): both
  * layouts are [g][oc block][c][tap][block width] (the spatial tile's blocks
  * of at most OCB channels from a2_kfirst, the output-channel tile's of
- * A2_OCV_KB); -1 for 1x1 weights read in place */
+ * A2_OCV_KB), so consecutive j lie one block width apart.  Packed weights
+ * only (not 1x1 weights read in place, CCONV_PACK_IN_PLACE_1X1) */
 static int64_t NM(a2_weight_offset)(const cconv_wshape *ws, int64_t k, int64_t j)
 {
     const int64_t ct = ws->Cg * ws->ks[0] * ws->ks[1] * ws->ks[2];
-    if (ws->flags & CCONV_PACK_IN_PLACE_1X1) return -1;
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) {
         const int64_t kbw = A2_OCV_KB(ws);

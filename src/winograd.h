@@ -151,7 +151,8 @@ int cconv_wino_mode(void);
 int cconv_ws2_applies_f32(const cconv_conv_params *p);
 /* floats of the transformed weights */
 int64_t cconv_ws2_weights_size_f32(const cconv_wshape *ws);
-/* offset of weight (k, j = (c, tap)) in a direct kernel's packed layout */
+/* offset of weight (k, j = (c, tap)) in a direct kernel's packed layout
+ * (consecutive j one block width apart) */
 typedef int64_t (*cconv_weight_offset_fn)(const cconv_wshape *ws, int64_t k, int64_t j);
 /* U from the direct kernel's packed weights wd, read through off; returns 0
  * (U unusable) when a transformed weight is not finite */

@@ -114,6 +114,10 @@ int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, cconv_weight_
     /* U's block kb holds channels 6kb .. 6kb + 5 */
     for (int64_t k = 0; k < ws->K; k++) {
         const int64_t kb = k / S2_KR, i = k % S2_KR;
+        /* a channel's weights lie one block width apart (the layouts are
+         * [oc block][c][tap][width]): two lookups a channel, not one a weight */
+        const int64_t o0 = off(ws, k, 0), js = off(ws, k, 1) - o0;
+        const float *wk = wd + o0;
         for (int64_t c = 0; c < C; c++)
             for (int64_t r = 0; r < R; r++)
                 for (int ph = 0; ph < 2; ph++) {
@@ -121,7 +125,7 @@ int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, cconv_weight_
                     double g[S2_RT] = {0, 0, 0, 0};
                     for (int t = 0; t < S2_RT; t++) {
                         const int64_t s = 2 * t + ph;
-                        if (s < S) g[t] = wd[off(ws, k, (c * R + r) * S + s)];
+                        if (s < S) g[t] = wk[((c * R + r) * S + s) * js];
                     }
                     for (int e = 0; e < 6; e++) {
                         double u = g[S2_RT - 1];
