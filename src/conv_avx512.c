@@ -27,7 +27,9 @@
  * at 28x28 x1.00-1.02, 512 -> 2048 at 7x7 x1.00; two threads 1024 -> 256
  * x1.03, 64 -> 256 x0.99; float64 x0.97-1.04, so it keeps 22.  The same
  * bits. */
+#ifndef A2_ALIGNED_NKB
 #define A2_ALIGNED_NKB (sizeof(T) == 4 && cconv_cpu_zmm_split() ? INT64_MAX : 22)
+#endif
 #include "conv_simd_common.h"
 #ifdef _OPENMP
 #include <omp.h>
