@@ -68,23 +68,30 @@ static inline __m512d a5_evens64(const double *p)
 
 
 /* ---- the output-channel-vectorised tile (conv_ocv_template.h) ---- */
-/* bytes of one channel chunk's weights, narrow and wide tile: a tile's sums
- * park in scratch between chunks, and those round trips cost more than
- * streaming a chunk's weights from L2.  Paired A/B in one process, Zen 4
- * (32 KiB L1), one thread, wide tile (the best of 16-40 KiB on Emerald
- * Rapids was 40: 7x7/s2 3 -> 64 x1.12 over 16 KiB, res3_3x3_128s2 x1.10):
- * 80 KiB against 40, 3x3/s2 128 -> 128 at 56x56 x1.03, 256 -> 256 at 28x28
- * x1.03, 3x3 512 -> 512 at 7x7 x1.02-1.07 (20 KiB x0.92-0.98); 160 against
- * 80 x1.00-1.05 on the same layers; 160 against 40 on two threads
- * x0.99-1.12; 400 no better than 160.  Narrow 96 KiB
- * against 24: 3x3/s2 96 -> 96 x1.03-1.04, 64 -> 96 x1.03-1.05, 256 -> 160
- * at 14x14 x1.02-1.03, 5x5 192 -> 32 x1.00; float64 x1.00-1.06.  The same
- * bits (the chunks keep the (c, tap) order). */
+/* bytes of one channel chunk's weights, narrow and wide tile, by CPU (read
+ * per call, not packed: the chunks keep the (c, tap) order, so the same
+ * bits).  A tile's sums park in scratch between chunks.
+ * Zen 4 (32 KiB L1, 1 MiB L2; cconv_cpu_zmm_split() names it): those round
+ * trips cost more than streaming a chunk's weights from L2.  Paired A/B in
+ * one process, one thread, wide tile: 80 KiB against 40, 3x3/s2 128 -> 128
+ * at 56x56 x1.03, 256 -> 256 at 28x28 x1.03, 3x3 512 -> 512 at 7x7
+ * x1.02-1.07 (20 KiB x0.92-0.98); 160 against 80 x1.00-1.05 on the same
+ * layers; 160 against 40 on two threads x0.99-1.12; 400 no better than 160.
+ * Narrow 96 KiB against 24: 3x3/s2 96 -> 96 x1.03-1.04, 64 -> 96
+ * x1.03-1.05, 256 -> 160 at 14x14 x1.02-1.03; float64 x1.00-1.06.
+ * Intel (48 KiB L1, 2 MiB L2): small chunks that stay in L1.  Paired A/B,
+ * family 6 model 167, one thread, against 96/160: 40/24 (wide/narrow)
+ * x1.02-1.05 (3x3/s2 128 -> 128, 256 -> 256, 64 -> 64; 512 -> 512 at 7x7);
+ * 24/16 x1.04-1.05 more on the 3x3/s2 layers (float32 x1.04-1.08 in all,
+ * float64 x1.04-1.05 but the 7x7/s2 3 -> 64 stem x0.965; two threads
+ * x1.02-1.06); 16/12 x0.98-0.99 and 12/8 x0.97-0.98 against 24/16, 32/16
+ * x0.98-1.00.  (Emerald Rapids, session 20: wide 40 beat 16 by x1.10 on
+ * 3x3/s2 128 -> 128; 24 was not measured there.) */
 #ifndef OCV_WCHUNK
-#define OCV_WCHUNK (96 * 1024)
+#define OCV_WCHUNK (cconv_cpu_zmm_split() ? 96 * 1024 : 16 * 1024)
 #endif
 #ifndef OCV_WCHUNK_WIDE
-#define OCV_WCHUNK_WIDE (160 * 1024)
+#define OCV_WCHUNK_WIDE (cconv_cpu_zmm_split() ? 160 * 1024 : 24 * 1024)
 #endif
 
 
@@ -173,7 +180,9 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 /* tiles over output pixels, not the band's flat positions (as on AVX2):
  * paired A/B in one process, Zen 4, one thread: 3x3 512 -> 512 at 7x7
  * x1.06-1.11, 3x3/s2 256 -> 256 at 28x28 x1.03-1.04, 128 -> 128 at 56x56
- * x1.01-1.02, 5x5 192 -> 32 (direct) x1.05; the same bits */
+ * x1.01-1.02, 5x5 192 -> 32 (direct) x1.05; Intel family 6 model 167: 3x3
+ * 512 -> 512 at 7x7 x1.09-1.10, 3x3/s2 256 -> 256 x1.045-1.05, 128 -> 128
+ * x1.02-1.03, 64 -> 64 x1.03; the same bits */
 #define O_COMPACT 1
 #define ONP 12
 #define ONV 2
@@ -225,7 +234,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
  * AVX2).  Paired A/B in one process, Zen 4, one thread: 3x3/s2 128 -> 128 at
  * 56x56 x1.01-1.02 (two threads x1.03-1.04), 256 -> 128 x1.05-1.08, 64 -> 64
  * x1.03-1.07; stride-1 direct layers x0.97-1.01 (3x3 8 -> 64 at 112x112,
- * 512 -> 512 at 7x7, 7x7 32 -> 64) */
+ * 512 -> 512 at 7x7, 7x7 32 -> 64).  Intel family 6 model 167: x1.00-1.02 */
 #ifndef A2_BAND_PF
 #define A2_BAND_PF 1
 #endif
