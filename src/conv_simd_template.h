@@ -340,6 +340,112 @@ A2_MKDEF(6)
 static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
     NULL, NM(a2_mkg_1), NM(a2_mkg_2), NM(a2_mkg_3), NM(a2_mkg_4), NM(a2_mkg_5), NM(a2_mkg_6)};
 
+/* ---- the 1x1 tail: a few pixels, output channels in the lanes ----
+ * A last tile of nv <= A2_TAIL_PX pixels (14x14: 196 = 3 * 64 + 4 on
+ * AVX-512, 12 * 16 + 4 on AVX2) in the spatial tile is one vector per
+ * output channel: a few lanes of use, 6 chains of FMAs waiting on their
+ * latency, a whole pass over every block's weights for those pixels.
+ * Here a vector holds one oc block's OCB
+ * packed weights of a channel (lanes past OCB masked off) and each pixel
+ * is broadcast: A2_TAIL_NB blocks x npx pixels of sums, every output the
+ * same fma(w, x, sum) chain over the channels in the same order as in the
+ * spatial tile, so the same bits.  Packed weights only (a block's OCB
+ * weights of a channel contiguous), VL >= OCB, whole reductions (no
+ * channel chunks). */
+#ifndef A2_TAIL_PX
+#define A2_TAIL_PX 4
+#endif
+#define A2_TAIL_NB 6
+#define A2_TAIL_OK (VL >= OCB && A2_TAIL_PX > 0)
+/* a2_conv1x1's tail call for group g of image n at pixel pp, blocks
+ * [kb0, kb1), pixels at xt (channel stride xcs) */
+#define A2_TAIL_CALL(kb0, kb1, xt, xcs, npx, pp)                                                  \
+    NM(a2_tail1x1)(wp + g * nkb * Cg * OCB, Cg, Kg, kb0, kb1, xt, xcs, (int)(npx),                \
+                   y + n * p->y_sn + g * Kg * p->y_sk + (pp), p->y_sk,                             \
+                   res ? res + n * p->r_sn + g * Kg * p->r_sk + (pp) : NULL, p->r_sk,               \
+                   bias ? bias + g * Kg : NULL, relu)
+#if A2_TAIL_OK
+/* sums of blocks [0, NB) (weights w + b*wbs, [c][OCB]) x pixels [0, NP)
+ * (pixel p of channel c at x[c*xcs + p]) over nc channels, into acc
+ * ([A2_TAIL_NB][A2_TAIL_PX][VL]) */
+AINLINE void NM(a2_tail_mk)(const int NB, const int NP, const T *w, int64_t wbs, const T *x,
+                            int64_t xcs, int64_t nc, T *acc)
+{
+#define A2_TP(X, b) X(b, 0) X(b, 1) X(b, 2) X(b, 3)
+#define A2_TALL(X) A2_TP(X, 0) A2_TP(X, 1) A2_TP(X, 2) A2_TP(X, 3) A2_TP(X, 4) A2_TP(X, 5)
+#define A2_TZ(b, p) V s##b##p = VZERO();
+    A2_TALL(A2_TZ)
+#undef A2_TZ
+    const VMASK_T m = VMRANGE(0, OCB, 0);
+    for (int64_t c = 0; c < nc; c++) {
+        const T *xc = x + c * xcs;
+        const V x0 = VSET1(xc[0]);
+        const V x1 = NP > 1 ? VSET1(xc[1]) : x0;
+        const V x2 = NP > 2 ? VSET1(xc[2]) : x0;
+        const V x3 = NP > 3 ? VSET1(xc[3]) : x0;
+#define A2_TF(b, p) if (NP > p) s##b##p = VFMA(w_, x##p, s##b##p);
+#define A2_TB(b)                                                   \
+        if (NB > b) {                                              \
+            const V w_ = VMLOAD(w + b * wbs + c * OCB, m);         \
+            A2_TP(A2_TF, b)                                        \
+        }
+        A2_TB(0) A2_TB(1) A2_TB(2) A2_TB(3) A2_TB(4) A2_TB(5)
+#undef A2_TB
+#undef A2_TF
+    }
+#define A2_TS(b, p) if (NB > b && NP > p) VSTOREU(acc + (b * A2_TAIL_PX + p) * VL, s##b##p);
+    A2_TALL(A2_TS)
+#undef A2_TS
+#undef A2_TALL
+#undef A2_TP
+}
+typedef void (*NM(a2_tail_fn))(const T *, int64_t, const T *, int64_t, int64_t, T *);
+#define A2_TDEF(nb, np)                                                                      \
+    static void NM(a2_tail_##nb##_##np)(const T *w, int64_t wbs, const T *x, int64_t xcs,    \
+                                        int64_t nc, T *acc)                                  \
+    { NM(a2_tail_mk)(nb, np, w, wbs, x, xcs, nc, acc); }
+#define A2_TROW(nb) A2_TDEF(nb, 1) A2_TDEF(nb, 2) A2_TDEF(nb, 3) A2_TDEF(nb, 4)
+A2_TROW(1) A2_TROW(2) A2_TROW(3) A2_TROW(4) A2_TROW(5) A2_TROW(6)
+#define A2_TENT(nb) {NULL, NM(a2_tail_##nb##_1), NM(a2_tail_##nb##_2), NM(a2_tail_##nb##_3), \
+                     NM(a2_tail_##nb##_4)}
+static const NM(a2_tail_fn) NM(a2_tailt)[A2_TAIL_NB + 1][5] = {
+    {NULL}, A2_TENT(1), A2_TENT(2), A2_TENT(3), A2_TENT(4), A2_TENT(5), A2_TENT(6)};
+#undef A2_TDEF
+#undef A2_TROW
+#undef A2_TENT
+
+/* oc blocks [kb0, kb1) of group g (packed weights wg = the group's block
+ * 0, Cg channels) for npx <= A2_TAIL_PX pixels (pixel p of channel c at
+ * x[c*xcs + p]): the outputs at y (channel k at y + k*ysk, k counted from
+ * the group's first), the fused epilogue in scalars, as the tile's */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))  /* out of the 1x1 driver: its other tiles' code stays as it was */
+#endif
+static void NM(a2_tail1x1)(const T *wg, int64_t Cg, int64_t Kg, int64_t kb0, int64_t kb1,
+                           const T *x, int64_t xcs, int npx, T *y, int64_t ysk, const T *r,
+                           int64_t rsk, const T *bias, int relu)
+{
+    T acc[A2_TAIL_NB * A2_TAIL_PX * VL];
+    for (int64_t b0 = kb0; b0 < kb1; b0 += A2_TAIL_NB) {
+        const int nb = (int)a2_min(A2_TAIL_NB, kb1 - b0);
+        NM(a2_tailt)[nb][npx](wg + b0 * Cg * OCB, Cg * OCB, x, xcs, Cg, acc);
+        for (int b = 0; b < nb; b++) {
+            const int64_t k0 = a2_kfirst(Kg, b0 + b), mr = a2_kfirst(Kg, b0 + b + 1) - k0;
+            for (int64_t i = 0; i < mr; i++) {
+                const int64_t k = k0 + i;
+                for (int q = 0; q < npx; q++) {
+                    T u = acc[(b * A2_TAIL_PX + q) * VL + i];
+                    if (bias) u = u + bias[k];
+                    if (r) u = u + r[k * rsk + q];
+                    if (relu) u = (T)0 > u ? (T)0 : u;  /* max(0, u) as VMAX: NaN stays */
+                    y[k * ysk + q] = u;
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* ---- the 1x1 microkernel: MR (<= OCB) channels x NV (<= A2_NV1) vectors ----
  * a: weights (broadcast), packed [c][OCB], or with INP the caller's (K, Cg)
  * rows in place (row i of step c at a + i*e->lda + c); b: the tile's pixels of channel 0,
@@ -376,14 +482,25 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
 #undef A2_IN4
 #undef A2_IN
     }
+#if defined(A2_MK1_PF) && A2_MK1_PF > 0
+    /* unpacked tiles read NCHW rows straight from memory, one stream per
+     * channel (too many for the hardware prefetcher): fetch the rows
+     * A2_MK1_PF channels ahead, at fixed byte offsets from the row (so the
+     * loop adds nothing for them: GCC otherwise chose between that and a
+     * pointer of its own by what else the file held, x0.97 for the latter
+     * on AVX-512 192 -> 64 at 28x28) */
+    const int pfr = bcs > NR1;
+    const int64_t pfo = A2_MK1_PF * bcs * (int64_t)sizeof(T);
+#endif
     for (int64_t c = 0; c < nc; c++) {
 #if defined(A2_MK1_PF) && A2_MK1_PF > 0
-        /* unpacked tiles read NCHW rows straight from memory, one stream
-         * per channel (too many for the hardware prefetcher): fetch the
-         * rows A2_MK1_PF channels ahead */
-        if (bcs > NR1)
-            for (int j = 0; j < NV; j++)
-                _mm_prefetch((const char *)(b + A2_MK1_PF * bcs + j * VL), _MM_HINT_T0);
+        if (pfr) {
+            const char *bq = (const char *)b + pfo;
+            _mm_prefetch(bq, _MM_HINT_T0);
+            if (NV > 1) _mm_prefetch(bq + VL * sizeof(T), _MM_HINT_T0);
+            if (NV > 2) _mm_prefetch(bq + 2 * VL * sizeof(T), _MM_HINT_T0);
+            if (NV > 3) _mm_prefetch(bq + 3 * VL * sizeof(T), _MM_HINT_T0);
+        }
 #endif
         const T *bp = OFS ? b + bo[c] : b;
         const V x0 = VLOADU(bp);
@@ -570,6 +687,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     }
     const int64_t tpp = a2_cdiv(ntiles, npb);     /* max tiles per panel */
     npb = a2_cdiv(ntiles, tpp);
+    /* a last panel of only a few pixels (the tail kernel's) joins the one
+     * before it, where the panels stay a multiple of the threads: on its
+     * own it streamed every block's weights once more for those pixels
+     * (1024 -> 256 at 14x14: 196 = 3 * 64 + 4) */
+    const int merged = A2_TAIL_OK && !(p->w.flags & CCONV_PACK_IN_PLACE_1X1) && npb > 1
+                       && P - (npb - 1) * tpp * NR1 <= A2_TAIL_PX && (p->N * G * (npb - 1)) % nt == 0;
+    if (merged) npb--;
+    const int64_t tmax = tpp + merged;            /* most tiles in a panel (the last) */
     int64_t nkc = 1;
     if (nt > 1 && p->N * G * npb < 2 * nt) nkc = a2_min(nkb, a2_cdiv(2 * nt, p->N * G * npb));
     const int64_t tasks = p->N * G * npb * nkc;
@@ -602,6 +727,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #define A2_W1(g, kb, k0, c0) (inplace ? wp + ((g) * Kg + (k0)) * Cg + (c0) \
                                       : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
     const NM(a2_mk1x1_fn)(*mk1)[OCB + 1] = NM(a2_mk1x1t)[inplace];
+    /* a last tile of a few pixels runs the tail kernel (packed weights) */
+    const int tail = A2_TAIL_OK && !inplace;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -609,9 +736,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * NR1 * a2_max(Cg, 1)));
-        int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tpp * NR1));
-        T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tpp * nkbt * OCB * NR1)) : NULL;
+        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * NR1 * a2_max(Cg, 1)));
+        int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tmax * NR1));
+        T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * nkbt * OCB * NR1)) : NULL;
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         ep.lda = Cg;
@@ -631,7 +758,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 const int64_t pb = q % npb; q /= npb;
                 const int64_t g = q % G; q /= G;
                 const int64_t n = q;
-                const int64_t tl0 = pb * tpp, tl1 = a2_min(ntiles, tl0 + tpp), ntl = tl1 - tl0;
+                const int64_t tl0 = pb * tpp, tl1 = pb + 1 == npb ? ntiles : a2_min(ntiles, tl0 + tpp);
+                const int64_t ntl = tl1 - tl0;
                 const int64_t px0 = tl0 * NR1, npx = a2_min(P, tl1 * NR1) - px0;
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
                 if (direct) {
@@ -694,34 +822,51 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     }
                 }
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                /* the panel's last tile a few pixels: the tail kernel */
+                const int ktail = tail && ntl > 0 && P - (px0 + (ntl - 1) * NR1) <= A2_TAIL_PX;
+                if (kbo) {
+                    /* oc-block-outer: one block's weights (all Cg) stay in
+                     * L1/L2 while the panel streams past them; a tail once
+                     * per A2_TAIL_NB blocks, their weights still in L2 */
+                    const int64_t kgrp = ktail ? A2_TAIL_NB : a2_max(1, kb1 - kb0);
+                    for (int64_t kg0 = kb0; kg0 < kb1; kg0 += kgrp) {
+                        const int64_t kg1 = a2_min(kb1, kg0 + kgrp);
+                        for (int64_t kb = kg0; kb < kg1; kb++) {
+                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const T *a = A2_W1(g, kb, k0, 0);
+                            const int64_t k = g * Kg + k0;
+                            ep.bias = bias ? bias + k : NULL;
+                            for (int64_t j = 0; j < ntl - ktail; j++) {
+                                const int64_t pp = px0 + j * NR1;
+                                ep.y = y + n * p->y_sn + k * p->y_sk + pp;
+                                ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
+                                ep.nv = a2_min(NR1, P - pp);
+                                mk1[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1, NULL,
+                                                            NULL, &ep);
+                            }
+                        }
+#if A2_TAIL_OK
+                        if (ktail) {
+                            const int64_t j = ntl - 1, pp = px0 + j * NR1;
+                            A2_TAIL_CALL(kg0, kg1, panel + j * Cg * NR1, NR1, P - pp, pp);
+                        }
+#endif
+                    }
+                } else
                 /* chunk-outer: a tile's chunk of the panel (cb x NR1) stays
                  * in L1 while every oc block runs over it; the chunk's
                  * weights for all blocks stay in L2 */
-                if (kbo) {
-                    /* oc-block-outer: one block's weights (all Cg) stay in
-                     * L1/L2 while the panel streams past them */
-                    for (int64_t kb = kb0; kb < kb1; kb++) {
-                        const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
-                        const T *a = A2_W1(g, kb, k0, 0);
-                        const int64_t k = g * Kg + k0;
-                        ep.y = y + n * p->y_sn + k * p->y_sk;
-                        ep.r = res ? res + n * p->r_sn + k * p->r_sk : NULL;
-                        ep.bias = bias ? bias + k : NULL;
-                        for (int64_t j = 0; j < ntl; j++) {
-                            const int64_t pp = px0 + j * NR1;
-                            ep.y = y + n * p->y_sn + k * p->y_sk + pp;
-                            ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
-                            ep.nv = a2_min(NR1, P - pp);
-                            mk1[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1, NULL, NULL,
-                                                        &ep);
-                        }
-                    }
-                } else
                 for (int64_t ch = 0; ch < nch; ch++) {
                     const int64_t c0 = ch * cb, cn = a2_min(cb, Cg - c0);
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR1;
                         ep.nv = a2_min(NR1, P - pp);
+#if A2_TAIL_OK
+                        if (ktail && nch == 1 && j == ntl - 1) {
+                            A2_TAIL_CALL(kb0, kb1, panel + j * Cg * NR1, NR1, ep.nv, pp);
+                            continue;
+                        }
+#endif
                         const T *bj = panel + j * Cg * NR1 + c0 * NR1;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
@@ -749,8 +894,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         cconv_fpenv_leave(fps);
     }
 #undef A2_W1
+#ifdef A2_TAIL_CALL
+#undef A2_TAIL_CALL
+#endif
     return failed ? CCONV_ENOMEM : CCONV_OK;
 }
+
 
 /* dr[j] = sr[j*sw] for j in [jlo, jhi): stride 2 deinterleaved with
  * VEVENS (two vectors in, the even lanes out), the last partial vector

@@ -22,3 +22,5 @@
 #undef VEVENS
 #undef VTRANSPOSE
 #undef ISA_NAME
+#undef A2_TAIL_OK
+#undef A2_TAIL_NB

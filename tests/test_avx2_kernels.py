@@ -347,6 +347,52 @@ def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
     always copied to panels): the same reduction order, so the same bits,
     within the float bound of the float64 reference, with bias, residual and
     ReLU fused, written into a channel slice, on 1 and 3 threads."""
+    _check_1x1_paths_bitwise(case, isa, dtype)
+
+
+# (N, C, H, W, K, groups): 1x1 layers whose last pixel tile holds 1-4 pixels
+# (14x14: 196 = 3 * 64 + 4 = 12 * 16 + 4), which the packed weights run with
+# the output channels in the lanes (the tail kernel: float32, and float64 on
+# AVX-512), in each loop of the 1x1 driver
+TAIL_1X1_CASES = [
+    (1, 1024, 14, 14, 24, 1),  # oc-block-outer panels; the tail joins the panel before it
+    (1, 704, 1, 193, 40, 1),   # 1 pixel past 3 * 64; 7 oc blocks: a 6-block group and 1
+    (1, 64, 14, 14, 256, 1),   # one channel chunk, 43 oc blocks
+    (1, 300, 13, 15, 80, 1),   # 195 pixels, three channel chunks (no tail kernel)
+    (1, 96, 14, 14, 16, 1),    # few oc blocks: unpacked rows
+    (1, 128, 14, 14, 64, 2),   # groups
+    (2, 64, 1, 66, 40, 1),     # 2 images of 66 pixels (2 past 64, 2 past 4 * 16)
+    (1, 32, 3, 67, 13, 1),     # 201 pixels, 13 outputs: blocks of 5 and 4 channels
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", TAIL_1X1_CASES, ids=str)
+def test_1x1_tail_pixels_match_in_place_bitwise(case, isa, dtype):
+    """A last tile of a few pixels (the tail kernel, packed weights) gives the
+    bits of the spatial tile (weights read in place by the one-shot call, and
+    the aligned and misaligned inputs), within the float bound of the
+    float64 reference; bias, residual, ReLU, a channel slice, 1 and 3
+    threads."""
+    _check_1x1_paths_bitwise(case, isa, dtype)
+    if isa == "portable":
+        return
+    N, C, H, W, K, g = case
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C // g, 1, 1)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    r = rng.standard_normal((N, K, H, W)).astype(dtype)
+    kw = dict(groups=g, residual=r, activation="relu")
+    inpl = cconv._core.PackedWeights(w, g, _isa=isa, _in_place_1x1=True)
+    for nt in (1, 2):
+        np.testing.assert_array_equal(
+            cconv.conv2d(x, inpl, b, num_threads=nt, **kw),
+            cconv.conv2d(x, cconv.pack_weights(w, g, _isa=isa), b, num_threads=nt, **kw))
+
+
+def _check_1x1_paths_bitwise(case, isa, dtype):
     N, C, H, W, K, g = case
     rng = np.random.default_rng(31)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
