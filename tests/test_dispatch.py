@@ -98,3 +98,45 @@ def test_main_demo_runs():
     assert r.returncode == 0, r.stdout + r.stderr
     assert "120,422,400" in r.stdout and "12,443,648" in r.stdout
     assert "self-check: passed" in r.stdout
+
+
+# every ISA with Winograd kernels (the scan's users) the CPU runs, as
+# CCONV_DISABLE_CPU_FEATURES chooses it
+_SCAN_ENVS = []
+if cconv._core.cpu_has_avx2():
+    _SCAN_ENVS.append(("avx2", "avx512f"))
+if cconv._core.cpu_has_avx512():
+    _SCAN_ENVS.append(("avx512", ""))
+
+_SCAN_CODE = """
+import numpy as np, cconv
+print(cconv._core.isa())
+for dt in (np.float32, np.float64):
+    for k in (1, 3, 113, 114, 455):    # 3x3 weights: 9 .. 4095 values
+        w = np.ones((k, 1, 3, 3), dt)
+        n = w.size
+        clean = cconv._core.PackedWeights(w).nbytes
+        direct = cconv._core.PackedWeights(w, _direct_only=True).nbytes
+        assert clean > direct   # a finite 3x3 packs the Winograd layout too
+        for pos in sorted({0, n // 2, n - 1, min(n - 1, 1023), min(n - 1, 1024)}):
+            for v in (np.inf, -np.inf, np.nan):
+                w.reshape(-1)[pos] = v
+                assert cconv._core.PackedWeights(w).nbytes == direct, (dt, n, pos, v)
+                w.reshape(-1)[pos] = np.finfo(dt).max    # finite: the scan must pass it
+                assert cconv._core.PackedWeights(w).nbytes == clean, (dt, n, pos)
+                w.reshape(-1)[pos] = 1
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not _SCAN_ENVS, reason="no Winograd kernels on this CPU")
+@pytest.mark.parametrize("isa, disable", _SCAN_ENVS or [("none", "")],
+                         ids=[e[0] for e in _SCAN_ENVS] or ["none"])
+def test_finite_scan_on_each_isa(isa, disable):
+    """The weights' finiteness scan (finite_scan.h, compiled for each ISA and
+    run for the active one) finds an infinity or NaN at either end of a
+    1024-value block and of short and odd-length arrays, and passes the
+    largest finite value: non-finite weights pack for the direct kernel only."""
+    r = _run(_SCAN_CODE, CCONV_DISABLE_CPU_FEATURES=disable)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == [isa, "ok"]
