@@ -152,6 +152,26 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
     return cconv_wino_conv_wide_f64(p, (const double *)x, packed, (const double *)bias,
                                        (const double *)res, (double *)y, nthreads, &wide_f64);
 }
+/* raw weights (a one-shot call) on the same kernels, by the same rule (the
+ * AVX2 ones had served them on every table).  One-shot, paired A/B in one
+ * process, Intel family 6 model 167, one thread: 3x3 at 14x14 256 -> 256
+ * x1.09-1.11, 512 -> 512 x1.08-1.12, 64 -> 64 x1.11, 128 -> 128 x1.01,
+ * 1024 -> 256 x1.02; two threads x1.05-1.10; float64 x1.18-1.20.  The same
+ * bits */
+static int conv512_raw_f32(const cconv_conv_params *p, const void *x, const void *w,
+                           const void *bias, const void *res, void *y, int nthreads)
+{
+    if (p->C < WINO_WIDE_MIN_C_F32) return conv_raw_f32(p, x, w, bias, res, y, nthreads);
+    return cconv_wino_conv_raw_wide_f32(p, (const float *)x, (const float *)w, (const float *)bias,
+                                        (const float *)res, (float *)y, nthreads, &wide_f32);
+}
+static int conv512_raw_f64(const cconv_conv_params *p, const void *x, const void *w,
+                           const void *bias, const void *res, void *y, int nthreads)
+{
+    return cconv_wino_conv_raw_wide_f64(p, (const double *)x, (const double *)w,
+                                        (const double *)bias, (const double *)res, (double *)y,
+                                        nthreads, &wide_f64);
+}
 /* float64 weights are twice the bytes to stream per tile block, so
  * float64 needs more tiles.  Paired A/B, 16 tiles against the 20 this used
  * to ask (Winograd against direct), one thread, AVX-512 kernels: 14x14
@@ -174,11 +194,11 @@ static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
  * multiply-adds, so the default keeps the direct kernel there. */
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack_f32, conv512_f32,
-                                     conv_raw_f32, cconv_avx512_f32_weight_offset,
+                                     conv512_raw_f32, cconv_avx512_f32_weight_offset,
                                      cconv_cpu_zmm_split};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack_f64, conv512_f64,
-                                     conv_raw_f64, NULL, NULL};
+                                     conv512_raw_f64, NULL, NULL};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {

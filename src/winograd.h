@@ -118,6 +118,13 @@ int cconv_wino_conv_wide_f32(const cconv_conv_params *p, const float *x, const v
 int cconv_wino_conv_wide_f64(const cconv_conv_params *p, const double *x, const void *packed,
                                 const double *bias, const double *residual, double *y,
                                 int nthreads, const cconv_wino_wide_f64 *wk);
+/* cconv_wino_conv_raw_f32/f64 (raw weights) with the wide kernels */
+int cconv_wino_conv_raw_wide_f32(const cconv_conv_params *p, const float *x, const float *w,
+                                 const float *bias, const float *residual, float *y, int nthreads,
+                                 const cconv_wino_wide_f32 *wk);
+int cconv_wino_conv_raw_wide_f64(const cconv_conv_params *p, const double *x, const double *w,
+                                 const double *bias, const double *residual, double *y,
+                                 int nthreads, const cconv_wino_wide_f64 *wk);
 /* the AVX-512F kernels (winograd_avx512.c): call only after the AVX-512 check */
 void cconv_wino_itrans_avx512_f32(const float *const *src, int64_t ld, float *dst, int64_t es);
 void cconv_wino_otrans_avx512_f32(const float *m, int64_t es, const w_tile *tiles, int ntl,

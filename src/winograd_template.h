@@ -489,6 +489,14 @@ int WN(cconv_wino_conv_wide)(const cconv_conv_params *p, const WT *x, const void
     return WN(wino_conv)(p, x, packed, bias, res, y, nthreads, wk, NULL);
 }
 
+int WN(cconv_wino_conv_raw_wide)(const cconv_conv_params *p, const WT *x, const WT *w,
+                                 const WT *bias, const WT *res, WT *y, int nthreads,
+                                 const WN(cconv_wino_wide) *wk)
+{
+    if (!w_shape_ok(&p->w)) return CCONV_EINVAL;
+    return WN(wino_conv)(p, x, NULL, bias, res, y, nthreads, wk, w);
+}
+
 #undef WP
 #undef W_SIDE
 #undef W_FULL

@@ -293,15 +293,18 @@ def test_oneshot_small_problems_pack_direct_only(monkeypatch):
     np.testing.assert_array_equal(y_oneshot, y_direct)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("C, K, hw, nt", [(256, 256, 14, 1), (64, 40, 14, 2), (32, 16, 13, 3),
                                          (17, 133, 16, 2)])
-def test_oneshot_raw_weights_match_packed(C, K, hw, nt):
+def test_oneshot_raw_weights_match_packed(C, K, hw, nt, dt):
     """A one-shot call on an image of 16-32 tiles runs Winograd from the raw
     weights, each chunk of output channels transformed where it runs: bit
     for bit the packed Winograd result (fused bias, residual, ReLU; K not a
-    multiple of the 6-channel blocks; partial tiles), within the bound."""
+    multiple of the 6-channel blocks; partial tiles), within the bound; on
+    AVX-512 with the wide kernels from 32 channels (float32; float64 all),
+    as the packed weights run."""
     rng = np.random.default_rng(21)
-    x, w, b, r, ref, absref = _case(rng, 1, C, hw, hw, K, 1, residual=True, relu=True)
+    x, w, b, r, ref, absref = _case(rng, 1, C, hw, hw, K, 1, residual=True, relu=True, dtype=dt)
     pw = cconv._core.PackedWeights(w, _wino_raw=True)
     assert pw.nbytes == 0
     kw = dict(padding=1, residual=r, activation="relu", num_threads=nt)
