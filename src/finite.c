@@ -40,7 +40,7 @@ int cconv_all_finite(cconv_dtype dt, const void *x, int64_t n)
  * the layers that pack the whole transform (96 -> 128 at 28x28, 5x5
  * 192 -> 32) */
 #ifndef FINITE_MIN_PER_THREAD
-#define FINITE_MIN_PER_THREAD 65536.0
+#define FINITE_MIN_PER_THREAD 32768.0   /* 64K until the packing went to 32K (threads.c) */
 #endif
 
 int cconv_finite_threads(int nthreads, int64_t values, int64_t parts)

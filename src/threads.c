@@ -101,8 +101,16 @@ int cconv_threads_for(int requested, double work, int64_t tasks)
     return (int)nt;
 }
 
-/* a thread pays for itself from about this many packed weights */
-#define CCONV_MIN_PACK_PER_THREAD 65536.0
+/* a thread pays for itself from about this many packed weights (with the
+ * weight scan's FINITE_MIN_PER_THREAD, finite.c).  32K against 64K, both,
+ * one-shot, two threads, Intel family 6 model 167, paired: 3x3 96 -> 128 at
+ * 28x28 (110K weights: the direct layout had packed on one thread while
+ * the other waited) x1.05, 5x5 48 -> 64 x1.07, 3x3 128 -> 128 x1.01, the
+ * rest x0.99-1.01; 16K won 3x3 32 -> 32 at 28x28 x1.08 but lost 16 -> 64
+ * at 55x55 x0.987 */
+#ifndef CCONV_MIN_PACK_PER_THREAD
+#define CCONV_MIN_PACK_PER_THREAD 32768.0
+#endif
 
 void cconv_pack_blocks(int requested, int64_t values, int64_t nblk,
                        void (*fn)(void *ctx, int64_t b), void *ctx)

@@ -269,7 +269,7 @@ def test_nonfinite_weight_anywhere_packs_direct_only(monkeypatch, k, pos, value,
 @pytest.mark.parametrize("pos", [0, 196607, 196608, 294911, 294912, 589823])
 def test_weight_scan_split_over_threads(pos, threads):
     """Large weights are scanned by up to num_threads threads (finite.c: one
-    for each 64K values; two or three here, the first share ending at value
+    for each 32K values; two or three here, the first share ending at value
     294911 with two threads, 196607 with three):
     a non-finite value in either share, at its first or last value, packs the
     weights for the direct kernel only (fewer bytes: no Winograd layout)."""
