@@ -900,7 +900,6 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     return failed ? CCONV_ENOMEM : CCONV_OK;
 }
 
-
 /* dr[j] = sr[j*sw] for j in [jlo, jhi): stride 2 deinterleaved with
  * VEVENS (two vectors in, the even lanes out), the last partial vector
  * stored under a mask or, where the including file defines VMZERO(m, v)
