@@ -139,10 +139,12 @@ static const cconv_wino_wide_f32 wide_f32 = {cconv_wino_mk2_avx512_f32, cconv_wi
 static const cconv_wino_wide_f64 wide_f64 = {cconv_wino_mk2_avx512_f64, cconv_wino_mk12_avx512_f64,
                                              cconv_wino_mk22_avx512_f64, cconv_wino_itrans_avx512_f64,
                                              cconv_wino_otrans_avx512_f64};
+/* the packed and the raw-weight float32 calls take the wide kernels alike */
+static int takes_wide_f32(const cconv_conv_params *p) { return p->C >= WINO_WIDE_MIN_C_F32; }
 static int conv512_f32(const cconv_conv_params *p, const void *x, const void *packed,
                        const void *bias, const void *res, void *y, int nthreads)
 {
-    if (p->C < WINO_WIDE_MIN_C_F32) return conv_f32(p, x, packed, bias, res, y, nthreads);
+    if (!takes_wide_f32(p)) return conv_f32(p, x, packed, bias, res, y, nthreads);
     return cconv_wino_conv_wide_f32(p, (const float *)x, packed, (const float *)bias,
                                        (const float *)res, (float *)y, nthreads, &wide_f32);
 }
@@ -161,7 +163,7 @@ static int conv512_f64(const cconv_conv_params *p, const void *x, const void *pa
 static int conv512_raw_f32(const cconv_conv_params *p, const void *x, const void *w,
                            const void *bias, const void *res, void *y, int nthreads)
 {
-    if (p->C < WINO_WIDE_MIN_C_F32) return conv_raw_f32(p, x, w, bias, res, y, nthreads);
+    if (!takes_wide_f32(p)) return conv_raw_f32(p, x, w, bias, res, y, nthreads);
     return cconv_wino_conv_raw_wide_f32(p, (const float *)x, (const float *)w, (const float *)bias,
                                         (const float *)res, (float *)y, nthreads, &wide_f32);
 }

@@ -345,11 +345,10 @@ static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
  * AVX-512, 12 * 16 + 4 on AVX2) in the spatial tile is one vector per
  * output channel: a few lanes of use, 6 chains of FMAs waiting on their
  * latency, a whole pass over every block's weights for those pixels.
- * Here a vector holds one oc block's OCB
- * packed weights of a channel (lanes past OCB masked off) and each pixel
- * is broadcast: A2_TAIL_NB blocks x npx pixels of sums, every output the
- * same fma(w, x, sum) chain over the channels in the same order as in the
- * spatial tile, so the same bits.  Packed weights only (a block's OCB
+ * Here a vector holds one oc block's OCB packed weights of a channel (lanes
+ * past OCB masked off) and each pixel is broadcast: A2_TAIL_NB blocks x npx
+ * pixels of sums, every output the same fma(w, x, sum) chain over the
+ * channels in the same order as in the spatial tile, so the same bits.  Packed weights only (a block's OCB
  * weights of a channel contiguous), VL >= OCB, whole reductions (no
  * channel chunks). */
 #ifndef A2_TAIL_PX
@@ -691,7 +690,10 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
      * before it, where the panels stay a multiple of the threads: on its
      * own it streamed every block's weights once more for those pixels
      * (1024 -> 256 at 14x14: 196 = 3 * 64 + 4) */
-    const int merged = A2_TAIL_OK && !(p->w.flags & CCONV_PACK_IN_PLACE_1X1) && npb > 1
+    const int inplace = (p->w.flags & CCONV_PACK_IN_PLACE_1X1) != 0;
+    /* a last tile of a few pixels runs the tail kernel (packed weights) */
+    const int tail = A2_TAIL_OK && !inplace;
+    const int merged = tail && npb > 1
                        && P - (npb - 1) * tpp * NR1 <= A2_TAIL_PX && (p->N * G * (npb - 1)) % nt == 0;
     if (merged) npb--;
     const int64_t tmax = tpp + merged;            /* most tiles in a panel (the last) */
@@ -723,12 +725,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t nch = kbo ? 1 : a2_cdiv(a2_max(Cg, 1), a2_max(1, a2_min(A2_C1CHUNK, cbw)));
     const int64_t cb = a2_cdiv(a2_max(Cg, 1), nch);
     /* weights of group g, oc block kb (first channel k0) from input channel c0 */
-    const int inplace = (p->w.flags & CCONV_PACK_IN_PLACE_1X1) != 0;
 #define A2_W1(g, kb, k0, c0) (inplace ? wp + ((g) * Kg + (k0)) * Cg + (c0) \
                                       : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
     const NM(a2_mk1x1_fn)(*mk1)[OCB + 1] = NM(a2_mk1x1t)[inplace];
-    /* a last tile of a few pixels runs the tail kernel (packed weights) */
-    const int tail = A2_TAIL_OK && !inplace;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -822,8 +821,10 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     }
                 }
                 const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-                /* the panel's last tile a few pixels: the tail kernel */
-                const int ktail = tail && ntl > 0 && P - (px0 + (ntl - 1) * NR1) <= A2_TAIL_PX;
+                /* the panel's last tile a few pixels: the tail kernel (whole
+                 * reductions: oc-block-outer, or one channel chunk) */
+                const int ktail = tail && ntl > 0 && (kbo || nch == 1)
+                                  && P - (px0 + (ntl - 1) * NR1) <= A2_TAIL_PX;
                 if (kbo) {
                     /* oc-block-outer: one block's weights (all Cg) stay in
                      * L1/L2 while the panel streams past them; a tail once
@@ -858,15 +859,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                  * weights for all blocks stay in L2 */
                 for (int64_t ch = 0; ch < nch; ch++) {
                     const int64_t c0 = ch * cb, cn = a2_min(cb, Cg - c0);
-                    for (int64_t j = 0; j < ntl; j++) {
+                    for (int64_t j = 0; j < ntl - ktail; j++) {
                         const int64_t pp = px0 + j * NR1;
                         ep.nv = a2_min(NR1, P - pp);
-#if A2_TAIL_OK
-                        if (ktail && nch == 1 && j == ntl - 1) {
-                            A2_TAIL_CALL(kb0, kb1, panel + j * Cg * NR1, NR1, ep.nv, pp);
-                            continue;
-                        }
-#endif
                         const T *bj = panel + j * Cg * NR1 + c0 * NR1;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
@@ -885,6 +880,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                                         ch + 1 < nch ? ap : NULL, &ep);
                         }
                     }
+#if A2_TAIL_OK
+                    if (ktail) {   /* nch == 1 */
+                        const int64_t j = ntl - 1, pp = px0 + j * NR1;
+                        A2_TAIL_CALL(kb0, kb1, panel + j * Cg * NR1, NR1, P - pp, pp);
+                    }
+#endif
                 }
             }
         }
