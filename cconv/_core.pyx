@@ -641,6 +641,12 @@ cdef class PackedWeights:
     def ndim(self):
         return len(self.shape)
 
+    def _packed_bytes(self):
+        """A copy of the packed bytes (for tests: the layout is private)."""
+        if self._in_place is not None:
+            return b""
+        return (<char *>self.buf)[:self.nbytes]
+
     def __repr__(self):
         return (f"PackedWeights(shape={self.shape}, dtype={self.dtype}, groups={self.groups}, "
                 f"isa='{self.isa}')")
@@ -678,6 +684,14 @@ _ONESHOT_WINOGRAD5_MIN_TILES = 25
 # x1.54 / x1.69, 64 -> 64 x1.55 / x1.79, 1024 -> 256 x1.40 / x1.13; 12x12 (9 tiles)
 # 256 -> 256 x1.11 / x1.16, but 10x10 (9) x0.89 / x0.93, 7x7 (4) x0.88.
 _ONESHOT_WINO_RAW_MIN_TILES = 16
+# With two threads or more, raw weights also serve a call of two tile blocks (each
+# transforms the weights again): the two transforms run side by side, each on the
+# thread whose tiles use it, where the whole packed transform is written by both
+# threads and read back across them.  One-shot, raw against packed, Intel family 6
+# model 167, two threads: 3x3 at 28x28 (49 tiles) 96 -> 128 x1.29, 64 -> 64 x1.28,
+# 32 -> 32 x1.51, 256 -> 256 x1.09, 512 -> 512 x1.03, 128 -> 128 at 32x32 x1.16;
+# one thread x0.80-1.01, so one thread keeps one block.
+_ONESHOT_WINO_RAW_MAX_BLOCKS = 2
 
 # A one-shot unpadded 1x1 call over at most this many output pixels (all images)
 # reads its weights in place instead of packing them: with few pixels a weight is
@@ -687,11 +701,11 @@ _ONESHOT_WINO_RAW_MIN_TILES = 16
 _ONESHOT_IN_PLACE_MAX_PIXELS = 1024
 
 
-def _oneshot_winograd(dtype, N, ks, osp, g, st, dl):
+def _oneshot_winograd(dtype, N, ks, osp, g, st, dl, nthreads=1):
     """How a one-shot call (raw weights) packs for Winograd: "packed" (the whole
     transform, both layouts), "raw" (each chunk transformed where it runs) or
     "direct" (no Winograd weights).  ks, osp, st, dl: the call's spatial kernel,
-    output, stride and dilation, as tuples."""
+    output, stride and dilation, as tuples; nthreads: the threads it may use."""
     # pack Winograd weights only for a call that can use them and amortises them
     wk = ks[0] if len(ks) == 2 and ks in ((3, 3), (5, 5)) else 0
     if not (wk and g == 1 and st == (1, 1) and dl == (1, 1)) or N <= 0:
@@ -700,14 +714,16 @@ def _oneshot_winograd(dtype, N, ks, osp, g, st, dl):
     tiles = N
     for o in osp:
         tiles *= (o + mt - 1) // mt
+    # enough tiles for Winograd to pay for transforming the weights chunk by chunk
+    # where they are used: every image's tiles within one of the kernel's tile
+    # blocks (each transforms the weights again), or two blocks on two threads
+    block = _wino_block_tiles(dtype)
+    if wk == 3 and block and tiles // N >= _ONESHOT_WINO_RAW_MIN_TILES:
+        blocks = N * ((tiles // N + block - 1) // block)
+        if tiles <= block or blocks <= min(nthreads, _ONESHOT_WINO_RAW_MAX_BLOCKS):
+            return "raw"
     if tiles >= (_ONESHOT_WINOGRAD_MIN_TILES if wk == 3 else _ONESHOT_WINOGRAD5_MIN_TILES):
         return "packed"
-    # fewer tiles, but enough for Winograd to pay for transforming the weights once,
-    # chunk by chunk where they are used: every image's tiles within one of the
-    # kernel's tile blocks, each of which transforms the weights again
-    block = _wino_block_tiles(dtype)
-    if wk == 3 and tiles // N >= _ONESHOT_WINO_RAW_MIN_TILES and tiles <= block:
-        return "raw"
     return "direct"
 
 
@@ -831,7 +847,9 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     # the kernels' 1x1 GEMM path, the only one that can read weights in place
     gemm_1x1 = all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
     if not isinstance(weight, PackedWeights):
-        layout = _oneshot_winograd(wa.dtype, N, tuple(ks), tuple(osp), g, tuple(st), tuple(dl))
+        req = _threads_arg(num_threads)
+        layout = _oneshot_winograd(wa.dtype, N, tuple(ks), tuple(osp), g, tuple(st), tuple(dl),
+                                   req if req > 0 else cconv_default_threads())
         # unpadded 1x1 (the GEMM path) over few pixels: the weights are read in place
         npix = N
         for o in osp:

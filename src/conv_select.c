@@ -135,10 +135,19 @@ static int conv_raw_f64(const cconv_conv_params *p, const void *x, const void *w
 #endif
 static const cconv_wino_wide_f32 wide_f32 = {cconv_wino_mk2_avx512_f32, cconv_wino_mk12_avx512_f32,
                                              cconv_wino_mk22_avx512_f32, cconv_wino_itrans_avx512_f32,
-                                             cconv_wino_otrans_avx512_f32};
+                                             cconv_wino_otrans_avx512_f32, cconv_wino_wpack_avx512_f32};
 static const cconv_wino_wide_f64 wide_f64 = {cconv_wino_mk2_avx512_f64, cconv_wino_mk12_avx512_f64,
                                              cconv_wino_mk22_avx512_f64, cconv_wino_itrans_avx512_f64,
-                                             cconv_wino_otrans_avx512_f64};
+                                             cconv_wino_otrans_avx512_f64, cconv_wino_wpack_avx512_f64};
+/* the whole transform packed in zmm whatever the layer (the same bytes) */
+static void pack512_f32(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
+{
+    cconv_wino_pack_wide_f32(ws, (const float *)w, dst, nthreads, &wide_f32);
+}
+static void pack512_f64(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
+{
+    cconv_wino_pack_wide_f64(ws, (const double *)w, dst, nthreads, &wide_f64);
+}
 /* the packed and the raw-weight float32 calls take the wide kernels alike */
 static int takes_wide_f32(const cconv_conv_params *p) { return p->C >= WINO_WIDE_MIN_C_F32; }
 static int conv512_f32(const cconv_conv_params *p, const void *x, const void *packed,
@@ -195,11 +204,11 @@ static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
  * the ymm rate (Intel) it would have half the lanes for 1.75x fewer
  * multiply-adds, so the default keeps the direct kernel there. */
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
-                                     cconv_wino_packed_size_f32, pack_f32, conv512_f32,
+                                     cconv_wino_packed_size_f32, pack512_f32, conv512_f32,
                                      conv512_raw_f32, cconv_avx512_f32_weight_offset,
                                      cconv_cpu_zmm_split};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
-                                     cconv_wino_packed_size_f64, pack_f64, conv512_f64,
+                                     cconv_wino_packed_size_f64, pack512_f64, conv512_f64,
                                      conv512_raw_f64, NULL, NULL};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)

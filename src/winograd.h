@@ -97,12 +97,20 @@ typedef void (*cconv_wino_itrans_fn_f64)(const double *const *src, int64_t ld, d
 typedef void (*cconv_wino_otrans_fn_f64)(const double *m, int64_t es, const w_tile *tiles,
                                          int ntl, int full, double *yk, const double *rk,
                                          int64_t Wo, double bias, int relu);
+/* the weight transform of output-channel block kb (6 channels, every input
+ * channel) into ub, element e at ub + e*es, bitwise as winograd_template.h's
+ * own; returns 0 where it cannot (the caller then runs its own) */
+typedef int (*cconv_wino_wpack_fn_f32)(const cconv_wshape *ws, const float *w, int64_t kb,
+                                       float *ub, int64_t es);
+typedef int (*cconv_wino_wpack_fn_f64)(const cconv_wshape *ws, const double *w, int64_t kb,
+                                       double *ub, int64_t es);
 typedef struct {
     cconv_wino_mk2_fn_f32 mk2;
     cconv_wino_mk12_fn_f32 mk12;
     cconv_wino_mk22_fn_f32 mk22;
     cconv_wino_itrans_fn_f32 itrans;
     cconv_wino_otrans_fn_f32 otrans;
+    cconv_wino_wpack_fn_f32 wpack;
 } cconv_wino_wide_f32;
 typedef struct {
     cconv_wino_mk2_fn_f64 mk2;
@@ -110,7 +118,13 @@ typedef struct {
     cconv_wino_mk22_fn_f64 mk22;
     cconv_wino_itrans_fn_f64 itrans;
     cconv_wino_otrans_fn_f64 otrans;
+    cconv_wino_wpack_fn_f64 wpack;
 } cconv_wino_wide_f64;
+/* cconv_wino_pack_f32/f64 with the wide weight transform (the same bytes) */
+void cconv_wino_pack_wide_f32(const cconv_wshape *ws, const float *w, void *dst, int nthreads,
+                              const cconv_wino_wide_f32 *wk);
+void cconv_wino_pack_wide_f64(const cconv_wshape *ws, const double *w, void *dst, int nthreads,
+                              const cconv_wino_wide_f64 *wk);
 /* cconv_wino_conv_f32 with every GEMM step in the wide kernels */
 int cconv_wino_conv_wide_f32(const cconv_conv_params *p, const float *x, const void *packed,
                                 const float *bias, const float *residual, float *y, int nthreads,
@@ -146,6 +160,10 @@ void cconv_wino_mk22_avx512_f32(const float *u, int64_t us, const float *v, int6
                                 int64_t C, float *m, int64_t ms);
 void cconv_wino_mk22_avx512_f64(const double *u, int64_t us, const double *v, int64_t vps,
                                 int64_t C, double *m, int64_t ms);
+int cconv_wino_wpack_avx512_f32(const cconv_wshape *ws, const float *w, int64_t kb, float *ub,
+                                int64_t es);
+int cconv_wino_wpack_avx512_f64(const cconv_wshape *ws, const double *w, int64_t kb,
+                                double *ub, int64_t es);
 
 /* CCONV_WINOGRAD for both Winograd paths: -1 off ("0"/"off"), 1 "force",
  * 0 unset or anything else (each path's own size rule) */

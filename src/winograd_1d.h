@@ -16,7 +16,7 @@
  *         [0   1  1/2 -5/2  1  0]           [0  1  1  4   1/4  0]
  *         [0 -1/2 -1   1/2  1  0]           [0  1 -1  8  -1/8  1]
  *         [0   2  -1   -2   1  0]
- *         [0   1  3/2  -2 -3/2 1]   G: see cconv_wino_pack_f32 */
+ *         [0   1  3/2  -2 -3/2 1]   G: winograd_g.h */
 #define W_IN1D(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)                       \
     do {                                                                                 \
         const WV h_ = W_SET1(0.5), f15_ = W_SET1(1.5), f2_ = W_SET1(2.0), f25_ = W_SET1(2.5); \
@@ -53,7 +53,7 @@
 
 /* F(2,5) on the same points (B^T above, the same input transform):
  *   A^T = [1  1  1  1     1  0]
- *         [0  1 -1  2  -1/2  1]   G: W_G5 of winograd_avx2.c */
+ *         [0  1 -1  2  -1/2  1]   G: W_G5 of winograd_g.h */
 #define W_OUT1D2(m0, m1, m2, m3, m4, m5, o0, o1)                                          \
     do {                                                                                 \
         const WV s12_ = W_ADD(m1, m2), d12_ = W_SUB(m1, m2);                             \

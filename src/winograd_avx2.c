@@ -41,6 +41,7 @@
 #include "fpenv.h"
 #include "scratch.h"
 #include "winograd.h"
+#include "winograd_g.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -78,24 +79,6 @@ static inline int64_t w_tile_side(int64_t r) { return r == 5 ? 2 : 4; }
 #else
 #define W_AINLINE static __forceinline
 #endif
-
-/* the weight transform's G (points 0, 1, -1, 2, -1/2, inf): row p is
- * D_p (1, p, p^2, ...), the scales D_p those that W_IN1D's B^T leaves out,
- * the same for F(4,3) (W_G3) and F(2,5) (W_G5); row inf picks the last tap */
-static const double W_G3[6][3] = {
-    {1, 0, 0},
-    {-1.0 / 3, -1.0 / 3, -1.0 / 3},
-    {1.0 / 3, -1.0 / 3, 1.0 / 3},
-    {1.0 / 15, 2.0 / 15, 4.0 / 15},
-    {-16.0 / 15, 8.0 / 15, -4.0 / 15},
-    {0, 0, 1}};
-static const double W_G5[6][5] = {
-    {1, 0, 0, 0, 0},
-    {-1.0 / 3, -1.0 / 3, -1.0 / 3, -1.0 / 3, -1.0 / 3},
-    {1.0 / 3, -1.0 / 3, 1.0 / 3, -1.0 / 3, 1.0 / 3},
-    {1.0 / 15, 2.0 / 15, 4.0 / 15, 8.0 / 15, 16.0 / 15},
-    {-16.0 / 15, 8.0 / 15, -4.0 / 15, 2.0 / 15, -1.0 / 15},
-    {0, 0, 0, 0, 1}};
 
 /* ---- when to use it (min_tiles: 4x4 tiles, for 3x3 layers) ---- */
 

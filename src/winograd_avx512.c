@@ -4,9 +4,11 @@
  *     mk22: 12 output channels (two packed 6-channel blocks) x 2 panels, 24 accumulators;
  *     mk2:  6 channels x 2 panels (an odd last block);
  *     mk12: 12 (or 6) channels x 1 panel (a block of a single panel, 14x14: 16 tiles);
- *   input and output transforms of a panel (16 float32 / 8 float64 tiles).
+ *   input and output transforms of a panel (16 float32 / 8 float64 tiles);
+ *   the weight transform (packing and raw-weight calls, both dtypes), 8
+ *   filters a zmm of doubles, where zmm FMAs run at full rate.
  *
- * The driver and the weight packing stay in winograd_avx2.c
+ * The driver and the rest of the weight packing stay in winograd_avx2.c
  * (winograd_template.h); the V panels ([c][WP], 64 bytes a channel) and M
  * rows are the AVX2 path's layout, and the 1-D transforms the same macros
  * (winograd_1d.h).  Per lane every sum and transform runs the same
@@ -15,7 +17,9 @@
  * run; called only after the AVX-512 run-time check.
  */
 #include <immintrin.h>
+#include <stdint.h>
 #include "winograd.h"
+#include "winograd_g.h"
 
 #define KR 6   /* output channels per packed weight block (winograd_avx2.c) */
 
@@ -296,3 +300,114 @@ void cconv_wino_otrans_avx512_f64(const double *m, int64_t es, const w_tile *til
         }
     }
 }
+
+/* ---- weight transform U = G g G^T, 8 filters a zmm of doubles ----
+ * winograd_template.h's wino_u4 runs 4 filters a ymm; per filter this runs
+ * the same double operations in the same order (G's rows 0 and 5 pick a
+ * tap, the others multiply by the first tap's coefficient then add the
+ * rest by FMA in tap order; rounded to the dtype once, at the end), so the
+ * packed bytes are the same.  One step covers 4 input channels of the
+ * block's 6 output channels: 24 filters, three vectors whose lanes follow
+ * the packed order [c][6], so each element's 24 values land as one run. */
+#define WG_CB 16   /* input channels per stage in L1 (a multiple of 4) */
+
+/* element e of the 8 filters whose taps are gv[0 .. R*R) to d + e*es */
+WG_AINLINE void wg_u8(const int R, const int F32, const __m512d *gv, void *d, int64_t es)
+{
+#define WG_U8_STORE(e, v)                                                      \
+    do {                                                                       \
+        const int64_t o_ = (int64_t)(e) * es;                                  \
+        if (F32) _mm256_storeu_ps((float *)d + o_, _mm512_cvtpd_ps(v));         \
+        else _mm512_storeu_pd((double *)d + o_, v);                            \
+    } while (0)
+    W_GGT(R, __m512d, _mm512_mul_pd, _mm512_fmadd_pd, _mm512_set1_pd, gv, WG_U8_STORE);
+#undef WG_U8_STORE
+}
+
+/* gv[t] = tap t of the 8 filters at base + idx[lane] (lanes off in m: 0) */
+#define WG_GATHER_f32(gv, RR, base, idx, m)                                    \
+    do {                                                                       \
+        const __m256 mk_ = _mm256_castsi256_ps(wg_lane_mask(m));               \
+        for (int t = 0; t < (RR); t++)                                          \
+            gv[t] = _mm512_cvtps_pd(_mm256_mask_i32gather_ps(_mm256_setzero_ps(), (base) + t, \
+                                                             idx, mk_, 4));     \
+    } while (0)
+#define WG_GATHER_f64(gv, RR, base, idx, m)                                    \
+    do {                                                                       \
+        for (int t = 0; t < (RR); t++)                                          \
+            gv[t] = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m, idx, (base) + t, 8); \
+    } while (0)
+
+/* ymm lanes all ones where bit l of m is set (AVX2 gathers take a vector mask) */
+static inline __m256i wg_lane_mask(__mmask8 m)
+{
+    const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(m), bits), bits);
+}
+
+/* each element's run of n bytes from the stage (element e at s + e*ss) to
+ * d + e*ds: in zmm moves, the last one masked (a memcpy call a run cost as
+ * much as the transform's arithmetic) */
+static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, int64_t n)
+{
+    const int64_t nf = n / 4, full = nf / 16, rem = nf % 16;
+    const __mmask16 mr = (__mmask16)((1u << rem) - 1);
+    for (int e = 0; e < 36; e++) {
+        float *dd = (float *)((char *)d + e * ds);
+        const float *sr = (const float *)((const char *)s + e * ss);
+        for (int64_t i = 0; i < full; i++) _mm512_storeu_ps(dd + 16 * i, _mm512_loadu_ps(sr + 16 * i));
+        if (rem) _mm512_mask_storeu_ps(dd + 16 * full, mr, _mm512_maskz_loadu_ps(mr, sr + 16 * full));
+    }
+}
+
+#define WG_WPACK(SFX, T, F32)                                                  \
+    WG_AINLINE void wg_wpack_r_##SFX(const int R, const T *w, int64_t K, int64_t C, int64_t kb, \
+                                     T *ub, int64_t es)                        \
+    {                                                                          \
+        const int RR = R * R;                                                  \
+        const int64_t kn = K - kb * KR < KR ? K - kb * KR : KR;                \
+        const T *wb = w + kb * KR * C * RR;                                    \
+        __m256i idx[3];                                                        \
+        int lq[24], cq[24];                                                    \
+        for (int q = 0; q < 24; q++) { lq[q] = q % KR; cq[q] = q / KR; }       \
+        for (int v = 0; v < 3; v++) {                                          \
+            int o[8];                                                          \
+            for (int i = 0; i < 8; i++)                                        \
+                o[i] = (int)((lq[8 * v + i] * C + cq[8 * v + i]) * RR);        \
+            idx[v] = _mm256_loadu_si256((const __m256i *)o);                   \
+        }                                                                      \
+        T st[36 * WG_CB * KR];   /* [e][c - c0][KR] */                         \
+        const int64_t ses = WG_CB * KR;                                        \
+        for (int64_t c0 = 0; c0 < C; c0 += WG_CB) {                            \
+            const int64_t cn = C - c0 < WG_CB ? C - c0 : WG_CB;                \
+            for (int64_t c = c0; c < c0 + cn; c += 4) {                        \
+                for (int v = 0; v < 3; v++) {                                  \
+                    unsigned m = 0;                                            \
+                    for (int i = 0; i < 8; i++)                                \
+                        if (lq[8 * v + i] < kn && c + cq[8 * v + i] < C) m |= 1u << i; \
+                    __m512d gv[25];                                            \
+                    WG_GATHER_##SFX(gv, RR, wb + c * RR, idx[v], (__mmask8)m); \
+                    wg_u8(R, F32, gv, st + (c - c0) * KR + 8 * v, ses);        \
+                }                                                              \
+            }                                                                  \
+            wg_copy_out(ub + c0 * KR, es * (int64_t)sizeof(T), st, ses * (int64_t)sizeof(T), \
+                        cn * KR * (int64_t)sizeof(T));                          \
+        }                                                                      \
+    }                                                                          \
+    int cconv_wino_wpack_avx512_##SFX(const cconv_wshape *ws, const T *w, int64_t kb, T *ub, \
+                                      int64_t es)                              \
+    {                                                                          \
+        const int64_t C = ws->Cg, R = ws->ks[1];                               \
+        /* gather offsets in 32 bits; zmm at the ymm rate (Zen 4): unmeasured */ \
+        if ((KR * C + 4) * R * R > INT32_MAX || cconv_cpu_zmm_split()) return 0; \
+        if (R == 3) wg_wpack_r_##SFX(3, w, ws->K, C, kb, ub, es);              \
+        else wg_wpack_r_##SFX(5, w, ws->K, C, kb, ub, es);                     \
+        return 1;                                                              \
+    }
+
+WG_WPACK(f32, float, 1)
+WG_WPACK(f64, double, 0)
+#undef WG_WPACK
+#undef WG_GATHER_f32
+#undef WG_GATHER_f64
+#undef WG_CB

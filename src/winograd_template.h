@@ -43,7 +43,7 @@ int64_t WN(cconv_wino_packed_size)(const cconv_wshape *ws)
     return (int64_t)NE * w_cdiv(ws->K, KR) * KR * ws->Cg * (int64_t)sizeof(WT);
 }
 
-typedef struct { const cconv_wshape *ws; const WT *w; WT *u; } WN(wino_pack_ctx);
+typedef struct { const cconv_wshape *ws; const WT *w; WT *u; const WN(cconv_wino_wide) *wk; } WN(wino_pack_ctx);
 
 /* U = G g G^T for the 4 filters whose R x R taps lane l reads at g[l] (in
  * double, rounded to WT once, at the end), row by row: row i of T = G g,
@@ -64,32 +64,14 @@ W_AINLINE void WN(wino_u4)(const int R, const WT *const g[4], WT *d, int64_t es,
 #endif
         for (int t = 0; t < R * R; t++)
             gv[t] = W_GATHER4(g[0] + t, g[1] + t, g[2] + t, g[3] + t);
-#define W_GK(i, k) _mm256_set1_pd(R == 3 ? W_G3[i][k] : W_G5[i][k])
-    for (int i = 0; i < 6; i++) {
-        __m256d T[5];
-        for (int s2 = 0; s2 < R; s2++) {
-            if (i == 0) T[s2] = gv[s2];
-            else if (i == 5) T[s2] = gv[(R - 1) * R + s2];
-            else {
-                __m256d a = _mm256_mul_pd(W_GK(i, 0), gv[s2]);
-                for (int k = 1; k < R; k++) a = _mm256_fmadd_pd(W_GK(i, k), gv[k * R + s2], a);
-                T[s2] = a;
-            }
-        }
-        for (int j = 0; j < 6; j++) {
-            __m256d v;
-            if (j == 0) v = T[0];
-            else if (j == 5) v = T[R - 1];
-            else {
-                v = _mm256_mul_pd(W_GK(j, 0), T[0]);
-                for (int k = 1; k < R; k++) v = _mm256_fmadd_pd(W_GK(j, k), T[k], v);
-            }
-            WT *de = d + (int64_t)(i * 6 + j) * es;
-            if (pair > 0) W_PACK_STORE2(de, de + pair, v);
-            else W_PACK_STORE(de, v, pair < 0 ? 2 : 4);
-        }
-    }
-#undef W_GK
+#define W_U4_STORE(e, v)                                                   \
+    do {                                                                   \
+        WT *de = d + (int64_t)(e) * es;                                    \
+        if (pair > 0) W_PACK_STORE2(de, de + pair, v);                     \
+        else W_PACK_STORE(de, v, pair < 0 ? 2 : 4);                        \
+    } while (0)
+    W_GGT(R, __m256d, _mm256_mul_pd, _mm256_fmadd_pd, _mm256_set1_pd, gv, W_U4_STORE);
+#undef W_U4_STORE
 }
 
 /* output-channel block kb (KR = 6 channels) into ub, element e at ub + e*es,
@@ -151,18 +133,31 @@ static void WN(wino_pack_one)(const cconv_wshape *ws, const WT *w, int64_t kb, W
 }
 #undef W_CB
 
+/* block kb into ub: a wider ISA's transform (wk) where it takes it, else this file's */
+static void WN(wino_transform_block)(const WN(cconv_wino_wide) *wk, const cconv_wshape *ws,
+                                     const WT *w, int64_t kb, WT *ub, int64_t es)
+{
+    if (!(wk && wk->wpack && wk->wpack(ws, w, kb, ub, es))) WN(wino_pack_one)(ws, w, kb, ub, es);
+}
+
 /* block kb of the packed weights: at u + kb*C*KR, elements nkb*C*KR apart */
 static void WN(wino_pack_block)(void *vctx, int64_t kb)
 {
     const WN(wino_pack_ctx) *cx = (const WN(wino_pack_ctx) *)vctx;
     const int64_t C = cx->ws->Cg, nkb = w_cdiv(cx->ws->K, KR);
-    WN(wino_pack_one)(cx->ws, cx->w, kb, cx->u + kb * C * KR, nkb * C * KR);
+    WN(wino_transform_block)(cx->wk, cx->ws, cx->w, kb, cx->u + kb * C * KR, nkb * C * KR);
 }
 
 void WN(cconv_wino_pack)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads)
 {
+    WN(cconv_wino_pack_wide)(ws, w, dst, nthreads, NULL);
+}
+
+void WN(cconv_wino_pack_wide)(const cconv_wshape *ws, const WT *w, void *dst, int nthreads,
+                              const WN(cconv_wino_wide) *wk)
+{
     if (!w_shape_ok(ws)) return;
-    WN(wino_pack_ctx) cx = {ws, w, (WT *)dst};
+    WN(wino_pack_ctx) cx = {ws, w, (WT *)dst, wk};
     const int64_t nkb = w_cdiv(ws->K, KR);
     cconv_pack_blocks(nthreads, WN(cconv_wino_packed_size)(ws) / (int64_t)sizeof(WT), nkb,
                       WN(wino_pack_block), &cx);
@@ -397,7 +392,8 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                 }
                 if (wraw && kc != ucached) {
                     for (int64_t kb = 0; kb < nkl; kb++)
-                        WN(wino_pack_one)(&p->w, wraw, kb0 + kb, Uc + kb * C * KR, nkl * C * KR);
+                        WN(wino_transform_block)(wk, &p->w, wraw, kb0 + kb, Uc + kb * C * KR,
+                                                 nkl * C * KR);
                     ucached = kc;
                 }
                 /* 36 GEMMs for this chunk of output channels */

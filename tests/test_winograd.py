@@ -186,6 +186,30 @@ def test_avx512_gemm_matches_avx2_bitwise(force, case, dtype):
         np.testing.assert_array_equal(ys[0], y)
 
 
+@pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
+@pytest.mark.parametrize("K, C, r", [(13, 37, 3), (6, 16, 3), (7, 5, 3), (64, 96, 3),
+                                     (13, 37, 5), (32, 20, 5)], ids=str)
+def test_avx512_weight_transform_matches_avx2_bytes(K, C, r, dtype):
+    """On AVX-512 the Winograd weight transform runs 8 filters a zmm
+    (winograd_avx512.c), 4 input channels x 6 output channels a step, with
+    lanes off past K and past C; per filter the same double operations as the
+    AVX2 one, so the transformed weights (the packed bytes after the direct
+    layout) are the same bytes; and the raw-weight one-shot path, which
+    transforms chunk by chunk on the same code, gives the packed path's bits."""
+    rng = np.random.default_rng(K * C * r)
+    w = rng.standard_normal((K, C, r, r)).astype(dtype)
+    w[0, 0, 0, 0] = 3e-39 if dtype == np.float32 else 3e-310   # a subnormal tap
+    nw = 36 * (-(-K // 6) * 6) * C * np.dtype(dtype).itemsize
+    got = [cconv._core.PackedWeights(w, _isa=isa)._packed_bytes() for isa in ("avx2", "avx512")]
+    assert len(got[0]) >= nw and len(got[1]) >= nw
+    assert got[0][-nw:] == got[1][-nw:]
+    if r == 3 and C >= 32:
+        x = rng.standard_normal((1, C, 14, 14)).astype(dtype)
+        raw = cconv._core.PackedWeights(w, _wino_raw=True)
+        np.testing.assert_array_equal(cconv.conv2d(x, raw, padding=1),
+                                      cconv.conv2d(x, cconv.pack_weights(w), padding=1))
+
+
 def test_off_and_forced_agree_within_bound(monkeypatch, dtype):
     """The direct kernel (CCONV_WINOGRAD=0) and the Winograd path on the same
     packed weights both meet the bound; they differ only by rounding."""
@@ -339,32 +363,41 @@ def test_oneshot_raw_weights_direct_fallback(monkeypatch, mode):
     assert np.isnan(y[1, :, 2:5, 2:5]).all() and np.isfinite(y[0]).all()
 
 
-@pytest.mark.parametrize("N, hw, dtype_, layout", [
-    (1, 14, np.float32, "raw"), (2, 14, np.float32, "raw"), (1, 20, np.float32, "raw"),
-    (3, 14, np.float32, "packed"), (1, 28, np.float32, "packed"),
-    (1, 12, np.float32, "direct"), (1, 24, np.float32, "direct"), (4, 7, np.float32, "direct"),
-    (1, 14, np.float64, "raw"), (2, 14, np.float64, "direct"), (1, 20, np.float64, "direct")])
-def test_oneshot_raw_weights_rule(N, hw, dtype_, layout):
+@pytest.mark.parametrize("N, hw, dtype_, nt, layout", [
+    (1, 14, np.float32, 1, "raw"), (2, 14, np.float32, 1, "raw"), (1, 20, np.float32, 1, "raw"),
+    (3, 14, np.float32, 1, "packed"), (1, 28, np.float32, 1, "packed"),
+    (1, 12, np.float32, 1, "direct"), (1, 24, np.float32, 1, "direct"),
+    (4, 7, np.float32, 1, "direct"),
+    (1, 14, np.float64, 1, "raw"), (2, 14, np.float64, 1, "direct"),
+    (1, 20, np.float64, 1, "direct"),
+    # two threads or more: two tile blocks too, side by side
+    (1, 28, np.float32, 2, "raw"), (1, 24, np.float32, 2, "raw"), (1, 28, np.float32, 4, "raw"),
+    (2, 14, np.float64, 2, "raw"), (1, 20, np.float64, 2, "raw"),
+    (3, 14, np.float32, 2, "packed"), (1, 36, np.float32, 4, "packed"),
+    (1, 28, np.float64, 2, "packed"), (1, 12, np.float32, 2, "direct"),
+    (4, 7, np.float32, 2, "direct")])
+def test_oneshot_raw_weights_rule(N, hw, dtype_, nt, layout):
     """Which one-shot 3x3 calls transform raw weights where they run: 16 to 32
-    tiles (float64: 16), all images together within one tile block (3 images
-    of 16 tiles would transform the weights three times; 36 tiles, 24x24,
-    would span two blocks); from 48 tiles the whole transform is packed, and
-    below 16 an image the direct kernel runs.  The result: Winograd's bits or
-    the direct kernel's."""
+    tiles an image (float64: 16), all images together within one tile block (3
+    images of 16 tiles would transform the weights three times; 36 tiles, 24x24,
+    would span two blocks), or with two threads or more two tile blocks in all;
+    from 48 tiles the whole transform is packed, and below 16 an image the direct
+    kernel runs.  The result: Winograd's bits or the direct kernel's."""
     assert cconv._core._ONESHOT_WINO_RAW_MIN_TILES == 16
+    assert cconv._core._ONESHOT_WINO_RAW_MAX_BLOCKS == 2
     assert cconv._core._wino_block_tiles(np.float32) == 32
     assert cconv._core._wino_block_tiles(np.float64) == 16
-    got = cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (1, 1), (1, 1))
+    got = cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (1, 1), (1, 1), nt)
     assert got == layout
-    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 2, (1, 1), (1, 1)) == "direct"
-    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (2, 2), (1, 1)) == "direct"
+    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 2, (1, 1), (1, 1), nt) == "direct"
+    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (2, 2), (1, 1), nt) == "direct"
     rng = np.random.default_rng(23)
     x = rng.standard_normal((N, 64, hw, hw)).astype(dtype_)
     w = (rng.standard_normal((64, 64, 3, 3)) / 24).astype(dtype_)
-    y = cconv.conv2d(x, w, padding=1)
+    y = cconv.conv2d(x, w, padding=1, num_threads=nt)
     y_direct = cconv.conv2d(x, cconv._core.PackedWeights(w, _direct_only=True), padding=1)
     assert np.array_equal(y, y_direct) == (layout == "direct")
-    if layout == "raw":
+    if layout != "direct":
         np.testing.assert_array_equal(y, cconv.conv2d(x, cconv.pack_weights(w), padding=1))
 
 
