@@ -361,8 +361,8 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
 }
 
 #define WG_WPACK(SFX, T, F32)                                                  \
-    WG_AINLINE void wg_wpack_r_##SFX(const int R, const T *w, int64_t K, int64_t C, int64_t kb, \
-                                     T *ub, int64_t es)                        \
+    WG_AINLINE void wg_wpack_r_##SFX(const int R, const int DIRECT, const T *w, int64_t K,  \
+                                     int64_t C, int64_t kb, T *ub, int64_t es) \
     {                                                                          \
         const int RR = R * R;                                                  \
         const int64_t kn = K - kb * KR < KR ? K - kb * KR : KR;                \
@@ -380,6 +380,9 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
         const int64_t ses = WG_CB * KR;                                        \
         for (int64_t c0 = 0; c0 < C; c0 += WG_CB) {                            \
             const int64_t cn = C - c0 < WG_CB ? C - c0 : WG_CB;                \
+            /* with direct stores, only whole steps go straight out (a     \
+             * partial one would write past the block's channels) */         \
+            const int64_t cs = DIRECT ? c0 + (cn & ~(int64_t)3) : c0;          \
             for (int64_t c = c0; c < c0 + cn; c += 4) {                        \
                 for (int v = 0; v < 3; v++) {                                  \
                     unsigned m = 0;                                            \
@@ -387,11 +390,13 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
                         if (lq[8 * v + i] < kn && c + cq[8 * v + i] < C) m |= 1u << i; \
                     __m512d gv[25];                                            \
                     WG_GATHER_##SFX(gv, RR, wb + c * RR, idx[v], (__mmask8)m); \
-                    wg_u8(R, F32, gv, st + (c - c0) * KR + 8 * v, ses);        \
+                    if (DIRECT && c < cs) wg_u8(R, F32, gv, ub + c * KR + 8 * v, es); \
+                    else wg_u8(R, F32, gv, st + (c - c0) * KR + 8 * v, ses);   \
                 }                                                              \
             }                                                                  \
-            wg_copy_out(ub + c0 * KR, es * (int64_t)sizeof(T), st, ses * (int64_t)sizeof(T), \
-                        cn * KR * (int64_t)sizeof(T));                          \
+            if (cs < c0 + cn)   /* the staged channels */                      \
+                wg_copy_out(ub + cs * KR, es * (int64_t)sizeof(T), st + (cs - c0) * KR, \
+                            ses * (int64_t)sizeof(T), (c0 + cn - cs) * KR * (int64_t)sizeof(T)); \
         }                                                                      \
     }                                                                          \
     int cconv_wino_wpack_avx512_##SFX(const cconv_wshape *ws, const T *w, int64_t kb, T *ub, \
@@ -400,8 +405,12 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
         const int64_t C = ws->Cg, R = ws->ks[1];                               \
         /* gather offsets in 32 bits; zmm at the ymm rate (Zen 4): unmeasured */ \
         if ((KR * C + 4) * R * R > INT32_MAX || cconv_cpu_zmm_split()) return 0; \
-        if (R == 3) wg_wpack_r_##SFX(3, w, ws->K, C, kb, ub, es);              \
-        else wg_wpack_r_##SFX(5, w, ws->K, C, kb, ub, es);                     \
+        /* elements an odd number of lines apart fall in 36 L1 sets: stored \
+         * where they go, no stage */                                          \
+        const int direct = ((es * (int64_t)sizeof(T)) & 127) == 64;            \
+        if (R == 3 && direct) wg_wpack_r_##SFX(3, 1, w, ws->K, C, kb, ub, es);  \
+        else if (R == 3) wg_wpack_r_##SFX(3, 0, w, ws->K, C, kb, ub, es);      \
+        else wg_wpack_r_##SFX(5, 0, w, ws->K, C, kb, ub, es);                  \
         return 1;                                                              \
     }
 

@@ -266,6 +266,9 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
      * transform's 36 element streams fall in 36 different L1 sets (a
      * multiple of 4 KiB put them all in one: 5x5 192 -> 32, 3x3 96 -> 128) */
     const int64_t ves = w_odd_lines(npan * w_max(C, 1) * WP, (int64_t)sizeof(WT));
+    /* raw weights: a chunk's transformed elements the same (written in place
+     * by a transform that stores each element straight to its stream) */
+    const int64_t ues = w_odd_lines(KL * w_max(C, 1), (int64_t)sizeof(WT));
     const int64_t Wb = mt * w_min(nbp, tw) + 8 - mt;  /* band row length */
     const int64_t nseg_max = w_min(nbp, w_cdiv(nbp, tw) + 1);
     const int64_t tasks = N * nblk * nkc;
@@ -293,7 +296,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
          * side by side too, as w_otrans2 stores them) */
         unsigned char *gfl = (unsigned char *)cconv_scratch_alloc((size_t)(nbpp / tvx + 1));
         /* raw weights: the chunk's transformed weights, [e][kb - kb0][C][KR] */
-        WT *Uc = wraw ? (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * KL * C)) : NULL;
+        WT *Uc = wraw ? (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * ues)) : NULL;
         if (!V || !M || !band || !tiles || !src || !seg || !gfl || (wraw && !Uc)) {
             failed = 1;
         } else {
@@ -392,15 +395,14 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                 }
                 if (wraw && kc != ucached) {
                     for (int64_t kb = 0; kb < nkl; kb++)
-                        WN(wino_transform_block)(wk, &p->w, wraw, kb0 + kb, Uc + kb * C * KR,
-                                                 nkl * C * KR);
+                        WN(wino_transform_block)(wk, &p->w, wraw, kb0 + kb, Uc + kb * C * KR, ues);
                     ucached = kc;
                 }
                 /* 36 GEMMs for this chunk of output channels */
                 for (int64_t e = 0; e < NE; e++) {
                     const WT *Ve = V + e * ves;
                     /* element e of the chunk's first block; blocks C*KR apart */
-                    const WT *Ue = wraw ? Uc + e * nkl * C * KR : U + (e * nkb + kb0) * C * KR;
+                    const WT *Ue = wraw ? Uc + e * ues : U + (e * nkb + kb0) * C * KR;
                     if (wk && nbpp == WP) {   /* one panel: two blocks a call */
                         for (int64_t kb = 0; kb < nkl; kb += 2)
                             wk->mk12(Ue + kb * C * KR, C * KR, kb + 1 < nkl, Ve,
