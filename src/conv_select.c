@@ -135,10 +135,12 @@ static int conv_raw_f64(const cconv_conv_params *p, const void *x, const void *w
 #endif
 static const cconv_wino_wide_f32 wide_f32 = {cconv_wino_mk2_avx512_f32, cconv_wino_mk12_avx512_f32,
                                              cconv_wino_mk22_avx512_f32, cconv_wino_itrans_avx512_f32,
-                                             cconv_wino_otrans_avx512_f32, cconv_wino_wpack_avx512_f32};
+                                             cconv_wino_otrans_avx512_f32,
+                                             cconv_wino_wpack_avx512_f32};
 static const cconv_wino_wide_f64 wide_f64 = {cconv_wino_mk2_avx512_f64, cconv_wino_mk12_avx512_f64,
                                              cconv_wino_mk22_avx512_f64, cconv_wino_itrans_avx512_f64,
-                                             cconv_wino_otrans_avx512_f64, cconv_wino_wpack_avx512_f64};
+                                             cconv_wino_otrans_avx512_f64,
+                                             cconv_wino_wpack_avx512_f64};
 /* the whole transform packed in zmm whatever the layer (the same bytes) */
 static void pack512_f32(const cconv_wshape *ws, const void *w, void *dst, int nthreads)
 {

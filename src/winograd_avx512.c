@@ -355,8 +355,10 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
     for (int e = 0; e < 36; e++) {
         float *dd = (float *)((char *)d + e * ds);
         const float *sr = (const float *)((const char *)s + e * ss);
-        for (int64_t i = 0; i < full; i++) _mm512_storeu_ps(dd + 16 * i, _mm512_loadu_ps(sr + 16 * i));
-        if (rem) _mm512_mask_storeu_ps(dd + 16 * full, mr, _mm512_maskz_loadu_ps(mr, sr + 16 * full));
+        for (int64_t i = 0; i < full; i++)
+            _mm512_storeu_ps(dd + 16 * i, _mm512_loadu_ps(sr + 16 * i));
+        if (rem)
+            _mm512_mask_storeu_ps(dd + 16 * full, mr, _mm512_maskz_loadu_ps(mr, sr + 16 * full));
     }
 }
 

@@ -43,7 +43,12 @@ int64_t WN(cconv_wino_packed_size)(const cconv_wshape *ws)
     return (int64_t)NE * w_cdiv(ws->K, KR) * KR * ws->Cg * (int64_t)sizeof(WT);
 }
 
-typedef struct { const cconv_wshape *ws; const WT *w; WT *u; const WN(cconv_wino_wide) *wk; } WN(wino_pack_ctx);
+typedef struct {
+    const cconv_wshape *ws;
+    const WT *w;
+    WT *u;
+    const WN(cconv_wino_wide) *wk;   /* a wider ISA's transform, or NULL */
+} WN(wino_pack_ctx);
 
 /* U = G g G^T for the 4 filters whose R x R taps lane l reads at g[l] (in
  * double, rounded to WT once, at the end), row by row: row i of T = G g,

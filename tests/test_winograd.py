@@ -394,8 +394,9 @@ def test_oneshot_raw_weights_rule(N, hw, dtype_, nt, layout):
     assert cconv._core._wino_block_tiles(np.float64) == 16
     got = cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (1, 1), (1, 1), nt)
     assert got == layout
-    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 2, (1, 1), (1, 1), nt) == "direct"
-    assert cconv._core._oneshot_winograd(dtype_, N, (3, 3), (hw, hw), 1, (2, 2), (1, 1), nt) == "direct"
+    rule = cconv._core._oneshot_winograd
+    assert rule(dtype_, N, (3, 3), (hw, hw), 2, (1, 1), (1, 1), nt) == "direct"
+    assert rule(dtype_, N, (3, 3), (hw, hw), 1, (2, 2), (1, 1), nt) == "direct"
     rng = np.random.default_rng(23)
     x = rng.standard_normal((N, 64, hw, hw)).astype(dtype_)
     w = (rng.standard_normal((64, 64, 3, 3)) / 24).astype(dtype_)
