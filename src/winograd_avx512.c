@@ -1,10 +1,10 @@
 /* winograd_avx512.c - the AVX-512F parts of the Winograd path, one zmm a
  * panel of tiles (16 float32 / 8 float64):
- *   GEMM steps (both dtypes):
+ *   GEMM steps (both dtypes; 3x3 and 5x5 layers):
  *     mk22: 12 output channels (two packed 6-channel blocks) x 2 panels, 24 accumulators;
  *     mk2:  6 channels x 2 panels (an odd last block);
  *     mk12: 12 (or 6) channels x 1 panel (a block of a single panel, 14x14: 16 tiles);
- *   input and output transforms of a panel (16 float32 / 8 float64 tiles);
+ *   input and output transforms of a panel (16 float32 / 8 float64 4x4 tiles);
  *   the weight transform (packing and raw-weight calls, both dtypes), 8
  *   filters a zmm of doubles, where zmm FMAs run at full rate.
  *

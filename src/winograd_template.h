@@ -230,9 +230,10 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     const int relu = p->activation == CCONV_ACT_RELU;
     const WT *U = (const WT *)packed;
     /* output tile side: F(4x4,3x3) or F(2x2,5x5), both 6x6 input patches;
-     * 5x5 layers run this file's kernels only (the wide ones are 4x4) */
+     * the wide transforms (wtr) are 4x4 ones: 5x5 layers run this file's
+     * transforms and the wide GEMM */
     const int64_t mt = w_tile_side(p->w.ks[1]);
-    if (mt != 4) wk = NULL;
+    const WN(cconv_wino_wide) *wtr = mt == 4 ? wk : NULL;
     const int64_t th = w_cdiv(Ho, mt), tw = w_cdiv(Wo, mt), T = th * tw;
     const int64_t nkb = w_cdiv(K, KR);
 
@@ -240,7 +241,7 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
     int64_t nbp = WINO_NBP * (int64_t)sizeof(float) / (int64_t)sizeof(WT), kbc = WINO_KBC;
     /* the unit of tiles for blocks and balance: a wide transform's WP, or 8
      * (one float32 AVX2 vector, two float64 ones); tiles a transform call */
-    const int64_t tvl = wk ? WP : 8, tvx = wk ? WP : WL;
+    const int64_t tvl = wk ? WP : 8, tvx = wtr ? WP : WL;
     if (nbp > T) nbp = w_cdiv(T, tvl) * tvl;
     if (wraw) kbc = w_max(1, w_min(WINO_RAW_KBC, WINO_RAW_BYTES / (NE * KR * w_max(C, 1)
                                                              * (int64_t)sizeof(WT))));
@@ -369,9 +370,9 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                                 if (jhi < wseg) memset(dr + jhi, 0, sizeof(WT) * (size_t)(wseg - jhi));
                             }
                         }
-                        if (wk)
+                        if (wtr)
                             for (int64_t g = 0; g < nbw; g += WP)
-                                wk->itrans(src + g, Wb, V + ((g / WP) * C + c) * WP, ves);
+                                wtr->itrans(src + g, Wb, V + ((g / WP) * C + c) * WP, ves);
                         else if (mt == 2)
                             for (int64_t g = 0; g < nbw; g += WL) {
                                 WT *dv = V + ((g / WP) * C + c) * WP + (g % WP);
@@ -449,8 +450,8 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
                         if (mt == 2)
                             WN(w_otrans2)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk,
                                           rk, Wo, bk, relu);
-                        else if (wk)
-                            wk->otrans(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk,
+                        else if (wtr)
+                            wtr->otrans(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk, rk,
                                        Wo, bk, relu);
                         else
                             WN(w_otrans)(M + kl * nbpp + g, KL * nbpp, tiles + g, ntl, full, yk,

@@ -157,62 +157,43 @@ WIDE = [(1, 32, 28, 28, 132, 1), (1, 64, 14, 14, 66, 1), (1, 64, 14, 14, 70, 1),
         (1, 64, 13, 10, 64, 1), (1, 16, 13, 10, 20, 1)]
 
 
+# (N, C, H, W, K, pad) of 5x5 layers: the wide GEMM under winograd_avx2.c's
+# 2x2 transforms; 28x28 (196 tiles: several blocks, panel pairs), 7x7 (16
+# tiles: one panel) with a partial 6-channel block (K = 70), 13x10 (partial
+# tiles) over 2 images, and 16 input channels (float64 only: float32 keeps
+# the AVX2 GEMM below 32)
+WIDE5 = [(1, 32, 28, 28, 40, 2), (1, 48, 7, 7, 70, 2), (2, 64, 13, 10, 20, 2),
+         (1, 16, 12, 12, 24, 2)]
+
+
 @pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
-@pytest.mark.parametrize("case", WIDE, ids=str)
-def test_avx512_gemm_matches_avx2_bitwise(force, case, dtype):
+@pytest.mark.parametrize("r, case", [(3, c) for c in WIDE] + [(5, c) for c in WIDE5], ids=str)
+def test_avx512_gemm_matches_avx2_bitwise(force, r, case, dtype):
     """On AVX-512 the Winograd GEMM of these layers runs in zmm
     (winograd_avx512.c), every step of a call, tiles past a block's end
-    included, and so do the float32 input and output transforms, 16 tiles a
-    vector.  Per tile these are the same operations in the same order as the
-    AVX2 ones, so the two must agree bitwise, on 1 and 3 threads (which change
-    the blocks), with bias, residual and ReLU; both meet the float64 bound."""
+    included, and so do the 3x3 layers' float32 input and output transforms,
+    16 tiles a vector (5x5 layers keep their 2x2 ymm transforms).  Per tile
+    these are the same operations in the same order as the AVX2 ones, so the
+    two must agree bitwise, on 1 and 3 threads (which change the blocks), with
+    bias, residual and ReLU; both meet the float64 bound."""
     N, C, H, W, K, pad = case
-    rng = np.random.default_rng(sum(case))
+    rng = np.random.default_rng(sum(case) + r)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = (rng.standard_normal((K, C, 3, 3)) / np.sqrt(9 * C)).astype(dtype)
+    w = (rng.standard_normal((K, C, r, r)) / np.sqrt(r * r * C)).astype(dtype)
     b = rng.standard_normal(K).astype(dtype)
     ref, absref = conv_ref_fast(x, w, b, 1, pad)
-    r = rng.standard_normal(ref.shape).astype(dtype)
-    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    res = rng.standard_normal(ref.shape).astype(dtype)
+    ref, absref = np.maximum(ref + res, 0), absref + np.abs(res)
     ys = []
     for isa in ("avx2", "avx512"):
         pw = cconv._core.PackedWeights(w, 1, _isa=isa)
         for t in (1, 3):
-            y = cconv.conv2d(x, pw, b, padding=pad, residual=r, activation="relu",
+            y = cconv.conv2d(x, pw, b, padding=pad, residual=res, activation="relu",
                              num_threads=t)
-            assert_close(y, ref, absref, 9 * C)
+            assert_close(y, ref, absref, r * r * C)
             ys.append(y)
     for y in ys[1:]:
         np.testing.assert_array_equal(ys[0], y)
-
-
-@pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
-@pytest.mark.parametrize("K, C, r", [(13, 37, 3), (6, 16, 3), (7, 5, 3), (64, 96, 3),
-                                     (13, 37, 5), (32, 20, 5), (24, 18, 3), (12, 18, 3),
-                                     (20, 37, 3)],
-                         ids=str)
-def test_avx512_weight_transform_matches_avx2_bytes(K, C, r, dtype):
-    """On AVX-512 the Winograd weight transform runs 8 filters a zmm
-    (winograd_avx512.c), 4 input channels x 6 output channels a step, with
-    lanes off past K and past C; per filter the same double operations as the
-    AVX2 one, so the transformed weights (the packed bytes after the direct
-    layout) are the same bytes, staged or (elements an odd number of cache
-    lines apart: 24 x 18 float32, 12 x 18 float64) stored in place with the
-    last two channels staged; and the raw-weight one-shot path, which
-    transforms chunk by chunk on the same code, in place, gives the packed
-    path's bits."""
-    rng = np.random.default_rng(K * C * r)
-    w = rng.standard_normal((K, C, r, r)).astype(dtype)
-    w[0, 0, 0, 0] = 3e-39 if dtype == np.float32 else 3e-310   # a subnormal tap
-    nw = 36 * (-(-K // 6) * 6) * C * np.dtype(dtype).itemsize
-    got = [cconv._core.PackedWeights(w, _isa=isa)._packed_bytes() for isa in ("avx2", "avx512")]
-    assert len(got[0]) >= nw and len(got[1]) >= nw
-    assert got[0][-nw:] == got[1][-nw:]
-    if r == 3 and C >= 32 and K >= 16:   # Winograd applies
-        x = rng.standard_normal((1, C, 14, 14)).astype(dtype)
-        raw = cconv._core.PackedWeights(w, _wino_raw=True)
-        np.testing.assert_array_equal(cconv.conv2d(x, raw, padding=1),
-                                      cconv.conv2d(x, cconv.pack_weights(w), padding=1))
 
 
 def test_off_and_forced_agree_within_bound(monkeypatch, dtype):
