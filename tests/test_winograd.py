@@ -196,6 +196,35 @@ def test_avx512_gemm_matches_avx2_bitwise(force, r, case, dtype):
         np.testing.assert_array_equal(ys[0], y)
 
 
+@pytest.mark.skipif(cconv._core.isa() != "avx512", reason="needs AVX-512")
+@pytest.mark.parametrize("K, C, r", [(13, 37, 3), (6, 16, 3), (7, 5, 3), (64, 96, 3),
+                                     (13, 37, 5), (32, 20, 5), (24, 18, 3), (12, 18, 3),
+                                     (20, 37, 3)],
+                         ids=str)
+def test_avx512_weight_transform_matches_avx2_bytes(K, C, r, dtype):
+    """On AVX-512 the Winograd weight transform runs 8 filters a zmm
+    (winograd_avx512.c), 4 input channels x 6 output channels a step, with
+    lanes off past K and past C; per filter the same double operations as the
+    AVX2 one, so the transformed weights (the packed bytes after the direct
+    layout) are the same bytes, staged or (elements an odd number of cache
+    lines apart: 24 x 18 float32, 12 x 18 float64) stored in place with the
+    last two channels staged; and the raw-weight one-shot path, which
+    transforms chunk by chunk on the same code, in place, gives the packed
+    path's bits."""
+    rng = np.random.default_rng(K * C * r)
+    w = rng.standard_normal((K, C, r, r)).astype(dtype)
+    w[0, 0, 0, 0] = 3e-39 if dtype == np.float32 else 3e-310   # a subnormal tap
+    nw = 36 * (-(-K // 6) * 6) * C * np.dtype(dtype).itemsize
+    got = [cconv._core.PackedWeights(w, _isa=isa)._packed_bytes() for isa in ("avx2", "avx512")]
+    assert len(got[0]) >= nw and len(got[1]) >= nw
+    assert got[0][-nw:] == got[1][-nw:]
+    if r == 3 and C >= 32 and K >= 16:   # Winograd applies
+        x = rng.standard_normal((1, C, 14, 14)).astype(dtype)
+        raw = cconv._core.PackedWeights(w, _wino_raw=True)
+        np.testing.assert_array_equal(cconv.conv2d(x, raw, padding=1),
+                                      cconv.conv2d(x, cconv.pack_weights(w), padding=1))
+
+
 def test_off_and_forced_agree_within_bound(monkeypatch, dtype):
     """The direct kernel (CCONV_WINOGRAD=0) and the Winograd path on the same
     packed weights both meet the bound; they differ only by rounding."""
