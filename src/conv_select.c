@@ -155,8 +155,16 @@ static void pack512_f64(const cconv_wshape *ws, const void *w, void *dst, int nt
 {
     cconv_wino_pack_wide_f64(ws, (const double *)w, dst, nthreads, &wide_f64);
 }
-/* the packed and the raw-weight float32 calls take the wide kernels alike */
-static int takes_wide_f32(const cconv_conv_params *p) { return p->C >= WINO_WIDE_MIN_C_F32; }
+/* the packed and the raw-weight float32 calls take the wide kernels alike;
+ * 5x5 layers, whose transforms stay in ymm, whatever their channels (from
+ * 16, where Winograd starts): paired A/B against the ymm GEMM, Intel family
+ * 6 model 167, one / two threads: 16 -> 32 at 28x28 x1.06 / x1.02,
+ * 24 -> 64 x1.10 / x1.04, 16 -> 32 at 56x56 x1.14 / x1.13, but 16 -> 48 at
+ * 14x14 x0.96-0.99 / x1.00 */
+static int takes_wide_f32(const cconv_conv_params *p)
+{
+    return p->w.ks[1] == 5 || p->C >= WINO_WIDE_MIN_C_F32;
+}
 static int conv512_f32(const cconv_conv_params *p, const void *x, const void *packed,
                        const void *bias, const void *res, void *y, int nthreads)
 {

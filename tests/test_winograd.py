@@ -160,8 +160,8 @@ WIDE = [(1, 32, 28, 28, 132, 1), (1, 64, 14, 14, 66, 1), (1, 64, 14, 14, 70, 1),
 # (N, C, H, W, K, pad) of 5x5 layers: the wide GEMM under winograd_avx2.c's
 # 2x2 transforms; 28x28 (196 tiles: several blocks, panel pairs), 7x7 (16
 # tiles: one panel) with a partial 6-channel block (K = 70), 13x10 (partial
-# tiles) over 2 images, and 16 input channels (float64 only: float32 keeps
-# the AVX2 GEMM below 32)
+# tiles) over 2 images, and 16 input channels (3x3 float32 layers keep the
+# AVX2 GEMM below 32, 5x5 ones take the wide one from 16)
 WIDE5 = [(1, 32, 28, 28, 40, 2), (1, 48, 7, 7, 70, 2), (2, 64, 13, 10, 20, 2),
          (1, 16, 12, 12, 24, 2)]
 
