@@ -844,12 +844,12 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         if not _spatial_contiguous(ra, nd) or any(s % ra.itemsize for s in ra.strides):
             ra = np.ascontiguousarray(ra)
 
+    cdef int nt = _threads_arg(num_threads)
     # the kernels' 1x1 GEMM path, the only one that can read weights in place
     gemm_1x1 = all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
     if not isinstance(weight, PackedWeights):
-        req = _threads_arg(num_threads)
         layout = _oneshot_winograd(wa.dtype, N, tuple(ks), tuple(osp), g, tuple(st), tuple(dl),
-                                   req if req > 0 else cconv_default_threads())
+                                   nt if nt > 0 else cconv_default_threads())
         # unpadded 1x1 (the GEMM path) over few pixels: the weights are read in place
         npix = N
         for o in osp:
@@ -901,7 +901,6 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         p.r_sk = _elem_stride(ra, 1)
     p.activation = _ACTIVATIONS[activation]
 
-    cdef int nt = _threads_arg(num_threads)
     cdef cnp.ndarray xc = xa
     cdef cnp.ndarray yc = ya
     cdef const void *xp = cnp.PyArray_DATA(xc)

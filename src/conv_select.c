@@ -130,7 +130,7 @@ static int conv_raw_f64(const cconv_conv_params *p, const void *x, const void *w
  * x1.14, 64 -> 64 x1.18 (batch 8 x1.24), 32 -> 64 x1.24-1.27, 16 -> 64
  * x1.09-1.10, 16 -> 16 x1.05.  With only the GEMM in zmm, float32 16 -> 64
  * lost x0.94.  5x5 layers take the zmm GEMM under their own (ymm) 2x2
- * transforms, by the same rule; paired A/B against the AVX2 GEMM, Intel
+ * transforms (from 16 channels: takes_wide_f32); paired A/B against the AVX2 GEMM, Intel
  * family 6 model 167: float32 192 -> 32 at 28x28 x1.19 (two threads
  * x1.12), 32 -> 96 x1.16 (x1.07), 48 -> 128 at 7x7 x1.16 (x1.06), 64 -> 64
  * at 14x14 x1.14; float64 192 -> 32 x1.23, 48 -> 128 x1.29, 16 -> 32 x1.09.

@@ -302,13 +302,11 @@ void cconv_wino_otrans_avx512_f64(const double *m, int64_t es, const w_tile *til
 }
 
 /* ---- weight transform U = G g G^T, 8 filters a zmm of doubles ----
- * winograd_template.h's wino_u4 runs 4 filters a ymm; per filter this runs
- * the same double operations in the same order (G's rows 0 and 5 pick a
- * tap, the others multiply by the first tap's coefficient then add the
- * rest by FMA in tap order; rounded to the dtype once, at the end), so the
- * packed bytes are the same.  One step covers 4 input channels of the
- * block's 6 output channels: 24 filters, three vectors whose lanes follow
- * the packed order [c][6], so each element's 24 values land as one run. */
+ * winograd_template.h's wino_u4 runs 4 filters a ymm; both expand W_GGT
+ * (winograd_g.h) and round to the dtype once, at the end, so the packed
+ * bytes are the same.  One step covers 4 input channels of the block's 6
+ * output channels: 24 filters, three vectors whose lanes follow the packed
+ * order [c][6], so each element's 24 values land as one run. */
 #define WG_CB 16   /* input channels per stage in L1 (a multiple of 4) */
 
 /* element e of the 8 filters whose taps are gv[0 .. R*R) to d + e*es */
@@ -369,13 +367,21 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
         const int RR = R * R;                                                  \
         const int64_t kn = K - kb * KR < KR ? K - kb * KR : KR;                \
         const T *wb = w + kb * KR * C * RR;                                    \
+        /* lane i of vector v: filter q = 8v + i, output channel q % KR of  \
+         * the block, input channel c + q / KR; mk: the lanes within K, and    \
+         * mc[j]: those within the first j channels of a step (the last)  */  \
         __m256i idx[3];                                                        \
-        int lq[24], cq[24];                                                    \
-        for (int q = 0; q < 24; q++) { lq[q] = q % KR; cq[q] = q / KR; }       \
+        unsigned mk[3], mc[3][4];                                              \
         for (int v = 0; v < 3; v++) {                                          \
             int o[8];                                                          \
-            for (int i = 0; i < 8; i++)                                        \
-                o[i] = (int)((lq[8 * v + i] * C + cq[8 * v + i]) * RR);        \
+            mk[v] = 0;                                                         \
+            for (int j = 0; j < 4; j++) mc[v][j] = 0;                          \
+            for (int i = 0; i < 8; i++) {                                      \
+                const int q = 8 * v + i, l = q % KR, cc = q / KR;              \
+                o[i] = (int)((l * C + cc) * RR);                               \
+                if (l < kn) mk[v] |= 1u << i;                                  \
+                for (int j = cc + 1; j < 4; j++) mc[v][j] |= 1u << i;          \
+            }                                                                  \
             idx[v] = _mm256_loadu_si256((const __m256i *)o);                   \
         }                                                                      \
         T st[36 * WG_CB * KR];   /* [e][c - c0][KR] */                         \
@@ -387,9 +393,7 @@ static inline void wg_copy_out(void *d, int64_t ds, const void *s, int64_t ss, i
             const int64_t cs = DIRECT ? c0 + (cn & ~(int64_t)3) : c0;          \
             for (int64_t c = c0; c < c0 + cn; c += 4) {                        \
                 for (int v = 0; v < 3; v++) {                                  \
-                    unsigned m = 0;                                            \
-                    for (int i = 0; i < 8; i++)                                \
-                        if (lq[8 * v + i] < kn && c + cq[8 * v + i] < C) m |= 1u << i; \
+                    const unsigned m = C - c >= 4 ? mk[v] : mk[v] & mc[v][C - c]; \
                     __m512d gv[25];                                            \
                     WG_GATHER_##SFX(gv, RR, wb + c * RR, idx[v], (__mmask8)m); \
                     if (DIRECT && c < cs) wg_u8(R, F32, gv, ub + c * KR + 8 * v, es); \

@@ -239,8 +239,9 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
 
     /* tiles per block: the same bytes of V and M per dtype (float64: half the tiles) */
     int64_t nbp = WINO_NBP * (int64_t)sizeof(float) / (int64_t)sizeof(WT), kbc = WINO_KBC;
-    /* the unit of tiles for blocks and balance: a wide transform's WP, or 8
-     * (one float32 AVX2 vector, two float64 ones); tiles a transform call */
+    /* tvl, the unit of tiles for blocks and balance: a wide GEMM's panel WP,
+     * or 8 (one float32 AVX2 vector, two float64 ones); tvx: tiles a
+     * transform call */
     const int64_t tvl = wk ? WP : 8, tvx = wtr ? WP : WL;
     if (nbp > T) nbp = w_cdiv(T, tvl) * tvl;
     if (wraw) kbc = w_max(1, w_min(WINO_RAW_KBC, WINO_RAW_BYTES / (NE * KR * w_max(C, 1)
@@ -301,7 +302,8 @@ static int WN(wino_conv)(const cconv_conv_params *p, const WT *x, const void *pa
          * row, as w_itrans2 reads them), W_FULL (all whole; for 2x2 tiles
          * side by side too, as w_otrans2 stores them) */
         unsigned char *gfl = (unsigned char *)cconv_scratch_alloc((size_t)(nbpp / tvx + 1));
-        /* raw weights: the chunk's transformed weights, [e][kb - kb0][C][KR] */
+        /* raw weights: the chunk's transformed weights, [e][kb - kb0][C][KR],
+         * elements ues apart */
         WT *Uc = wraw ? (WT *)cconv_scratch_alloc(sizeof(WT) * (size_t)(NE * ues)) : NULL;
         if (!V || !M || !band || !tiles || !src || !seg || !gfl || (wraw && !Uc)) {
             failed = 1;
