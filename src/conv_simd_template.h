@@ -764,7 +764,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 if (direct) {
                     /* few oc blocks (packing would cost as much as it
                      * saves) or aligned rows: run the tiles straight from
-                     * the input rows, only a partial last tile packed */
+                     * the input rows, only a partial last tile packed.
+                     * Fresh rows cost about 10 %: a kernel harness (256 ->
+                     * 64 at 56x56, batch 8, Intel family 6 model 167) ran
+                     * 152-155 GFLOP/s over the image's tiles, 171-174 over
+                     * one tile again and again.  Fetching the next tile's
+                     * rows into L2 during this tile's oc-block passes did
+                     * not win it back (paired A/B x0.91-0.95), nor did 8 x 3
+                     * or 4 x 6 tiles (harness x0.87-0.96) */
                     const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);
@@ -907,7 +914,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
  * (v with the lanes outside m zero), whole with zeros past jhi: dr must
  * have room for VL - 1 values past jhi, where zeros do no harm.  VEVENS
  * reads 2*VL values, one past the last even one: only while that stays
- * below lim (the end of the input plane). */
+ * below lim (the end of the input plane).  Building a whole band row with
+ * AVX-512 masked loads instead (leading zeros, data and tail in whole
+ * vectors, no memset calls) lost on 3x3/s2 layers, x0.90-0.97. */
 static void NM(a2_gather)(T *dr, const T *sr, int64_t jlo, int64_t jhi, int64_t sw, const T *lim)
 {
     int64_t j = jlo;
