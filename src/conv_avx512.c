@@ -30,6 +30,13 @@
 #ifndef A2_ALIGNED_NKB
 #define A2_ALIGNED_NKB (sizeof(T) == 4 && cconv_cpu_zmm_split() ? INT64_MAX : 22)
 #endif
+/* one thread's in-place 1x1 tiles fetch the next tile's rows into L2
+ * (conv_simd_template.h, a2_conv1x1).  Measured on Intel only; the AVX2
+ * kernels on that machine x1.04 at 256 -> 64 at 56x56 batch 8, x0.99-1.01
+ * on the other layers, so AVX2 (Zen 3 above all) keeps the default, off */
+#ifndef A2_MK1_L2PF
+#define A2_MK1_L2PF 1
+#endif
 #include "conv_simd_common.h"
 #ifdef _OPENMP
 #include <omp.h>

@@ -462,9 +462,11 @@ typedef struct {
     int64_t ysk, rsk, nv;
     int64_t lda;       /* in-place weights (INP): row i of step c at a + i*lda + c */
     int relu;
+    int64_t pfd;       /* with PF: each step fetches the line pfd bytes past its row into L2 */
 } NM(a2_e1_t);
 
-AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const T *a, const T *b,
+AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const int PF,
+                          const T *a, const T *b,
                           int64_t nc, int64_t bcs, const int64_t *bo, const T *ain, T *aout,
                           const NM(a2_e1_t) *e)
 {
@@ -491,7 +493,9 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
     const int pfr = bcs > NR1;
     const int64_t pfo = A2_MK1_PF * bcs * (int64_t)sizeof(T);
 #endif
+    const int64_t pfd = PF ? e->pfd : 0;
     for (int64_t c = 0; c < nc; c++) {
+        if (PF) _mm_prefetch((const char *)b + pfd, _MM_HINT_T1);
 #if defined(A2_MK1_PF) && A2_MK1_PF > 0
         if (pfr) {
             const char *bq = (const char *)b + pfo;
@@ -588,7 +592,7 @@ typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T 
     static void NM(a2_mk1x1_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,          \
                                                  int64_t bcs, const T *ain, T *aout,           \
                                                  const NM(a2_e1_t) *e)                         \
-    { NM(a2_mk1x1)(mr, nv, inp, 0, a, b, nc, bcs, NULL, ain, aout, e); }
+    { NM(a2_mk1x1)(mr, nv, (inp) & 1, 0, (inp) >> 1, a, b, nc, bcs, NULL, ain, aout, e); }
 #define A2_MK1ROW(inp, nv)                                                                       \
     A2_MK1DEF(inp, nv, 1) A2_MK1DEF(inp, nv, 2) A2_MK1DEF(inp, nv, 3) A2_MK1DEF(inp, nv, 4)     \
     A2_MK1DEF(inp, nv, 5) A2_MK1DEF(inp, nv, 6)
@@ -596,19 +600,25 @@ typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T 
     {NULL, NM(a2_mk1x1_##inp##_##nv##_1), NM(a2_mk1x1_##inp##_##nv##_2),                         \
      NM(a2_mk1x1_##inp##_##nv##_3), NM(a2_mk1x1_##inp##_##nv##_4),                               \
      NM(a2_mk1x1_##inp##_##nv##_5), NM(a2_mk1x1_##inp##_##nv##_6)}
+/* [weights in place + 2 * L2 fetch of the next tile (PF)][vectors][channels];
+ * PF only for whole tiles (the direct path's) */
 A2_MK1ROW(0, 1) A2_MK1ROW(0, 2) A2_MK1ROW(1, 1) A2_MK1ROW(1, 2)
 #if A2_NV1 == 4
 A2_MK1ROW(0, 3) A2_MK1ROW(0, 4) A2_MK1ROW(1, 3) A2_MK1ROW(1, 4)
-/* [weights in place][vectors][channels] */
-static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[2][A2_NV1 + 1][OCB + 1] = {
-    {{NULL}, A2_MK1ENT(0, 1), A2_MK1ENT(0, 2), A2_MK1ENT(0, 3), A2_MK1ENT(0, 4)},
-    {{NULL}, A2_MK1ENT(1, 1), A2_MK1ENT(1, 2), A2_MK1ENT(1, 3), A2_MK1ENT(1, 4)}};
+A2_MK1ROW(2, 4) A2_MK1ROW(3, 4)
+#define A2_MK1T(inp) {{NULL}, A2_MK1ENT(inp, 1), A2_MK1ENT(inp, 2), A2_MK1ENT(inp, 3), A2_MK1ENT(inp, 4)}
+#define A2_MK1TPF(inp) {{NULL}, {NULL}, {NULL}, {NULL}, A2_MK1ENT(inp, 4)}
 #elif A2_NV1 == 2
-static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[2][A2_NV1 + 1][OCB + 1] = {
-    {{NULL}, A2_MK1ENT(0, 1), A2_MK1ENT(0, 2)}, {{NULL}, A2_MK1ENT(1, 1), A2_MK1ENT(1, 2)}};
+A2_MK1ROW(2, 2) A2_MK1ROW(3, 2)
+#define A2_MK1T(inp) {{NULL}, A2_MK1ENT(inp, 1), A2_MK1ENT(inp, 2)}
+#define A2_MK1TPF(inp) {{NULL}, {NULL}, A2_MK1ENT(inp, 2)}
 #else
 #error "A2_NV1 must be 2 or 4"
 #endif
+static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
+    A2_MK1T(0), A2_MK1T(1), A2_MK1TPF(2), A2_MK1TPF(3)};
+#undef A2_MK1T
+#undef A2_MK1TPF
 #undef A2_MK1DEF
 #undef A2_MK1ROW
 #undef A2_MK1ENT
@@ -619,7 +629,7 @@ typedef void (*NM(a2_mk1o_fn))(const T *, const T *, int64_t, const int64_t *, c
 #define A2_MK1ODEF(nv, mr)                                                                   \
     static void NM(a2_mk1o_##nv##_##mr)(const T *a, const T *b, int64_t nc, const int64_t *bo, \
                                         const NM(a2_e1_t) *e)                                 \
-    { NM(a2_mk1x1)(mr, nv, 0, 1, a, b, nc, 0, bo, NULL, NULL, e); }
+    { NM(a2_mk1x1)(mr, nv, 0, 1, 0, a, b, nc, 0, bo, NULL, NULL, e); }
 #define A2_MK1OROW(nv) A2_MK1ODEF(nv, 1) A2_MK1ODEF(nv, 2) A2_MK1ODEF(nv, 3) A2_MK1ODEF(nv, 4) \
     A2_MK1ODEF(nv, 5) A2_MK1ODEF(nv, 6)
 #define A2_MK1OENT(nv) {NULL, NM(a2_mk1o_##nv##_1), NM(a2_mk1o_##nv##_2), NM(a2_mk1o_##nv##_3), \
@@ -728,6 +738,18 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #define A2_W1(g, kb, k0, c0) (inplace ? wp + ((g) * Kg + (k0)) * Cg + (c0) \
                                       : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
     const NM(a2_mk1x1_fn)(*mk1)[OCB + 1] = NM(a2_mk1x1t)[inplace];
+    const NM(a2_mk1x1_fn)(*mkpf)[OCB + 1] = NM(a2_mk1x1t)[2 + inplace];
+    /* tiles read in place fetch the next tile's rows into L2: the first
+     * block pass over fresh rows otherwise waits on them, too many streams
+     * for the hardware prefetcher.  Paired A/B, Intel family 6 model 167,
+     * one thread: 256 -> 64 at 56x56 batch 8 x1.04-1.06 (float64 x1.12),
+     * batch 1 x1.01-1.03, 512 -> 128 at 28x28 x1.02-1.04.  Only for inputs
+     * too large to stay in L2 (192 -> 64 to 384 -> 64 at 28x28, 0.6-1.2 MB:
+     * x0.94-0.97, fetching lines already there), with enough block passes
+     * to spread the fetch over, and on one thread (two threads, batch 8:
+     * x0.98, the two cores already share the memory bandwidth) */
+    const int l2pf = A2_MK1_L2PF && direct && nt == 1 && nkb >= A2_MK1_L2PF_NKB
+                     && (double)p->N * p->C * P * tsz >= A2_MK1_L2PF_MIN_BYTES;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -765,13 +787,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     /* few oc blocks (packing would cost as much as it
                      * saves) or aligned rows: run the tiles straight from
                      * the input rows, only a partial last tile packed.
-                     * Fresh rows cost about 10 %: a kernel harness (256 ->
-                     * 64 at 56x56, batch 8, Intel family 6 model 167) ran
-                     * 152-155 GFLOP/s over the image's tiles, 171-174 over
-                     * one tile again and again.  Fetching the next tile's
-                     * rows into L2 during this tile's oc-block passes did
-                     * not win it back (paired A/B x0.91-0.95), nor did 8 x 3
-                     * or 4 x 6 tiles (harness x0.87-0.96) */
+                     * Fresh rows cost 15-30 %: a kernel harness (256 -> 64
+                     * at 56x56, batch 8, Intel family 6 model 167) ran
+                     * 116-137 GFLOP/s over the image's tiles, 157-164 over
+                     * one tile again and again, 139-154 with the L2 fetch
+                     * below (one line a step, the first 4 passes; spread
+                     * over 8 or 11 passes, one every other step: no
+                     * better).  8 x 3 or 4 x 6 tiles lost (x0.87-0.96) */
                     const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);
@@ -783,13 +805,30 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             bcs = NR1;
                         }
                         ep.nv = nv;
+                        /* the tile that runs next (one thread: the next
+                         * pixels, else the next group's or image's first):
+                         * its rows, one line of each a step, go to L2 during
+                         * this tile's first block passes, every row's at the
+                         * same byte offset from the row this step reads */
+                        const T *nx = NULL;
+                        if (l2pf && nv == NR1) {
+                            if (pp + NR1 < P) nx = bj + NR1;
+                            else if (g + 1 < G) nx = xg + Cg * p->x_sc;
+                            else if (n + 1 < p->N) nx = x + (n + 1) * p->x_sn;
+                        }
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
                             const int64_t k = g * Kg + k0;
+                            const int64_t line = kb - kb0;  /* fetched by this pass */
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            mk1[a2_cdiv(nv, VL)][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
+                            if (nx && line * 64 < NR1 * tsz) {
+                                ep.pfd = (const char *)nx - (const char *)bj + line * 64;
+                                mkpf[A2_NV1][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
+                            } else {
+                                mk1[a2_cdiv(nv, VL)][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
+                            }
                         }
                     }
                     continue;

@@ -335,6 +335,11 @@ ALIGNED_1X1_CASES = [
     (1, 64, 16, 13, 64, 1),    # 13 whole 16-pixel tiles, 11 oc blocks
     (2, 96, 16, 9, 40, 1),     # 2 images, 9 lines a row
     (1, 128, 16, 11, 132, 1),  # 22 oc blocks
+    # inputs of 1.5 MiB and more, 8+ oc blocks: on one thread (AVX-512) each
+    # tile fetches the next one's rows into L2, across images and groups
+    (2, 256, 24, 32, 64, 1),   # 12 whole tiles an image, then the next image
+    (1, 512, 24, 32, 100, 2),  # groups of 256 channels and 50 outputs
+    (1, 448, 16, 57, 48, 1),   # 912 pixels: the last whole tile fetches a partial one
 ]
 
 
