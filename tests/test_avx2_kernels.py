@@ -419,8 +419,11 @@ def _check_1x1_paths_bitwise(case, isa, dtype):
             assert not big[:, :2].any() and not big[:, 2 + K:].any()
             ys.append(sl.copy())
         if isa == cconv._core.isa():
-            # a one-shot call (raw weights: read in place up to 1024 pixels)
-            ys.append(cconv.conv2d(xo, w, b, groups=g, residual=r, activation="relu"))
+            # a one-shot call (raw weights: read in place up to 1024 pixels),
+            # on the default threads and on one
+            for nt in (None, 1):
+                ys.append(cconv.conv2d(xo, w, b, groups=g, residual=r, activation="relu",
+                                       num_threads=nt))
     assert_close(ys[0], ref, absref, C // g)
     for y in ys[1:]:
         np.testing.assert_array_equal(ys[0], y)
