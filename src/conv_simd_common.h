@@ -65,9 +65,10 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
     while (a) { const int64_t t = b % a; b = a; a = t; }  /* b = gcd(stride lines, 64) */
     return (nrows * b + 63) / 64;
 }
-/* 1x1 tiles read in place fetch the next tile's rows into L2 (one thread),
- * with at least A2_MK1_L2PF_NKB oc blocks and an input of at least
- * A2_MK1_L2PF_MIN_BYTES (a2_conv1x1); on where the ISA's file says so */
+/* 1x1 tiles read in place fetch the next tile's rows into L2 (one thread,
+ * at least A2_MK1_L2PF_NKB oc blocks, an input of at least
+ * A2_MK1_L2PF_MIN_BYTES; a2_conv1x1).  Off unless the ISA's file turns it
+ * on (conv_avx512.c) */
 #ifndef A2_MK1_L2PF
 #define A2_MK1_L2PF 0
 #endif

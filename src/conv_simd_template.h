@@ -600,8 +600,9 @@ typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T 
     {NULL, NM(a2_mk1x1_##inp##_##nv##_1), NM(a2_mk1x1_##inp##_##nv##_2),                         \
      NM(a2_mk1x1_##inp##_##nv##_3), NM(a2_mk1x1_##inp##_##nv##_4),                               \
      NM(a2_mk1x1_##inp##_##nv##_5), NM(a2_mk1x1_##inp##_##nv##_6)}
-/* [weights in place + 2 * L2 fetch of the next tile (PF)][vectors][channels];
- * PF only for whole tiles (the direct path's) */
+/* [inp][vectors][channels], inp = weights in place (INP) + 2 * L2 fetch of
+ * the next tile (PF, whole tiles only: the direct path's); A2_MK1DEF splits
+ * inp into the two flags */
 A2_MK1ROW(0, 1) A2_MK1ROW(0, 2) A2_MK1ROW(1, 1) A2_MK1ROW(1, 2)
 #if A2_NV1 == 4
 A2_MK1ROW(0, 3) A2_MK1ROW(0, 4) A2_MK1ROW(1, 3) A2_MK1ROW(1, 4)
@@ -743,7 +744,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
      * block pass over fresh rows otherwise waits on them, too many streams
      * for the hardware prefetcher.  Paired A/B, Intel family 6 model 167,
      * one thread: 256 -> 64 at 56x56 batch 8 x1.04-1.06 (float64 x1.12),
-     * batch 1 x1.01-1.03, 512 -> 128 at 28x28 x1.02-1.04.  Only for inputs
+     * batch 1 x1.01-1.03, 512 -> 128 at 28x28 x1.00-1.04.  Only for inputs
      * too large to stay in L2 (192 -> 64 to 384 -> 64 at 28x28, 0.6-1.2 MB:
      * x0.94-0.97, fetching lines already there), with enough block passes
      * to spread the fetch over, and on one thread (two threads, batch 8:
@@ -791,9 +792,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * at 56x56, batch 8, Intel family 6 model 167) ran
                      * 116-137 GFLOP/s over the image's tiles, 157-164 over
                      * one tile again and again, 139-154 with the L2 fetch
-                     * below (one line a step, the first 4 passes; spread
-                     * over 8 or 11 passes, one every other step: no
-                     * better).  8 x 3 or 4 x 6 tiles lost (x0.87-0.96) */
+                     * (l2pf above; spread over 8 or 11 passes, one line
+                     * every other step: no better).  8 x 3 or 4 x 6 tiles
+                     * lost (x0.87-0.96) */
                     const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
                     for (int64_t j = 0; j < ntl; j++) {
                         const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);
