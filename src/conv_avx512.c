@@ -4,7 +4,8 @@
  * over packed pixel panels, direct KxK over zero-padded stride-phase bands)
  * instantiated for zmm vectors: a KxK tile is 6 output channels x 2 vectors
  * (32 float32 / 16 float64 pixels), a 1x1 tile 6 x 4 vectors (A2_NV1),
- * which reads cache-line-aligned input rows in place (A2_ALIGNED_NKB).
+ * which reads cache-line-aligned input rows in place (A2_ALIGNED_NKB), or
+ * 8 x 3 for layers of 8, 16 or 32 output channels per group (A2_MK8).
  * KxK layers with at least 24 (float64: 12) output channels per group use
  * their own output-channel-vectorised tile instead (below), with its own
  * packed layout.  Compiled with -mavx512f and only called after dispatch.c
@@ -254,6 +255,12 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #ifndef A2_MK1_PF
 #define A2_MK1_PF 4
 #endif
+/* layers of 8, 16 or 32 output channels per group run 8-row 1x1 tiles
+ * (conv_simd_template.h, a2_mk8_use: measured on Intel only).  AVX2 keeps
+ * 6-row tiles: 8 rows x 1 ymm would broadcast a weight per FMA */
+#ifndef A2_MK8
+#define A2_MK8 1
+#endif
 
 #define T float
 #define V __m512
@@ -311,3 +318,4 @@ int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_
 #include "conv_ocv_hooks_undef.h"
 #undef A2_NV1
 #undef A2_MK1_PF
+#undef A2_MK8

@@ -18,10 +18,48 @@
 #define A2_NV1 2     /* vectors per 1x1 tile row: OCB x A2_NV1 accumulators */
 #endif
 #define NR1 (A2_NV1 * VL)  /* pixels per 1x1 register tile */
+#define NR8 (3 * VL)       /* pixels per 8-row 1x1 tile (A2_MK8) */
 
 /* ---- weight packing: [g][kb][c][t][r][s][OCB] ---- */
 
 static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->groups, OCB); }
+
+/* The 8-row 1x1 tile (A2_MK8, the including file's choice): 8 output
+ * channels x 3 vectors (NR8 pixels), for layers of 8, 16 or 32 output
+ * channels per group, which the 6-row tile covers in uneven blocks
+ * (16 = 6 + 5 + 5: three passes over each pixel tile where two do; 8 = 4 + 4;
+ * 32 = 6 + 6 + 5 + 5 + 5 + 5).  Only the direct 1x1 path (rows read in place)
+ * runs it, and takes layers of up to A2_DIRECT_NKB such blocks whose tile
+ * column fits A2_DIRECT_BYTES, aligned rows or not.  Its packed weights
+ * [g][kb][c][A2_MR8] follow the 6-row layout, which the other paths keep
+ * using.  Each output sums the same products in the same order as the 6-row
+ * tile: the same bits.  Paired A/B in one binary, AVX-512, Intel family 6
+ * model 167, one thread: 96 -> 16 at 55x55 x1.05-1.09 (batch 8 x1.02-1.05),
+ * 192 -> 16 at 28x28 x1.05, 64 -> 8 at 56x56 x1.07-1.11, 256 -> 32 at 28x28
+ * x1.03-1.06, 512 -> 32 x1.08-1.12, and where the 6-row tile had packed
+ * panels (32 outputs on misaligned rows) 128 -> 32 at 55x55 x1.09, 256 -> 32
+ * at 27x27 x1.18; float64 x1.02-1.22 but 128 -> 32 at 55x55 x0.97; two
+ * threads x1.00-1.27.  256 -> 32 at 56x56 (3.2 MB of input) x0.96-1.06 */
+#ifndef A2_MK8
+#define A2_MK8 0
+#endif
+#define A2_MR8 8
+#define A2_MRMAX (A2_MK8 ? A2_MR8 : OCB)   /* most rows of a 1x1 tile */
+#ifndef A2_MK8_KMAX
+#define A2_MK8_KMAX 32
+#endif
+static int NM(a2_mk8_use)(const cconv_wshape *ws)
+{
+    const int64_t Kg = ws->K / ws->groups;
+    return A2_MK8 && ws->ks[0] * ws->ks[1] * ws->ks[2] == 1 && Kg > 0 && Kg % A2_MR8 == 0
+           && Kg <= A2_MK8_KMAX && Kg % OCB != 0;
+}
+/* where the 8-row layout starts in the packed weights (values; 64-byte aligned) */
+static int64_t NM(a2_mk8_offset)(const cconv_wshape *ws)
+{
+    const int64_t b = ws->groups * NM(a2_nkb)(ws) * ws->Cg * OCB * (int64_t)sizeof(T);
+    return (b + 63) / 64 * 64 / (int64_t)sizeof(T);
+}
 
 /* KxK layers with a short reduction and enough output channels (Cg * taps
  * <= A2_PANEL_CT, K/groups >= A2_PANEL_KG: ResNet's 7x7/s2 on 3 channels to
@@ -104,6 +142,7 @@ static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) return A2_OCV_PACKED_SIZE(ws);
 #endif
+    if (NM(a2_mk8_use)(ws)) return (NM(a2_mk8_offset)(ws) + ws->K * ws->Cg) * (int64_t)sizeof(T);
     return ws->groups * NM(a2_nkb)(ws) * ws->Cg * taps * OCB * (int64_t)sizeof(T);
 }
 
@@ -181,6 +220,16 @@ static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst, int n
     const int64_t nblk = ws->groups * NM(a2_nkb)(ws);
     cconv_pack_blocks(nthreads, NM(a2_packed_size)(ws) / (int64_t)sizeof(T), nblk,
                       NM(a2_pack_block), &cx);
+    if (NM(a2_mk8_use)(ws)) {
+        /* the 8-row tile's blocks, [g][kb][c][A2_MR8]: (K, Cg) rows
+         * transposed 8 at a time (a few thousand values: one thread) */
+        const T *w = (const T *)wv;
+        T *d = (T *)dst + NM(a2_mk8_offset)(ws);
+        const int64_t Cg = ws->Cg, nr = ws->K / A2_MR8;
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t c = 0; c < Cg; c++)
+                for (int64_t i = 0; i < A2_MR8; i++) d[(r * Cg + c) * A2_MR8 + i] = w[(r * A2_MR8 + i) * Cg + c];
+    }
 }
 
 /* ---- the fused epilogue of one tile ----
@@ -445,11 +494,14 @@ static void NM(a2_tail1x1)(const T *wg, int64_t Cg, int64_t Kg, int64_t kb0, int
 }
 #endif
 
-/* ---- the 1x1 microkernel: MR (<= OCB) channels x NV (<= A2_NV1) vectors ----
- * a: weights (broadcast), packed [c][OCB], or with INP the caller's (K, Cg)
+/* ---- the 1x1 microkernel: MR (<= OCB) channels x NV (<= A2_NV1) vectors,
+ * or the 8-row tile (MR = A2_MR8, NV <= 3: a2_mk8_use) ----
+ * a: weights (broadcast), packed [c][OCB] ([c][A2_MR8] for the 8-row tile),
+ * or with INP the caller's (K, Cg)
  * rows in place (row i of step c at a + i*e->lda + c); b: the tile's pixels of channel 0,
  * channel c at b + c*bcs.  The sums start from zero or from the partial sums
- * at ain ([OCB][A2_NV1][VL], written by an earlier input-channel chunk) and
+ * at ain ([OCB][A2_NV1][VL], written by an earlier input-channel chunk; never
+ * for the 8-row tile, whose path runs whole reductions) and
  * end in aout (for a later chunk) or, when aout is NULL, in the fused
  * epilogue.  A partial sum round-trips through memory exactly, so chunking
  * the reduction gives the same bits as one pass.  The epilogue writes a contiguous run of e->nv <= NV*VL pixels per
@@ -473,13 +525,13 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
     /* the sums live in named variables, not an array: with an array GCC
      * kept the AVX2 (16-register) tile in memory, a store per FMA */
 #define A2_C4(i) V c##i##0 = VZERO(), c##i##1 = VZERO(), c##i##2 = VZERO(), c##i##3 = VZERO();
-    A2_C4(0) A2_C4(1) A2_C4(2) A2_C4(3) A2_C4(4) A2_C4(5)
+    A2_C4(0) A2_C4(1) A2_C4(2) A2_C4(3) A2_C4(4) A2_C4(5) A2_C4(6) A2_C4(7)
 #undef A2_C4
-    const int64_t ars = INP ? e->lda : 1, acs = INP ? 1 : OCB;
+    const int64_t ars = INP ? e->lda : 1, acs = INP ? 1 : MR > OCB ? A2_MR8 : OCB;
     if (ain) {
 #define A2_IN(i, j) if (MR > i && NV > j) c##i##j = VLOADU(ain + (i * A2_NV1 + j) * VL);
 #define A2_IN4(i) A2_IN(i, 0) A2_IN(i, 1) A2_IN(i, 2) A2_IN(i, 3)
-        A2_IN4(0) A2_IN4(1) A2_IN4(2) A2_IN4(3) A2_IN4(4) A2_IN4(5)
+        A2_IN4(0) A2_IN4(1) A2_IN4(2) A2_IN4(3) A2_IN4(4) A2_IN4(5) A2_IN4(6) A2_IN4(7)
 #undef A2_IN4
 #undef A2_IN
     }
@@ -518,7 +570,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
             if (NV > 2) c##i##2 = VFMA(w_, x2, c##i##2);       \
             if (NV > 3) c##i##3 = VFMA(w_, x3, c##i##3);       \
         }
-        A2_ROW(0) A2_ROW(1) A2_ROW(2) A2_ROW(3) A2_ROW(4) A2_ROW(5)
+        A2_ROW(0) A2_ROW(1) A2_ROW(2) A2_ROW(3) A2_ROW(4) A2_ROW(5) A2_ROW(6) A2_ROW(7)
 #undef A2_ROW
         a += acs;
         if (!OFS) b += bcs;
@@ -536,7 +588,8 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
          * per-vector tests cost 72 branches a call (AVX-512 1x1, 6 x 4
          * vectors); the same operations in the same order per sum */
 #define A2_FE4(i, OP) OP(i, 0) OP(i, 1) OP(i, 2) OP(i, 3)
-#define A2_FEALL(OP) A2_FE4(0, OP) A2_FE4(1, OP) A2_FE4(2, OP) A2_FE4(3, OP) A2_FE4(4, OP) A2_FE4(5, OP)
+#define A2_FEALL(OP) A2_FE4(0, OP) A2_FE4(1, OP) A2_FE4(2, OP) A2_FE4(3, OP) A2_FE4(4, OP) \
+                     A2_FE4(5, OP) A2_FE4(6, OP) A2_FE4(7, OP)
 #define A2_FB(i, j) if (MR > i && NV > j) c##i##j = VADD(c##i##j, VSET1(bs[i]));
 #define A2_FR(i, j) if (MR > i && NV > j) c##i##j = VADD(c##i##j, VLOADU(rr + i * rsk + j * VL));
 #define A2_FL(i, j) if (MR > i && NV > j) c##i##j = VMAX(z, c##i##j);
@@ -553,10 +606,10 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
 #undef A2_FE4
         return;
     }
-    V acc[OCB][A2_NV1];
-#define A2_OUT(i, j) if (j < A2_NV1) acc[i][j % A2_NV1] = c##i##j;
+    V acc[A2_MRMAX][A2_NV1];
+#define A2_OUT(i, j) if (MR > i && j < A2_NV1) acc[i % A2_MRMAX][j % A2_NV1] = c##i##j;
 #define A2_OUT4(i) A2_OUT(i, 0) A2_OUT(i, 1) A2_OUT(i, 2) A2_OUT(i, 3)
-    A2_OUT4(0) A2_OUT4(1) A2_OUT4(2) A2_OUT4(3) A2_OUT4(4) A2_OUT4(5)
+    A2_OUT4(0) A2_OUT4(1) A2_OUT4(2) A2_OUT4(3) A2_OUT4(4) A2_OUT4(5) A2_OUT4(6) A2_OUT4(7)
 #undef A2_OUT4
 #undef A2_OUT
     if (aout) {
@@ -623,6 +676,21 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
 #undef A2_MK1DEF
 #undef A2_MK1ROW
 #undef A2_MK1ENT
+
+#if A2_MK8
+/* the 8-row tile: [weights in place][vectors] */
+#define A2_MK8DEF(inp, nv)                                                                   \
+    static void NM(a2_mk8_##inp##_##nv)(const T *a, const T *b, int64_t nc, int64_t bcs,      \
+                                        const T *ain, T *aout, const NM(a2_e1_t) *e)          \
+    { NM(a2_mk1x1)(A2_MR8, (nv) & 3, (inp) & 1, 0, (inp) >> 1, a, b, nc, bcs, NULL, ain, aout, e); }
+A2_MK8DEF(0, 1) A2_MK8DEF(0, 2) A2_MK8DEF(0, 3) A2_MK8DEF(1, 1) A2_MK8DEF(1, 2) A2_MK8DEF(1, 3)
+A2_MK8DEF(2, 3) A2_MK8DEF(3, 3)
+static const NM(a2_mk1x1_fn) NM(a2_mk8t)[4][4] = {
+    {NULL, NM(a2_mk8_0_1), NM(a2_mk8_0_2), NM(a2_mk8_0_3)},
+    {NULL, NM(a2_mk8_1_1), NM(a2_mk8_1_2), NM(a2_mk8_1_3)},
+    {NULL, NULL, NULL, NM(a2_mk8_2_3)}, {NULL, NULL, NULL, NM(a2_mk8_3_3)}};
+#undef A2_MK8DEF
+#endif
 
 /* the same tile reading step c's pixels at b + bo[c] (the KxK panel path's
  * tiles within one output row, straight from the prepared band) */
@@ -725,7 +793,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                       || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
     const int direct = unit && ((nkb <= A2_DIRECT_NKB && Cg * NR1 * tsz <= A2_DIRECT_BYTES)
                                 || (aligned && inset && nkb <= A2_ALIGNED_NKB
-                                    && Cg >= A2_ALIGNED_MIN_C));
+                                    && Cg >= A2_ALIGNED_MIN_C)
+                                || (NM(a2_mk8_use)(&p->w) && Kg / A2_MR8 <= A2_DIRECT_NKB
+                                    && Cg * NR8 * tsz <= A2_DIRECT_BYTES));
     /* loop order: oc-block-outer when one block's weights are large, or
      * when so many oc blocks share the L2 weight budget that the channel
      * chunks would be short (256 -> 1024: 29 channels a chunk, a partial-sum
@@ -740,6 +810,17 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                       : wp + (((g) * nkb + (kb)) * Cg + (c0)) * OCB)
     const NM(a2_mk1x1_fn)(*mk1)[OCB + 1] = NM(a2_mk1x1t)[inplace];
     const NM(a2_mk1x1_fn)(*mkpf)[OCB + 1] = NM(a2_mk1x1t)[2 + inplace];
+    /* the direct path's 8-row tiles (a2_mk8_use): blocks of A2_MR8 channels,
+     * tiles of NR8 pixels, weights in place or packed after the 6-row ones */
+#if A2_MK8
+    const int mk8 = direct && NM(a2_mk8_use)(&p->w);
+    /* block (g, kb) at w8 + k * Cg, k = g * Kg + kb * A2_MR8, in both layouts */
+    const T *w8 = inplace ? wp : wp + NM(a2_mk8_offset)(&p->w);
+#else
+    const int mk8 = 0;
+#endif
+    /* the direct path's tile width and oc blocks */
+    const int64_t tw = mk8 ? NR8 : NR1, nkd = mk8 ? Kg / A2_MR8 : nkb;
     /* tiles read in place fetch the next tile's rows into L2: the first
      * block pass over fresh rows otherwise waits on them, too many streams
      * for the hardware prefetcher.  Paired A/B, Intel family 6 model 167,
@@ -748,8 +829,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
      * too large to stay in L2 (192 -> 64 to 384 -> 64 at 28x28, 0.6-1.2 MB:
      * x0.94-0.97, fetching lines already there), with enough block passes
      * to spread the fetch over, and on one thread (two threads, batch 8:
-     * x0.98, the two cores already share the memory bandwidth) */
-    const int l2pf = A2_MK1_L2PF && direct && nt == 1 && nkb >= A2_MK1_L2PF_NKB
+     * x0.98, the two cores already share the memory bandwidth).  The 8-row
+     * tiles fetch on cache-line-aligned rows only: 256 -> 32 at 56x56
+     * x1.05-1.14 against no fetch, 512 -> 32 at 28x28 x1.07-1.18, where on
+     * misaligned rows (a tile's row spans 4 lines, 2 passes fetch 2) 96 -> 16
+     * at 55x55 batch 8 lost, x0.96-0.97 */
+    const int l2pf = A2_MK1_L2PF && direct && nt == 1
+                     && (mk8 ? aligned : nkb >= A2_MK1_L2PF_NKB)
                      && (double)p->N * p->C * P * tsz >= A2_MK1_L2PF_MIN_BYTES;
     int failed = 0;
 
@@ -786,21 +872,24 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
                 if (direct) {
                     /* few oc blocks (packing would cost as much as it
-                     * saves) or aligned rows: run the tiles straight from
-                     * the input rows, only a partial last tile packed.
-                     * Fresh rows cost 15-30 %: a kernel harness (256 -> 64
-                     * at 56x56, batch 8, Intel family 6 model 167) ran
-                     * 116-137 GFLOP/s over the image's tiles, 157-164 over
-                     * one tile again and again, 139-154 with the L2 fetch
-                     * (l2pf above; spread over 8 or 11 passes, one line
-                     * every other step: no better).  8 x 3 or 4 x 6 tiles
-                     * lost (x0.87-0.96) */
-                    const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-                    for (int64_t j = 0; j < ntl; j++) {
-                        const int64_t pp = px0 + j * NR1, nv = a2_min(NR1, P - pp);
+                     * saves), aligned rows, or the 8-row tile: run the tiles
+                     * straight from the input rows, only a partial last tile
+                     * packed.  Fresh rows cost 15-30 %: a kernel harness
+                     * (256 -> 64 at 56x56, batch 8, Intel family 6 model 167)
+                     * ran 116-137 GFLOP/s over the image's tiles, 157-164
+                     * over one tile again and again, 139-154 with the L2
+                     * fetch (l2pf above; spread over 8 or 11 passes, one line
+                     * every other step: no better).  For its 64 outputs
+                     * (11 blocks of 6 rows) 8 x 3 or 4 x 6 tiles lost
+                     * (x0.87-0.96) */
+                    const int64_t nd = a2_cdiv(P, tw);  /* tiles of tw pixels */
+                    const int64_t j0 = mk8 ? nd * pb / npb : tl0, j1 = mk8 ? nd * (pb + 1) / npb : tl1;
+                    const int64_t kb0 = nkd * kc / nkc, kb1 = nkd * (kc + 1) / nkc;
+                    for (int64_t j = j0; j < j1; j++) {
+                        const int64_t pp = j * tw, nv = a2_min(tw, P - pp);
                         const T *bj = xg + pp;
                         int64_t bcs = p->x_sc;
-                        if (nv < NR1) {
+                        if (nv < tw) {
                             NM(a2_tile_copy)(panel, xg + pp, p->x_sc, Cg, nv);
                             bj = panel;
                             bcs = NR1;
@@ -812,24 +901,31 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                          * this tile's first block passes, every row's at the
                          * same byte offset from the row this step reads */
                         const T *nx = NULL;
-                        if (l2pf && nv == NR1) {
-                            if (pp + NR1 < P) nx = bj + NR1;
+                        if (l2pf && nv == tw) {
+                            if (pp + tw < P) nx = bj + tw;
                             else if (g + 1 < G) nx = xg + Cg * p->x_sc;
                             else if (n + 1 < p->N) nx = x + (n + 1) * p->x_sn;
                         }
                         for (int64_t kb = kb0; kb < kb1; kb++) {
-                            const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
+                            const int64_t k0 = mk8 ? kb * A2_MR8 : a2_kfirst(Kg, kb);
+                            const int64_t mr = mk8 ? A2_MR8 : a2_kfirst(Kg, kb + 1) - k0;
                             const int64_t k = g * Kg + k0;
                             const int64_t line = kb - kb0;  /* fetched by this pass */
+                            const int pf = nx && line * 64 < tw * tsz;
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
-                            if (nx && line * 64 < NR1 * tsz) {
-                                ep.pfd = (const char *)nx - (const char *)bj + line * 64;
-                                mkpf[A2_NV1][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
-                            } else {
-                                mk1[a2_cdiv(nv, VL)][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
+                            if (pf) ep.pfd = (const char *)nx - (const char *)bj + line * 64;
+                            const int nvec = pf ? (int)(tw / VL) : (int)a2_cdiv(nv, VL);
+                            NM(a2_mk1x1_fn) fn = pf ? mkpf[nvec][mr] : mk1[nvec][mr];
+                            const T *a = A2_W1(g, kb, k0, 0);
+#if A2_MK8
+                            if (mk8) {
+                                fn = NM(a2_mk8t)[2 * pf + inplace][nvec];
+                                a = w8 + k * Cg;
                             }
+#endif
+                            fn(a, bj, Cg, bcs, NULL, NULL, &ep);
                         }
                     }
                     continue;
@@ -1395,3 +1491,4 @@ const cconv_conv_kernels TABLE = {
 
 #undef NR
 #undef NR1
+#undef NR8

@@ -343,15 +343,35 @@ ALIGNED_1X1_CASES = [
 ]
 
 
+# (N, C, H, W, K, groups): 1x1 layers of 8, 16 or 32 output channels per
+# group, which AVX-512 runs in 8-channel x 48-pixel (float64: 24) tiles read
+# in place, against the 6-channel tiles where a path keeps them (rows copied
+# to panels: more than 256 channels on misaligned rows)
+MK8_1X1_CASES = [
+    (1, 96, 11, 13, 16, 1),    # 143 pixels: a last tile of 47 (a masked third vector)
+    (2, 64, 5, 7, 8, 1),       # 35 pixels, 2 images: only a partial tile
+    (1, 64, 9, 9, 32, 2),      # groups of 32 channels and 16 outputs
+    (1, 128, 7, 7, 32, 1),     # 49 pixels: a last tile of one pixel; 4 blocks of 8
+    (1, 300, 8, 8, 16, 1),     # aligned: 8-row tiles; misaligned: two channel chunks of panels
+    # inputs of 1.5 MiB and more on rows that start on cache lines: on one
+    # thread each tile fetches the next one's rows into L2 (the weights
+    # packed or, for the one-shot call on up to 1024 pixels, read in place)
+    (2, 256, 24, 32, 32, 1),   # 16 whole tiles an image, then the next image
+    (1, 512, 24, 32, 64, 2),   # groups of 256 channels and 32 outputs
+    (1, 448, 16, 61, 16, 1),   # 976 pixels: the last whole tile fetches a partial one
+]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("case", ALIGNED_1X1_CASES, ids=str)
+@pytest.mark.parametrize("case", ALIGNED_1X1_CASES + MK8_1X1_CASES, ids=str)
 def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
     """The same 1x1 layer on an input that starts on a cache line (its rows
     may be read in place, no panel copy) and one 16 or 8 bytes past it (rows
-    always copied to panels): the same reduction order, so the same bits,
-    within the float bound of the float64 reference, with bias, residual and
-    ReLU fused, written into a channel slice, on 1 and 3 threads."""
+    copied to panels, or read in place by the 8-row tiles, which sum in the
+    6-row tiles' order): the same reduction order, so the same bits, within
+    the float bound of the float64 reference, with bias, residual and ReLU
+    fused, written into a channel slice, on 1 and 3 threads."""
     _check_1x1_paths_bitwise(case, isa, dtype)
 
 
