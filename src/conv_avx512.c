@@ -67,6 +67,22 @@ static inline __m512 a5_evens32(const float *p)
     const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
 }
+/* the even and odd lanes of the 2 * VL values lo, hi (one stride-2 input
+ * row's two column phases) */
+static inline void a5_deint32(__m512 lo, __m512 hi, __m512 *ev, __m512 *od)
+{
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *ev = _mm512_permutex2var_ps(lo, ie, hi);
+    *od = _mm512_permutex2var_ps(lo, io, hi);
+}
+static inline void a5_deint64(__m512d lo, __m512d hi, __m512d *ev, __m512d *od)
+{
+    const __m512i ie = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m512i io = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    *ev = _mm512_permutex2var_pd(lo, ie, hi);
+    *od = _mm512_permutex2var_pd(lo, io, hi);
+}
 static inline __m512d a5_evens64(const double *p)
 {
     const __m512i idx = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
@@ -280,6 +296,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define VMASK_T __mmask16
 #define VMRANGE a5_mrange16
 #define VEVENS a5_evens32
+#define VDEINT a5_deint32
 #define VTRANSPOSE a5_transpose16
 #define ISA_NAME "avx512"
 #include "conv_simd_template.h"
@@ -310,6 +327,7 @@ int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_
 #define VMASK_T __mmask8
 #define VMRANGE a5_mrange8
 #define VEVENS a5_evens64
+#define VDEINT a5_deint64
 #define VTRANSPOSE a5_transpose8
 #define ISA_NAME "avx512"
 #include "conv_simd_template.h"

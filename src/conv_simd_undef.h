@@ -20,6 +20,7 @@
 #undef VMRANGE
 #undef VMZERO
 #undef VEVENS
+#undef VDEINT
 #undef VTRANSPOSE
 #undef ISA_NAME
 #undef A2_TAIL_OK

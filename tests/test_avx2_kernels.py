@@ -76,6 +76,13 @@ ODD_CASES = [
     (2, 6, (7, 7), 9, (3, 3), 2, 1, 2, 3),      # groups + stride + dilation
     (1, 1, (1, 1), 1, (1, 1), 1, 0, 1, 1),
     (1, 1, (1, 1), 1, (3, 3), 1, 1, 1, 1),
+    # stride 2 across (AVX-512: both column phases of an input row from one
+    # pass over it): no padding on an odd width, 2x2 taps, padding of two
+    # leading zero columns a phase, rows of many vectors
+    (1, 16, (9, 35), 32, (3, 3), 2, 0, 1, 1),
+    (1, 8, (6, 70), 24, (2, 2), 2, 0, 1, 1),
+    (1, 6, (7, 67), 40, (5, 5), 2, 4, 1, 1),
+    (1, 3, (5, 301), 64, (3, 3), 2, 1, 1, 1),
     # AVX-512 output-channel-vectorised band path (K/groups >= 24 float32):
     # K not a multiple of the tile's channels, many channel chunks, tiles
     # across row ends; narrow (12 px x 32 oc / float64 8 x 16) and wide
