@@ -917,15 +917,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.bias = bias ? bias + k : NULL;
                             if (pf) ep.pfd = (const char *)nx - (const char *)bj + line * 64;
                             const int nvec = pf ? (int)(tw / VL) : (int)a2_cdiv(nv, VL);
-                            NM(a2_mk1x1_fn) fn = pf ? mkpf[nvec][mr] : mk1[nvec][mr];
-                            const T *a = A2_W1(g, kb, k0, 0);
 #if A2_MK8
                             if (mk8) {
-                                fn = NM(a2_mk8t)[2 * pf + inplace][nvec];
-                                a = w8 + k * Cg;
+                                NM(a2_mk8t)[2 * pf + inplace][nvec](w8 + k * Cg, bj, Cg, bcs, NULL, NULL, &ep);
+                                continue;
                             }
 #endif
-                            fn(a, bj, Cg, bcs, NULL, NULL, &ep);
+                            (pf ? mkpf : mk1)[nvec][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
                         }
                     }
                     continue;
