@@ -747,10 +747,13 @@ cpdef _batched_input(x, int nd, str fname):
     return (xa[None] if unbatched else xa), unbatched
 
 
+_CONV_NAMES = (None, "conv1d", "conv2d", "conv3d")
+
+
 def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=None,
          activation=None, residual=None, out=None, num_threads=None):
     """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
-    xa, unbatched = _batched_input(x, nd, f"conv{nd}d")
+    xa, unbatched = _batched_input(x, nd, _CONV_NAMES[nd])
     cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
 
     cdef PackedWeights pw
@@ -785,8 +788,9 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     if Cg * g != C:
         raise ValueError(f"x has {C} channels but weight expects {Cg} x groups={g} = "
                          f"{Cg * g} input channels")
-    if any(k < 1 for k in ks):
-        raise ValueError(f"weight: kernel size must be >= 1, got {ks}")
+    for k in ks:
+        if k < 1:
+            raise ValueError(f"weight: kernel size must be >= 1, got {ks}")
 
     st = _tuple_arg(stride, nd, "stride", 1)
     dl = _tuple_arg(dilation, nd, "dilation", 1)
@@ -806,7 +810,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         p_lo = p_hi = _tuple_arg(padding, nd, "padding", 0)
     osp = []
     for i in range(nd):
-        o = _conv_out_size(spatial[i], ks[i], st[i], p_lo[i], p_hi[i], dl[i])
+        o = (spatial[i] + p_lo[i] + p_hi[i] - dl[i] * (ks[i] - 1) - 1) // st[i] + 1  # _conv_out_size
         if o < 1:
             raise ValueError(
                 f"weight: the (dilated) kernel size {dl[i] * (ks[i] - 1) + 1} is larger than "
@@ -846,7 +850,10 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
 
     cdef int nt = _threads_arg(num_threads)
     # the kernels' 1x1 GEMM path, the only one that can read weights in place
-    gemm_1x1 = all(v == 1 for v in ks) and all(v == 0 for v in p_lo)
+    gemm_1x1 = True
+    for i in range(nd):
+        if ks[i] != 1 or p_lo[i] != 0:
+            gemm_1x1 = False
     if not isinstance(weight, PackedWeights):
         layout = _oneshot_winograd(wa.dtype, N, tuple(ks), tuple(osp), g, tuple(st), tuple(dl),
                                    nt if nt > 0 else cconv_default_threads())
