@@ -729,7 +729,7 @@ def _oneshot_winograd(dtype, N, ks, osp, g, st, dl, nthreads=1):
 
 # ---------------------------------------------------------------- convolution
 
-def _conv_out_size(n, k, s, p_lo, p_hi, d):
+cdef inline object _conv_out_size(n, k, s, p_lo, p_hi, d):
     # Python integers: d * (k - 1) may exceed int64 for a huge dilation
     return (n + p_lo + p_hi - d * (k - 1) - 1) // s + 1
 
@@ -810,7 +810,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         p_lo = p_hi = _tuple_arg(padding, nd, "padding", 0)
     osp = []
     for i in range(nd):
-        o = (spatial[i] + p_lo[i] + p_hi[i] - dl[i] * (ks[i] - 1) - 1) // st[i] + 1  # _conv_out_size
+        o = _conv_out_size(spatial[i], ks[i], st[i], p_lo[i], p_hi[i], dl[i])
         if o < 1:
             raise ValueError(
                 f"weight: the (dilated) kernel size {dl[i] * (ks[i] - 1) + 1} is larger than "

@@ -114,6 +114,14 @@ static int64_t a2_balance(int64_t base, int64_t nt, int64_t maxsplit)
     return m;
 }
 
+/* A stride phase's data columns: output column j reads input column
+ * j * sw + pwv, which lies in [0, W) for j in [*jlo, *jhi) */
+static inline void a2_phase_cols(int64_t pwv, int64_t sw, int64_t W, int64_t *jlo, int64_t *jhi)
+{
+    *jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
+    *jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+}
+
 /* The valid lanes of a tile of nl lanes at flat position q0 of a band (rows
  * of width Wq, of which the first Wo columns and the first rbn rows are
  * outputs), row segment by row segment: segment s holds lanes

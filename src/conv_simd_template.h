@@ -791,10 +791,11 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         && (p->N == 1 || (p->x_sn * tsz) % 64 == 0);
     const int inset = A2_ALIGNED_SET_LINES == 0
                       || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
+    const int mk8ok = NM(a2_mk8_use)(&p->w);   /* the 8-row tile fits the layer */
     const int direct = unit && ((nkb <= A2_DIRECT_NKB && Cg * NR1 * tsz <= A2_DIRECT_BYTES)
                                 || (aligned && inset && nkb <= A2_ALIGNED_NKB
                                     && Cg >= A2_ALIGNED_MIN_C)
-                                || (NM(a2_mk8_use)(&p->w) && Kg / A2_MR8 <= A2_DIRECT_NKB
+                                || (mk8ok && Kg / A2_MR8 <= A2_DIRECT_NKB
                                     && Cg * NR8 * tsz <= A2_DIRECT_BYTES));
     /* loop order: oc-block-outer when one block's weights are large, or
      * when so many oc blocks share the L2 weight budget that the channel
@@ -813,7 +814,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     /* the direct path's 8-row tiles (a2_mk8_use): blocks of A2_MR8 channels,
      * tiles of NR8 pixels, weights in place or packed after the 6-row ones */
 #if A2_MK8
-    const int mk8 = direct && NM(a2_mk8_use)(&p->w);
+    const int mk8 = direct && mk8ok;
     /* block (g, kb) at w8 + k * Cg, k = g * Kg + kb * A2_MR8, in both layouts */
     const T *w8 = inplace ? wp : wp + NM(a2_mk8_offset)(&p->w);
 #else
@@ -1092,8 +1093,9 @@ static void NM(a2_s2_plan)(NM(a2_s2_t) *g, int64_t W, int64_t Wq, const int64_t 
 {
     int64_t mlo[2], mhi[2];
     for (int b = 0; b < 2; b++) {
-        const int64_t jl = pv[b] >= 0 ? 0 : a2_cdiv(-pv[b], 2);
-        const int64_t jh = a2_max(jl, a2_min((W - 1 - pv[b]) >= 0 ? (W - 1 - pv[b]) / 2 + 1 : 0, Wq));
+        int64_t jl, jh;
+        a2_phase_cols(pv[b], 2, W, &jl, &jh);
+        jh = a2_max(jl, a2_min(jh, Wq));
         g->sh[b] = (pv[b] - (pv[b] & 1)) / 2;
         mlo[b] = jl + g->sh[b];
         mhi[b] = jh + g->sh[b];
@@ -1181,8 +1183,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         for (int64_t s = 0; s < KS; s++)
             if (cpi[s] == b) cshb = a2_max(cshb, (s * dw) / sw);
         const int64_t pwv = cpv[b] - pw;
-        const int64_t jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
-        const int64_t jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+        int64_t jlo, jhi;
+        a2_phase_cols(pwv, sw, W, &jlo, &jhi);
         Wq = a2_max(Wq, Wo + cshb - jlo);
         Wq = a2_max(Wq, a2_min(jhi, Wo + cshb));
         tailz = a2_max(tailz, cshb);
@@ -1337,9 +1339,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                             for (int64_t b = 0; b < ncp; b++) {
                                 T *rg = pl + (a * ncp + b) * reg;
                                 const int64_t pwv = cpv[b] - pw;  /* input col = j*sw + pwv */
-                                /* valid j range: 0 <= j*sw + pwv < W */
-                                int64_t jlo = pwv >= 0 ? 0 : a2_cdiv(-pwv, sw);
-                                int64_t jhi = (W - 1 - pwv) >= 0 ? (W - 1 - pwv) / sw + 1 : 0;
+                                int64_t jlo, jhi;
+                                a2_phase_cols(pwv, sw, W, &jlo, &jhi);
                                 jhi = a2_min(jhi, Wq);
                                 if (jlo > jhi) jlo = jhi;
                                 for (int64_t i = 0; i < nrows; i++) {
