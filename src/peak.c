@@ -4,6 +4,7 @@
  * those kernels. */
 #include <time.h>
 #include "cconv.h"
+#include "peak.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(CCONV_HAVE_AVX2)
 double cconv_fma_peak_avx2(cconv_dtype dt, double seconds);
@@ -23,14 +24,15 @@ double cconv_now_seconds(void)
         for (int i = 0; i < 12; i++)                                             \
             for (int l = 0; l < LANES; l++) acc[i][l] = (T)(i + l) * (T)1e-3;    \
         for (int l = 0; l < LANES; l++) { m[l] = (T)0.999999; a[l] = (T)1e-7; } \
-        double t0 = cconv_now_seconds(), el = 0;                                 \
-        int64_t iters = 0;                                                       \
+        double t0 = cconv_now_seconds(), el = 0, prev = 0;                       \
+        int64_t iters = 0, inner = 4096;                                         \
         do {                                                                     \
-            for (int it = 0; it < 4096; it++)                                    \
+            for (int64_t it = 0; it < inner; it++)                               \
                 for (int i = 0; i < 12; i++)                                     \
                     for (int l = 0; l < LANES; l++) acc[i][l] = acc[i][l] * m[l] + a[l]; \
-            iters += 4096;                                                       \
+            iters += inner;                                                      \
             el = cconv_now_seconds() - t0;                                       \
+            CCONV_PEAK_GROW(inner, el, prev);                                    \
         } while (el < seconds);                                                  \
         T s = 0;                                                                 \
         for (int i = 0; i < 12; i++)                                             \
