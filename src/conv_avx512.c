@@ -292,6 +292,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define VMAX _mm512_max_ps
 #define VZERO _mm512_setzero_ps
 #define VMLOAD(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define VMLOADM(v, p, m) _mm512_mask_loadu_ps((v), (m), (p))
 #define VMSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define VMASK_T __mmask16
 #define VMRANGE a5_mrange16

@@ -7,6 +7,7 @@
  * VSTOREU, VBCAST, VSET1, VFMA, VADD, VMAX, VZERO, VMASK_T (a lane mask),
  * VMRANGE(lo, hi, base) (lanes [lo, hi) of the vector holding lanes
  * [base, base + VL)), VMLOAD(p, m) (masked load, zeros elsewhere),
+ * optionally VMLOADM(v, p, m) (masked load, v's lanes elsewhere),
  * VMSTORE(p, m, v) and VEVENS(p) (lanes 0, 2, 4, ... of the 2*VL values at p),
  * and, where VL >= OCB, may define VTRANSPOSE (see a2_pack_block).
  * The packed weight layout depends only on OCB, never on the ISA.
@@ -394,8 +395,9 @@ static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
  * AVX-512, 12 * 16 + 4 on AVX2) in the spatial tile is one vector per
  * output channel: a few lanes of use, 6 chains of FMAs waiting on their
  * latency, a whole pass over every block's weights for those pixels.
- * Here a vector holds one oc block's OCB packed weights of a channel (lanes
- * past OCB masked off) and each pixel is broadcast: A2_TAIL_NB blocks x npx
+ * Here a vector holds one or two oc blocks' OCB packed weights of a channel
+ * (A2_TAIL_BPV; the other lanes masked off) and each pixel is broadcast:
+ * A2_TAIL_NB vectors x npx
  * pixels of sums, every output the same fma(w, x, sum) chain over the
  * channels in the same order as in the spatial tile, so the same bits.  Packed weights only (a block's OCB
  * weights of a channel contiguous), VL >= OCB, whole reductions (no
@@ -405,6 +407,19 @@ static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
 #endif
 #define A2_TAIL_NB 6
 #define A2_TAIL_OK (VL >= OCB && A2_TAIL_PX > 0)
+/* oc blocks a vector holds: two where the lanes take 2 * OCB and the
+ * including file defines VMLOADM(v, p, m) (v with the lanes in m loaded
+ * from p), which merges the second block's weights into the first's vector:
+ * 12 of 16 lanes at work instead of 6.  Paired A/B in one binary, AVX-512,
+ * Intel family 6 model 167, one thread: 1024 -> 256 at 14x14 x1.01,
+ * 256 -> 1024 x1.02, 128 -> 512 x1.02, 2048 -> 512 x1.01; two threads
+ * x1.00-1.01 */
+#if defined(VMLOADM) && VL >= 2 * OCB
+#define A2_TAIL_BPV 2
+#else
+#define A2_TAIL_BPV 1
+#endif
+#define A2_TAIL_MAXB (A2_TAIL_NB * A2_TAIL_BPV)  /* most blocks one tail call sums */
 /* a2_conv1x1's tail call for group g of image n at pixel pp, blocks
  * [kb0, kb1), pixels at xt (channel stride xcs) */
 #define A2_TAIL_CALL(kb0, kb1, xt, xcs, npx, pp)                                                  \
@@ -415,7 +430,8 @@ static const NM(a2_mk_fn) NM(a2_mkg)[OCB + 1] = {
 #if A2_TAIL_OK
 /* sums of blocks [0, NB) (weights w + b*wbs, [c][OCB]) x pixels [0, NP)
  * (pixel p of channel c at x[c*xcs + p]) over nc channels, into acc
- * ([A2_TAIL_NB][A2_TAIL_PX][VL]) */
+ * ([A2_TAIL_NB][A2_TAIL_PX][VL]): block b in vector b / A2_TAIL_BPV from
+ * lane (b % A2_TAIL_BPV) * OCB */
 AINLINE void NM(a2_tail_mk)(const int NB, const int NP, const T *w, int64_t wbs, const T *x,
                             int64_t xcs, int64_t nc, T *acc)
 {
@@ -425,6 +441,11 @@ AINLINE void NM(a2_tail_mk)(const int NB, const int NP, const T *w, int64_t wbs,
     A2_TALL(A2_TZ)
 #undef A2_TZ
     const VMASK_T m = VMRANGE(0, OCB, 0);
+#if A2_TAIL_BPV == 2
+    /* the second block's lanes [OCB, 2 * OCB), read from OCB values before
+     * its channel's weights (within the buffer: the first block's) */
+    const VMASK_T m2 = VMRANGE(OCB, 2 * OCB, 0);
+#endif
     for (int64_t c = 0; c < nc; c++) {
         const T *xc = x + c * xcs;
         const V x0 = VSET1(xc[0]);
@@ -432,16 +453,23 @@ AINLINE void NM(a2_tail_mk)(const int NB, const int NP, const T *w, int64_t wbs,
         const V x2 = NP > 2 ? VSET1(xc[2]) : x0;
         const V x3 = NP > 3 ? VSET1(xc[3]) : x0;
 #define A2_TF(b, p) if (NP > p) s##b##p = VFMA(w_, x##p, s##b##p);
-#define A2_TB(b)                                                   \
-        if (NB > b) {                                              \
-            const V w_ = VMLOAD(w + b * wbs + c * OCB, m);         \
-            A2_TP(A2_TF, b)                                        \
+#if A2_TAIL_BPV == 2
+#define A2_TW2(b) if (NB > 2 * b + 1) w_ = VMLOADM(w_, w + (2 * b + 1) * wbs + (c - 1) * OCB, m2);
+#else
+#define A2_TW2(b)
+#endif
+#define A2_TB(b)                                                       \
+        if (NB > A2_TAIL_BPV * b) {                                    \
+            V w_ = VMLOAD(w + A2_TAIL_BPV * b * wbs + c * OCB, m);     \
+            A2_TW2(b)                                                  \
+            A2_TP(A2_TF, b)                                            \
         }
         A2_TB(0) A2_TB(1) A2_TB(2) A2_TB(3) A2_TB(4) A2_TB(5)
 #undef A2_TB
+#undef A2_TW2
 #undef A2_TF
     }
-#define A2_TS(b, p) if (NB > b && NP > p) VSTOREU(acc + (b * A2_TAIL_PX + p) * VL, s##b##p);
+#define A2_TS(b, p) if (NB > A2_TAIL_BPV * b && NP > p) VSTOREU(acc + (b * A2_TAIL_PX + p) * VL, s##b##p);
     A2_TALL(A2_TS)
 #undef A2_TS
 #undef A2_TALL
@@ -453,11 +481,18 @@ typedef void (*NM(a2_tail_fn))(const T *, int64_t, const T *, int64_t, int64_t, 
                                         int64_t nc, T *acc)                                  \
     { NM(a2_tail_mk)(nb, np, w, wbs, x, xcs, nc, acc); }
 #define A2_TROW(nb) A2_TDEF(nb, 1) A2_TDEF(nb, 2) A2_TDEF(nb, 3) A2_TDEF(nb, 4)
-A2_TROW(1) A2_TROW(2) A2_TROW(3) A2_TROW(4) A2_TROW(5) A2_TROW(6)
 #define A2_TENT(nb) {NULL, NM(a2_tail_##nb##_1), NM(a2_tail_##nb##_2), NM(a2_tail_##nb##_3), \
                      NM(a2_tail_##nb##_4)}
-static const NM(a2_tail_fn) NM(a2_tailt)[A2_TAIL_NB + 1][5] = {
+A2_TROW(1) A2_TROW(2) A2_TROW(3) A2_TROW(4) A2_TROW(5) A2_TROW(6)
+#if A2_TAIL_BPV == 2
+A2_TROW(7) A2_TROW(8) A2_TROW(9) A2_TROW(10) A2_TROW(11) A2_TROW(12)
+static const NM(a2_tail_fn) NM(a2_tailt)[A2_TAIL_MAXB + 1][5] = {
+    {NULL}, A2_TENT(1), A2_TENT(2), A2_TENT(3), A2_TENT(4), A2_TENT(5), A2_TENT(6),
+    A2_TENT(7), A2_TENT(8), A2_TENT(9), A2_TENT(10), A2_TENT(11), A2_TENT(12)};
+#else
+static const NM(a2_tail_fn) NM(a2_tailt)[A2_TAIL_MAXB + 1][5] = {
     {NULL}, A2_TENT(1), A2_TENT(2), A2_TENT(3), A2_TENT(4), A2_TENT(5), A2_TENT(6)};
+#endif
 #undef A2_TDEF
 #undef A2_TROW
 #undef A2_TENT
@@ -474,15 +509,16 @@ static void NM(a2_tail1x1)(const T *wg, int64_t Cg, int64_t Kg, int64_t kb0, int
                            int64_t rsk, const T *bias, int relu)
 {
     T acc[A2_TAIL_NB * A2_TAIL_PX * VL];
-    for (int64_t b0 = kb0; b0 < kb1; b0 += A2_TAIL_NB) {
-        const int nb = (int)a2_min(A2_TAIL_NB, kb1 - b0);
+    for (int64_t b0 = kb0; b0 < kb1; b0 += A2_TAIL_MAXB) {
+        const int nb = (int)a2_min(A2_TAIL_MAXB, kb1 - b0);
         NM(a2_tailt)[nb][npx](wg + b0 * Cg * OCB, Cg * OCB, x, xcs, Cg, acc);
         for (int b = 0; b < nb; b++) {
             const int64_t k0 = a2_kfirst(Kg, b0 + b), mr = a2_kfirst(Kg, b0 + b + 1) - k0;
+            const T *ab = acc + (b / A2_TAIL_BPV * A2_TAIL_PX) * VL + b % A2_TAIL_BPV * OCB;
             for (int64_t i = 0; i < mr; i++) {
                 const int64_t k = k0 + i;
                 for (int q = 0; q < npx; q++) {
-                    T u = acc[(b * A2_TAIL_PX + q) * VL + i];
+                    T u = ab[q * VL + i];
                     if (bias) u = u + bias[k];
                     if (r) u = u + r[k * rsk + q];
                     if (relu) u = (T)0 > u ? (T)0 : u;  /* max(0, u) as VMAX: NaN stays */
@@ -970,8 +1006,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 if (kbo) {
                     /* oc-block-outer: one block's weights (all Cg) stay in
                      * L1/L2 while the panel streams past them; a tail once
-                     * per A2_TAIL_NB blocks, their weights still in L2 */
-                    const int64_t kgrp = ktail ? A2_TAIL_NB : a2_max(1, kb1 - kb0);
+                     * per A2_TAIL_MAXB blocks, their weights still in L2 */
+                    const int64_t kgrp = ktail ? A2_TAIL_MAXB : a2_max(1, kb1 - kb0);
                     for (int64_t kg0 = kb0; kg0 < kb1; kg0 += kgrp) {
                         const int64_t kg1 = a2_min(kb1, kg0 + kgrp);
                         for (int64_t kb = kg0; kb < kg1; kb++) {

@@ -15,6 +15,7 @@
 #undef VMAX
 #undef VZERO
 #undef VMLOAD
+#undef VMLOADM
 #undef VMSTORE
 #undef VMASK_T
 #undef VMRANGE
@@ -25,3 +26,5 @@
 #undef ISA_NAME
 #undef A2_TAIL_OK
 #undef A2_TAIL_NB
+#undef A2_TAIL_BPV
+#undef A2_TAIL_MAXB

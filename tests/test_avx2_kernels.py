@@ -385,10 +385,13 @@ def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
 # (N, C, H, W, K, groups): 1x1 layers whose last pixel tile holds 1-4 pixels
 # (14x14: 196 = 3 * 64 + 4 = 12 * 16 + 4), which the packed weights run with
 # the output channels in the lanes (the tail kernel: float32, and float64 on
-# AVX-512), in each loop of the 1x1 driver
+# AVX-512; AVX-512 float32 holds two oc blocks a vector), in each loop of the
+# 1x1 driver
 TAIL_1X1_CASES = [
     (1, 1024, 14, 14, 24, 1),  # oc-block-outer panels; the tail joins the panel before it
-    (1, 704, 1, 193, 40, 1),   # 1 pixel past 3 * 64; 7 oc blocks: a 6-block group and 1
+    (1, 704, 1, 193, 40, 1),   # 1 pixel past 3 * 64; 7 oc blocks: 6 + 1, or (AVX-512
+                               # float32, two blocks a vector) one call, its last vector 1 block
+    (1, 160, 14, 14, 78, 1),   # 13 oc blocks: 6 + 6 + 1, or 12 (6 vectors of 2) + 1
     (1, 64, 14, 14, 256, 1),   # one channel chunk, 43 oc blocks
     (1, 300, 13, 15, 80, 1),   # 195 pixels, three channel chunks (no tail kernel)
     (1, 96, 14, 14, 16, 1),    # few oc blocks: unpacked rows
