@@ -823,8 +823,21 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
      * oc blocks: the tiles read the rows where they are and no panel copy
      * stands between the input stream and the FMAs */
     const int64_t tsz = (int64_t)sizeof(T);
-    const int aligned = ((uintptr_t)x % 64) == 0 && (p->x_sc * tsz) % 64 == 0
-                        && (p->N == 1 || (p->x_sn * tsz) % 64 == 0);
+    /* rows a whole number of cache lines apart from a base that is not on
+     * one (NumPy's allocations start 16 or 32 bytes into a line): the first
+     * hd pixels of every row run as a head tile of their own, so every full
+     * tile after it starts on a line, as on an aligned base.  The tiles
+     * change, not the sums: each output adds the same products in the same
+     * order.  One thread, Intel family 6 model 167, input 16 bytes into a
+     * line against aligned, before -> after: 256 -> 64 at 56x56 x0.84 ->
+     * x0.97 (batch 8 x0.85 -> x0.96), 192 -> 64 at 28x28 x0.86 -> x0.95,
+     * 512 -> 128 at 28x28 x0.89 -> x0.97 (the output aligned; starting
+     * as far into a line as the input, as conv() allocates it: x0.96-1.00) */
+    const int64_t xmis = (int64_t)((uintptr_t)x % 64);
+    const int lined = (p->x_sc * tsz) % 64 == 0 && (p->N == 1 || (p->x_sn * tsz) % 64 == 0);
+    const int64_t hd = unit && lined && xmis % tsz == 0 && (64 - xmis) / tsz < P
+                       ? (64 - xmis) % 64 / tsz : 0;
+    const int aligned = lined && (xmis == 0 || hd > 0);
     const int inset = A2_ALIGNED_SET_LINES == 0
                       || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
     const int mk8ok = NM(a2_mk8_use)(&p->w);   /* the 8-row tile fits the layer */
@@ -833,6 +846,26 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                     && Cg >= A2_ALIGNED_MIN_C)
                                 || (mk8ok && Kg / A2_MR8 <= A2_DIRECT_NKB
                                     && Cg * NR8 * tsz <= A2_DIRECT_BYTES));
+    /* the panel path reads its tiles from the panel, so what a misaligned
+     * base costs it is the stores: an output whose rows are a whole number
+     * of cache lines apart from a base that is not runs its first hy pixels
+     * as a call of their own, then the rest from a base on a line.  One
+     * thread, Intel family 6 model 167, output 16 bytes into a line: 64 ->
+     * 256 at 56x56 x0.92 -> x0.98-1.00 against aligned */
+    if (unit && !direct) {
+        const int64_t ymis = (int64_t)((uintptr_t)y % 64);
+        const int ylined = (p->y_sk * tsz) % 64 == 0 && (p->N == 1 || (p->y_sn * tsz) % 64 == 0);
+        const int64_t hy = ylined && ymis % tsz == 0 ? (64 - ymis) % 64 / tsz : 0;
+        if (hy > 0 && hy < P) {
+            cconv_conv_params q = *p;   /* the pixels as one row: unit stride, 1x1 */
+            q.in[0] = q.in[1] = q.out[0] = q.out[1] = 1;
+            q.in[2] = q.out[2] = hy;
+            const int rc = NM(a2_conv1x1)(&q, x, wp, bias, res, y, nthreads);
+            if (rc != CCONV_OK) return rc;
+            q.in[2] = q.out[2] = P - hy;
+            return NM(a2_conv1x1)(&q, x + hy, wp, bias, res ? res + hy : NULL, y + hy, nthreads);
+        }
+    }
     /* loop order: oc-block-outer when one block's weights are large, or
      * when so many oc blocks share the L2 weight budget that the channel
      * chunks would be short (256 -> 1024: 29 channels a chunk, a partial-sum
@@ -919,11 +952,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * every other step: no better).  For its 64 outputs
                      * (11 blocks of 6 rows) 8 x 3 or 4 x 6 tiles lost
                      * (x0.87-0.96) */
-                    const int64_t nd = a2_cdiv(P, tw);  /* tiles of tw pixels */
-                    const int64_t j0 = mk8 ? nd * pb / npb : tl0, j1 = mk8 ? nd * (pb + 1) / npb : tl1;
+                    /* tiles of tw pixels, after the head tile (hd pixels) if any */
+                    const int64_t nd = hd ? 1 + a2_cdiv(P - hd, tw) : a2_cdiv(P, tw);
+                    const int even = mk8 || hd;   /* an even split of the nd tiles */
+                    const int64_t j0 = even ? nd * pb / npb : tl0, j1 = even ? nd * (pb + 1) / npb : tl1;
                     const int64_t kb0 = nkd * kc / nkc, kb1 = nkd * (kc + 1) / nkc;
                     for (int64_t j = j0; j < j1; j++) {
-                        const int64_t pp = j * tw, nv = a2_min(tw, P - pp);
+                        const int64_t pp = hd && j ? hd + (j - 1) * tw : j * tw;
+                        const int64_t nv = hd && !j ? hd : a2_min(tw, P - pp);
                         const T *bj = xg + pp;
                         int64_t bcs = p->x_sc;
                         if (nv < tw) {

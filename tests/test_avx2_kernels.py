@@ -382,6 +382,47 @@ def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
     _check_1x1_paths_bitwise(case, isa, dtype)
 
 
+# (N, C, H, W, K, groups): 1x1 layers whose channel planes are whole cache
+# lines, for inputs and outputs that start 4 to 48 bytes into a line: the
+# tiles read in place start after a head tile of the pixels before the first
+# line; the panel path's output does so in a call of its own
+LINED_1X1_CASES = [
+    (1, 64, 16, 16, 64, 1),    # tiles read in place: head, 3 whole tiles, a partial one
+    (2, 96, 8, 16, 40, 1),     # 2 images (each image's rows on lines too)
+    (1, 64, 1, 16, 64, 1),     # 16 pixels: the head and a partial tile of the rest
+    (1, 96, 16, 16, 16, 1),    # 8-row tiles (AVX-512) after the head
+    (1, 64, 8, 16, 200, 1),    # 34 oc blocks: panels; the output's head a call of its own
+    (1, 32, 16, 16, 24, 1),    # few channels: panels
+    (1, 128, 8, 8, 64, 2),     # groups
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", LINED_1X1_CASES, ids=str)
+def test_1x1_line_offsets_match_aligned_bitwise(case, isa, dtype):
+    """Inputs, outputs (a buffer of the caller's, or the one cconv allocates)
+    and residuals starting anywhere in a cache line give the bits of the
+    aligned call, within the float bound of the float64 reference; bias,
+    residual and ReLU fused, 1 and 2 threads."""
+    N, C, H, W, K, g = case
+    x, w, b, r, ref, absref = _fused_1x1_case(case, dtype, 33)
+    pw = cconv.pack_weights(w, g, _isa=isa)
+    kw = dict(groups=g, activation="relu")
+    y0 = cconv.conv2d(at_offset(x, 0), pw, b, residual=at_offset(r, 0), num_threads=1, **kw)
+    assert_close(y0, ref, absref, C // g)
+    offs = (4, 16, 32, 48) if dtype == np.float32 else (8, 16, 32, 48)
+    for xo in offs:
+        for yo in (0, xo, 64 - xo):
+            for nt in (1, 2):
+                out = at_offset(np.full(ref.shape, np.nan, dtype), yo)
+                cconv.conv2d(at_offset(x, xo), pw, b, residual=at_offset(r, yo), out=out,
+                             num_threads=nt, **kw)
+                np.testing.assert_array_equal(out, y0)
+        y = cconv.conv2d(at_offset(x, xo), pw, b, residual=r, num_threads=2, **kw)
+        np.testing.assert_array_equal(y, y0)
+
+
 # (N, C, H, W, K, groups): 1x1 layers whose last pixel tile holds 1-4 pixels
 # (14x14: 196 = 3 * 64 + 4 = 12 * 16 + 4), which the packed weights run with
 # the output channels in the lanes (the tail kernel: float32, and float64 on
@@ -427,15 +468,23 @@ def test_1x1_tail_pixels_match_in_place_bitwise(case, isa, dtype):
             cconv.conv2d(x, cconv.pack_weights(w, g, _isa=isa), b, num_threads=nt, **kw))
 
 
-def _check_1x1_paths_bitwise(case, isa, dtype):
+def _fused_1x1_case(case, dtype, seed):
+    """Input, weights, bias and residual of a 1x1 case (N, C, H, W, K,
+    groups), with the float64 reference of relu(conv + bias + residual) and
+    its magnitude bound."""
     N, C, H, W, K, g = case
-    rng = np.random.default_rng(31)
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((K, C // g, 1, 1)).astype(dtype)
     b = rng.standard_normal(K).astype(dtype)
     ref, absref = conv_ref_fast(x, w, b) if g == 1 else conv_ref(x, w, b, 1, 0, 1, g)
     r = rng.standard_normal(ref.shape).astype(dtype)
-    ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
+    return x, w, b, r, np.maximum(ref + r, 0), absref + np.abs(r)
+
+
+def _check_1x1_paths_bitwise(case, isa, dtype):
+    N, C, H, W, K, g = case
+    x, w, b, r, ref, absref = _fused_1x1_case(case, dtype, 31)
     pw = cconv.pack_weights(w, g, _isa=isa)
     ys = []
     for off in (0, x.itemsize * 2, x.itemsize):

@@ -605,10 +605,37 @@ def test_outputs_cconv_allocates_start_on_a_cache_line():
 
 @pytest.mark.parametrize("shape,dtype", [((3, 5), np.float32), ((2, 1, 7), np.float64),
                                          ((), np.float32), ((0, 4), np.float64)])
-def test_empty_aligned(shape, dtype):
-    a = _core.empty_aligned(shape, dtype)
+@pytest.mark.parametrize("offset", [0, 16, 56])
+def test_empty_aligned(shape, dtype, offset):
+    a = _core.empty_aligned(shape, dtype, offset)
     assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
-    assert a.flags.writeable and (a.size == 0 or a.ctypes.data % 64 == 0)
+    assert a.flags.writeable and (a.size == 0 or a.ctypes.data % 64 == offset)
+    a[...] = 1   # the whole array lies in the buffer
+    assert a.base.nbytes >= a.nbytes + offset
+
+
+@pytest.mark.parametrize("offset", [-1, 64])
+def test_empty_aligned_rejects_offset_outside_a_line(offset):
+    with pytest.raises(ValueError, match="offset"):
+        _core.empty_aligned((3,), np.float32, offset)
+
+
+def test_unstrided_1x1_result_starts_where_its_input_does_in_a_line():
+    """An unstrided 1x1 layer whose channel planes are whole cache lines
+    allocates its result as far into a line as its input starts, so both
+    have their tiles on lines; every other layer's result starts on one."""
+    rng = np.random.default_rng(3)
+    w1 = rng.standard_normal((5, 8, 1, 1)).astype(np.float32)
+    w3 = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
+    for off in (0, 16, 48):
+        x = at_offset(rng.standard_normal((2, 8, 4, 16)).astype(np.float32), off)
+        y = cconv.conv2d(x, w1)
+        assert y.ctypes.data % 64 == off and y.flags.c_contiguous
+        np.testing.assert_array_equal(y, cconv.conv2d(at_offset(x, 0), w1))
+        assert cconv.conv2d(x, w1, stride=2).ctypes.data % 64 == 0
+        assert cconv.conv2d(x, w3, padding=1).ctypes.data % 64 == 0
+        x13 = at_offset(rng.standard_normal((2, 8, 4, 13)).astype(np.float32), off)
+        assert cconv.conv2d(x13, w1).ctypes.data % 64 == 0   # planes not whole lines
 
 
 # ------------------------------------------------------------------ chunking and Ctrl-C
