@@ -761,6 +761,28 @@ static void NM(a2_tile_copy)(T *d, const T *s, int64_t sc, int64_t nc, int64_t n
     }
 }
 
+/* lanes [lo, hi) of the vectors from d and s on (hi <= NR1): d[ds + i] =
+ * s[ss + i] for lo <= i < hi, by masked vectors (a lane outside the range
+ * is neither read nor written) */
+static inline void NM(a2_lanes_move)(T *d, const T *s, int64_t lo, int64_t hi, int64_t ds,
+                                     int64_t ss)
+{
+    for (int64_t v = lo / VL * VL; v < hi; v += VL) {
+        const VMASK_T m = VMRANGE(lo, hi, v);
+        VMSTORE(d + ds + v, m, VMLOAD(s + ss + v, m));
+    }
+}
+
+/* the head-and-tail tile's panel: pixels [0, hd) of each row in lanes
+ * [0, hd), the row's last tl (from pixel hd + off on) in lanes [hd, hd + tl),
+ * zeros past them */
+static void NM(a2_tile_copy2)(T *d, const T *s, int64_t sc, int64_t nc, int64_t hd, int64_t off,
+                              int64_t tl)
+{
+    NM(a2_tile_copy)(d, s, sc, nc, hd);
+    for (int64_t c = 0; c < nc; c++, d += NR1, s += sc) NM(a2_lanes_move)(d, s, hd, hd + tl, 0, off);
+}
+
 /* prefetch the NR1-pixel output lines of oc block kb (its rows: blocks
  * differ in size) for a tile whose block starting at channel k0 writes at y */
 static inline void NM(a2_ypf)(const T *y, int64_t ysk, int64_t Kg, int64_t k0, int64_t kb)
@@ -825,18 +847,20 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t tsz = (int64_t)sizeof(T);
     /* rows a whole number of cache lines apart from a base that is not on
      * one (NumPy's allocations start 16 or 32 bytes into a line): the first
-     * hd pixels of every row run as a head tile of their own, so every full
-     * tile after it starts on a line, as on an aligned base.  The tiles
-     * change, not the sums: each output adds the same products in the same
-     * order.  One thread, Intel family 6 model 167, input 16 bytes into a
-     * line against aligned, before -> after: 256 -> 64 at 56x56 x0.84 ->
-     * x0.97 (batch 8 x0.85 -> x0.96), 192 -> 64 at 28x28 x0.86 -> x0.95,
-     * 512 -> 128 at 28x28 x0.89 -> x0.97 (the output aligned; starting
-     * as far into a line as the input, as conv() allocates it: x0.96-1.00) */
+     * hd pixels of every row run in one tile with the row's last few, so
+     * every whole tile starts on a line, as on an aligned base (and the
+     * tiles are as many).  The tiles change, not the sums: each output adds
+     * the same products in the same order.  Intel family 6 model 167, input
+     * and output 16 or 32 bytes into a line (as conv() allocates the output)
+     * against both aligned, before -> after, one thread: 256 -> 64 at 56x56
+     * x0.84 -> x0.98-0.99 (batch 8 x0.85 -> x1.00-1.02), 192 -> 64 at 28x28
+     * x0.86 -> x1.01-1.03, 512 -> 128 at 28x28 x0.89 -> x1.00; two threads
+     * x0.88-0.93 -> x0.92-1.02 (the head alone in its tile: one thread
+     * x0.95-0.99) */
     const int64_t xmis = (int64_t)((uintptr_t)x % 64);
     const int lined = (p->x_sc * tsz) % 64 == 0 && (p->N == 1 || (p->x_sn * tsz) % 64 == 0);
-    const int64_t hd = unit && lined && xmis % tsz == 0 && (64 - xmis) / tsz < P
-                       ? (64 - xmis) % 64 / tsz : 0;
+    const int64_t hd = unit && lined && xmis % tsz == 0 && (P * tsz) % 64 == 0
+                       && (64 - xmis) / tsz < P ? (64 - xmis) % 64 / tsz : 0;
     const int aligned = lined && (xmis == 0 || hd > 0);
     const int inset = A2_ALIGNED_SET_LINES == 0
                       || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
@@ -917,10 +941,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * NR1 * a2_max(Cg, 1)));
         int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tmax * NR1));
         T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * nkbt * OCB * NR1)) : NULL;
+        /* the head-and-tail tile's outputs, then its residual: [k][NR1] */
+        T *htmp = hd ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(2 * Kg * NR1)) : NULL;
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         ep.lda = Cg;
-        const int ok = panel && (unit || idx) && (nch <= 1 || accb);
+        const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!hd || htmp);
         if (!ok) failed = 1;
         {
             /* dynamic: a thread slowed down (shared core) does fewer tasks;
@@ -952,17 +978,40 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * every other step: no better).  For its 64 outputs
                      * (11 blocks of 6 rows) 8 x 3 or 4 x 6 tiles lost
                      * (x0.87-0.96) */
-                    /* tiles of tw pixels, after the head tile (hd pixels) if any */
-                    const int64_t nd = hd ? 1 + a2_cdiv(P - hd, tw) : a2_cdiv(P, tw);
+                    /* tiles of tw pixels; after a head, tile 0 holds the
+                     * head's hd pixels and the last tl together (as many
+                     * vectors as the aligned layout's partial tile: P and
+                     * the lines' tw are multiples of a line), the rest
+                     * whole tiles from pixel hd on */
+                    const int64_t tl = hd ? (P - hd) % tw : 0;
+                    const int64_t nd = hd ? 1 + (P - hd) / tw : a2_cdiv(P, tw);
                     const int even = mk8 || hd;   /* an even split of the nd tiles */
                     const int64_t j0 = even ? nd * pb / npb : tl0, j1 = even ? nd * (pb + 1) / npb : tl1;
                     const int64_t kb0 = nkd * kc / nkc, kb1 = nkd * (kc + 1) / nkc;
+                    /* the task's output rows, from channel kr0 of group g */
+                    const int64_t kr0 = mk8 ? kb0 * A2_MR8 : a2_kfirst(Kg, kb0);
+                    const int64_t kr1 = mk8 ? kb1 * A2_MR8 : a2_kfirst(Kg, kb1);
+                    T *const yg = y + n * p->y_sn + g * Kg * p->y_sk;
+                    const T *const rg = res ? res + n * p->r_sn + g * Kg * p->r_sk : NULL;
                     for (int64_t j = j0; j < j1; j++) {
+                        const int ht = hd && !j;   /* the head-and-tail tile */
                         const int64_t pp = hd && j ? hd + (j - 1) * tw : j * tw;
-                        const int64_t nv = hd && !j ? hd : a2_min(tw, P - pp);
+                        const int64_t nv = ht ? hd + tl : a2_min(tw, P - pp);
                         const T *bj = xg + pp;
                         int64_t bcs = p->x_sc;
-                        if (nv < tw) {
+                        if (ht) {
+                            /* its outputs (and residual) in htmp, rows NR1 apart */
+                            NM(a2_tile_copy2)(panel, xg, p->x_sc, Cg, hd, P - tl - hd, tl);
+                            if (res)
+                                for (int64_t k = kr0; k < kr1; k++) {
+                                    T *t = htmp + (Kg + k - kr0) * NR1;
+                                    NM(a2_lanes_move)(t, rg + k * p->r_sk, 0, hd, 0, 0);
+                                    NM(a2_lanes_move)(t, rg + k * p->r_sk, hd, hd + tl, 0, P - tl - hd);
+                                }
+                            ep.ysk = ep.rsk = NR1;
+                            bj = panel;
+                            bcs = NR1;
+                        } else if (nv < tw) {
                             NM(a2_tile_copy)(panel, xg + pp, p->x_sc, Cg, nv);
                             bj = panel;
                             bcs = NR1;
@@ -974,7 +1023,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                          * this tile's first block passes, every row's at the
                          * same byte offset from the row this step reads */
                         const T *nx = NULL;
-                        if (l2pf && nv == tw) {
+                        if (l2pf && nv == tw && !ht) {
                             if (pp + tw < P) nx = bj + tw;
                             else if (g + 1 < G) nx = xg + Cg * p->x_sc;
                             else if (n + 1 < p->N) nx = x + (n + 1) * p->x_sn;
@@ -985,8 +1034,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             const int64_t k = g * Kg + k0;
                             const int64_t line = kb - kb0;  /* fetched by this pass */
                             const int pf = nx && line * 64 < tw * tsz;
-                            ep.y = y + n * p->y_sn + k * p->y_sk + pp;
-                            ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
+                            ep.y = ht ? htmp + (k0 - kr0) * NR1 : yg + k0 * p->y_sk + pp;
+                            ep.r = !res ? NULL : ht ? htmp + (Kg + k0 - kr0) * NR1 : rg + k0 * p->r_sk + pp;
                             ep.bias = bias ? bias + k : NULL;
                             if (pf) ep.pfd = (const char *)nx - (const char *)bj + line * 64;
                             const int nvec = pf ? (int)(tw / VL) : (int)a2_cdiv(nv, VL);
@@ -997,6 +1046,15 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             }
 #endif
                             (pf ? mkpf : mk1)[nvec][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
+                        }
+                        if (ht) {   /* the head's and the tail's outputs to their places */
+                            for (int64_t k = kr0; k < kr1; k++) {
+                                const T *t = htmp + (k - kr0) * NR1;
+                                NM(a2_lanes_move)(yg + k * p->y_sk, t, 0, hd, 0, 0);
+                                NM(a2_lanes_move)(yg + k * p->y_sk, t, hd, hd + tl, P - tl - hd, 0);
+                            }
+                            ep.ysk = p->y_sk;
+                            ep.rsk = p->r_sk;
                         }
                     }
                     continue;
@@ -1103,6 +1161,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 }
             }
         }
+        cconv_scratch_free(htmp);
         cconv_scratch_free(accb);
         cconv_scratch_free(idx);
         cconv_scratch_free(panel);

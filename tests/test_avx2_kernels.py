@@ -384,12 +384,15 @@ def test_1x1_aligned_rows_match_misaligned_bitwise(case, isa, dtype):
 
 # (N, C, H, W, K, groups): 1x1 layers whose channel planes are whole cache
 # lines, for inputs and outputs that start 4 to 48 bytes into a line: the
-# tiles read in place start after a head tile of the pixels before the first
-# line; the panel path's output does so in a call of its own
+# tiles read in place start after the pixels before the first line, which run
+# in one tile with the last few; the panel path's output splits its head off
+# in a call of its own
 LINED_1X1_CASES = [
     (1, 64, 16, 16, 64, 1),    # tiles read in place: head, 3 whole tiles, a partial one
     (2, 96, 8, 16, 40, 1),     # 2 images (each image's rows on lines too)
-    (1, 64, 1, 16, 64, 1),     # 16 pixels: the head and a partial tile of the rest
+    (1, 64, 1, 16, 64, 1),     # 16 pixels: the head and the rest in one tile
+    (1, 128, 7, 16, 70, 1),    # 112 pixels: a whole tile, the head with the last 48 - hd
+    (2, 64, 3, 16, 64, 1),     # 48 pixels an image
     (1, 96, 16, 16, 16, 1),    # 8-row tiles (AVX-512) after the head
     (1, 64, 8, 16, 200, 1),    # 34 oc blocks: panels; the output's head a call of its own
     (1, 32, 16, 16, 24, 1),    # few channels: panels
