@@ -445,25 +445,28 @@ def _check_layer(shape: ConvShape, y: np.ndarray, ref: np.ndarray, x: np.ndarray
     return {"vs": ref_name, "max_abs_err": err, "bound": bound, "ok": bool(err <= bound)}
 
 
-def _aligned(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` whose data starts on a 64-byte boundary."""
+def _aligned(a: np.ndarray, offset: int = 0) -> np.ndarray:
+    """A copy of ``a`` whose data starts ``offset`` bytes past a 64-byte boundary."""
     from cconv import _core
 
-    out = _core.empty_aligned(a.shape, a.dtype)
+    out = _core.empty_aligned(a.shape, a.dtype, offset)
     out[...] = a
     return out
 
 
 def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg: TimingConfig,
-              memory: bool, f64: bool = False) -> Row:
+              memory: bool, f64: bool = False, input_offset: int = 0) -> Row:
     """Time one layer; with ``f64`` (float32 only) also cconv in float64 on
-    the same data, interleaved, for the float64/float32 speed ratio."""
+    the same data, interleaved, for the float64/float32 speed ratio.  Every
+    engine reads the same input, which starts ``input_offset`` bytes past a
+    cache line."""
     import cconv
 
     rng = np.random.default_rng(0)
     # the input on a cache line, as a layer's input is when an earlier layer
-    # (cconv, PyTorch or ONNX Runtime) allocated it; numpy alone gives 16 bytes
-    x = _aligned(rng.standard_normal(shape.x_shape).astype(dtype))
+    # (cconv, PyTorch or ONNX Runtime) allocated it; numpy alone gives 16 or
+    # 32 bytes (--input-offset)
+    x = _aligned(rng.standard_normal(shape.x_shape).astype(dtype), input_offset)
     w = rng.standard_normal(shape.w_shape).astype(dtype)
     pw = cconv.pack_weights(w)
     st, pd = shape.stride, shape.pad
@@ -474,7 +477,8 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
         "cconv_oneshot": lambda: cconv.conv2d(x, w, stride=st, padding=pd, num_threads=threads),
     }
     if f64 and dtype == np.float32:
-        x64, pw64 = _aligned(x.astype(np.float64)), cconv.pack_weights(w.astype(np.float64))
+        x64 = _aligned(x.astype(np.float64), input_offset)
+        pw64 = cconv.pack_weights(w.astype(np.float64))
         fns["cconv_float64"] = lambda: cconv.conv2d(x64, pw64, stride=st, padding=pd,
                                                     num_threads=threads)
     row = Row(shape.name, shape.macs, info={
@@ -808,6 +812,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "threads and misses idle waits, so it misleads with more threads")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds of timed calls per engine and shape (default 0.3)")
+    p.add_argument("--input-offset", type=int, default=0, metavar="BYTES",
+                   help="suite layers: every engine's input starts BYTES past a 64-byte "
+                        "boundary (default 0; NumPy's own arrays start 16 or 32 bytes in)")
     p.add_argument("--list", action="store_true", help="list the shapes of the suite and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -844,6 +851,12 @@ def run(argv: list[str] | None = None) -> dict:
     f64 = args.f64_ratio
     if f64 and (dtype != np.float32 or not layers):
         raise BenchError("--f64-ratio needs --dtype float32 and --suite layers")
+    step = np.dtype(np.float64 if f64 else dtype).itemsize
+    if not 0 <= args.input_offset < 64 or args.input_offset % step:
+        raise BenchError(f"--input-offset must be a multiple of {step} in [0, 64), "
+                         f"got {args.input_offset}")
+    if args.input_offset and not layers:
+        raise BenchError("--input-offset needs --suite layers")
     if layers:
         items = _select(list(LAYERS), args.shapes, args.quick, QUICK_LAYERS)
     else:
@@ -900,6 +913,8 @@ def run(argv: list[str] | None = None) -> dict:
               f"{peak_total:.1f} GFLOP/s"
               + (f" (probe read {peak1_raw:.1f} by the wall clock: busy machine)"
                  if peak1_raw and peak1 > 1.05 * peak1_raw else ""))
+    if args.input_offset:
+        print(f"  input: starts {args.input_offset} bytes past a 64-byte boundary")
     print(f"  timing: median {cfg.clock}-clock time of round-robin samples, >= {cfg.min_time:g} s and >= "
           f"{cfg.min_rounds} rounds per engine; x<peer> = peer time / cconv time "
           "(>1: cconv faster)")
@@ -920,7 +935,7 @@ def run(argv: list[str] | None = None) -> dict:
                 prog.label(it.name)
                 if layers:
                     row = run_layer(it, dtype, threads, peers, cfg, memory=not args.no_memory,
-                                    f64=f64)
+                                    f64=f64, input_offset=args.input_offset)
                 else:
                     row = run_case(it, threads, peers, cfg)
                 rows.append(row)
@@ -964,7 +979,8 @@ def run(argv: list[str] | None = None) -> dict:
         "meta": {
             "cconv_version": getattr(cconv, "__version__", None),
             "config": config, "suite": args.suite, "dtype": dtype.name, "threads": threads,
-            "quick": args.quick, "fma_peak_gflops_per_thread": peak1,
+            "quick": args.quick, "input_offset_bytes": args.input_offset,
+            "fma_peak_gflops_per_thread": peak1,
             "fma_peak_gflops_per_thread_raw": peak1_raw,
             "peak_gflops": peak_total, "versions": vers, "peers": peer_names,
             "skipped_peers": skipped, "python": platform.python_version(),

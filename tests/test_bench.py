@@ -128,6 +128,26 @@ def test_f64_ratio_times_float64_alongside(tmp_path, capsys):
     assert "f64/f32" in cap.out and "float64/float32" in cap.out
 
 
+def test_input_offset(tmp_path, capsys, monkeypatch):
+    """--input-offset: every engine reads one input that starts that far past
+    a cache line, and the run says so."""
+    seen = []
+    real = bench._aligned
+
+    def spy(a, offset=0):
+        out = real(a, offset)
+        seen.append(out.ctypes.data % 64)
+        return out
+
+    monkeypatch.setattr(bench, "_aligned", spy)
+    data, cap = _run(["--shapes", SHAPES[0], "--vs", "numpy", "--no-memory",
+                      "--input-offset", "16"], tmp_path, capsys)
+    assert seen == [16]
+    assert data["meta"]["input_offset_bytes"] == 16
+    assert data["results"][0]["check"]["ok"] is True
+    assert "starts 16 bytes past a 64-byte boundary" in cap.out
+
+
 def test_time_interleaved_calls_every_engine():
     calls = {"a": 0, "b": 0}
 
@@ -167,6 +187,11 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch)
     (["--vs", "tensorflow"], "unknown peer"),
     (["--threads", "0"], "--threads must be >= 1"),
     (["--f64-ratio", "--dtype", "float64"], "--f64-ratio needs"),
+    (["--input-offset", "64"], "--input-offset must be a multiple of 4 in [0, 64)"),
+    (["--input-offset", "-4"], "--input-offset must be"),
+    (["--input-offset", "4", "--dtype", "float64"], "--input-offset must be a multiple of 8"),
+    (["--input-offset", "4", "--f64-ratio"], "--input-offset must be a multiple of 8"),
+    (["--input-offset", "16", "--suite", "blocks"], "--input-offset needs --suite layers"),
 ])
 def test_usage_errors(argv, msg, capsys):
     assert bench.main(["--quick"] + argv) == 2
