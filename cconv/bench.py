@@ -695,7 +695,20 @@ def summarize(rows: list[Row], peer_names: list[str], peak_total: float | None) 
         sp = [r.speedup(p) for r in rows]
         gm[f"speedup_vs_{p}"] = _geomean(sp)
         gm[f"shapes_vs_{p}"] = sum(1 for s in sp if s is not None)
+    # the targets' measure: per shape, against the faster of PyTorch and ONNX
+    # Runtime (whichever of them ran)
+    fast = [p for p in FASTER_PEERS if p in peer_names]
+    if fast:
+        per = [(r.name, min(v for v in (r.speedup(p) for p in fast) if v is not None))
+               for r in rows if any(r.speedup(p) is not None for p in fast)]
+        gm["speedup_vs_faster_peer"] = _geomean([v for _, v in per])
+        gm["shapes_vs_faster_peer"] = len(per)
+        gm["below_1_vs_faster_peer"] = {n: v for n, v in per if v < 1.0}
     return gm
+
+
+# the peers the targets are stated against (NumPy's matmul is a 1x1-only yardstick)
+FASTER_PEERS = ("torch", "onnxruntime")
 
 
 def make_plot(path: str, rows: list[Row], engines: list[str], title: str,
@@ -961,6 +974,12 @@ def run(argv: list[str] | None = None) -> dict:
         if gm.get(f"speedup_vs_{p}"):
             parts.append(f"x{p} {gm[f'speedup_vs_{p}']:.2f} ({gm[f'shapes_vs_{p}']} shapes)")
     print(", ".join(parts))
+    if gm.get("speedup_vs_faster_peer"):
+        below = gm["below_1_vs_faster_peer"]
+        print(f"against the faster of {'/'.join(p for p in FASTER_PEERS if p in peer_names)} "
+              f"per shape: geomean x{gm['speedup_vs_faster_peer']:.2f} "
+              f"({gm['shapes_vs_faster_peer']} shapes); below 1.0: "
+              + (", ".join(f"{n} {v:.2f}" for n, v in below.items()) if below else "none"))
     if layers and not args.no_memory:
         print("memory: 'out+pk MB' = output + packed-weight bytes; 'scr MB' = peak RSS added by "
               "one packed call in a fresh process (scratch).")

@@ -148,6 +148,27 @@ def test_input_offset(tmp_path, capsys, monkeypatch):
     assert "starts 16 bytes past a 64-byte boundary" in cap.out
 
 
+def _timed_row(name, **medians):
+    t = {e: bench.Timing(median=m, q1=m, q3=m, best=m, rounds=5, calls=5)
+         for e, m in medians.items()}
+    return bench.Row(name, macs=10**6, timings=t)
+
+
+def test_summary_against_the_faster_peer():
+    """Per shape the faster of PyTorch and ONNX Runtime (whichever ran); NumPy
+    is not one of them."""
+    rows = [_timed_row("a", cconv=1.0, cconv_oneshot=1.1, torch=2.0, onnxruntime=4.0, numpy=0.5),
+            _timed_row("b", cconv=1.0, cconv_oneshot=1.0, torch=0.8, onnxruntime=0.9),
+            _timed_row("c", cconv=1.0, cconv_oneshot=1.0, onnxruntime=1.25),
+            _timed_row("d", cconv=1.0, cconv_oneshot=1.0, numpy=3.0)]
+    gm = bench.summarize(rows, ["torch", "onnxruntime", "numpy"], None)
+    assert gm["shapes_vs_faster_peer"] == 3
+    assert gm["speedup_vs_faster_peer"] == pytest.approx((2.0 * 0.8 * 1.25) ** (1 / 3))
+    assert gm["below_1_vs_faster_peer"] == {"b": pytest.approx(0.8)}
+    assert gm["speedup_vs_torch"] == pytest.approx((2.0 * 0.8) ** 0.5)
+    assert "speedup_vs_faster_peer" not in bench.summarize(rows, ["numpy"], None)
+
+
 def test_time_interleaved_calls_every_engine():
     calls = {"a": 0, "b": 0}
 
