@@ -941,12 +941,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * NR1 * a2_max(Cg, 1)));
         int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tmax * NR1));
         T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * nkbt * OCB * NR1)) : NULL;
-        /* the head-and-tail tile's outputs, then its residual: [k][NR1] */
-        T *htmp = hd ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(2 * Kg * NR1)) : NULL;
+        /* the head-and-tail tile's outputs, then its residual: [k][NR1]
+         * (the tiles read in place only; the panel path packs every tile) */
+        T *htmp = hd && direct ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(2 * Kg * NR1)) : NULL;
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         ep.lda = Cg;
-        const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!hd || htmp);
+        const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!(hd && direct) || htmp);
         if (!ok) failed = 1;
         {
             /* dynamic: a thread slowed down (shared core) does fewer tasks;
