@@ -445,7 +445,7 @@ def _check_layer(shape: ConvShape, y: np.ndarray, ref: np.ndarray, x: np.ndarray
     return {"vs": ref_name, "max_abs_err": err, "bound": bound, "ok": bool(err <= bound)}
 
 
-def _aligned(a: np.ndarray, offset: int = 0) -> np.ndarray:
+def _copy_at_offset(a: np.ndarray, offset: int = 0) -> np.ndarray:
     """A copy of ``a`` whose data starts ``offset`` bytes past a 64-byte boundary."""
     from cconv import _core
 
@@ -466,7 +466,7 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
     # the input on a cache line, as a layer's input is when an earlier layer
     # (cconv, PyTorch or ONNX Runtime) allocated it; numpy alone gives 16 or
     # 32 bytes (--input-offset)
-    x = _aligned(rng.standard_normal(shape.x_shape).astype(dtype), input_offset)
+    x = _copy_at_offset(rng.standard_normal(shape.x_shape).astype(dtype), input_offset)
     w = rng.standard_normal(shape.w_shape).astype(dtype)
     pw = cconv.pack_weights(w)
     st, pd = shape.stride, shape.pad
@@ -477,7 +477,7 @@ def run_layer(shape: ConvShape, dtype: np.dtype, threads: int, peers: dict, cfg:
         "cconv_oneshot": lambda: cconv.conv2d(x, w, stride=st, padding=pd, num_threads=threads),
     }
     if f64 and dtype == np.float32:
-        x64 = _aligned(x.astype(np.float64), input_offset)
+        x64 = _copy_at_offset(x.astype(np.float64), input_offset)
         pw64 = cconv.pack_weights(w.astype(np.float64))
         fns["cconv_float64"] = lambda: cconv.conv2d(x64, pw64, stride=st, padding=pd,
                                                     num_threads=threads)
@@ -699,8 +699,11 @@ def summarize(rows: list[Row], peer_names: list[str], peak_total: float | None) 
     # Runtime (whichever of them ran)
     fast = [p for p in FASTER_PEERS if p in peer_names]
     if fast:
-        per = [(r.name, min(v for v in (r.speedup(p) for p in fast) if v is not None))
-               for r in rows if any(r.speedup(p) is not None for p in fast)]
+        per = []
+        for r in rows:
+            vals = [v for v in (r.speedup(p) for p in fast) if v is not None]
+            if vals:
+                per.append((r.name, min(vals)))
         gm["speedup_vs_faster_peer"] = _geomean([v for _, v in per])
         gm["shapes_vs_faster_peer"] = len(per)
         gm["below_1_vs_faster_peer"] = {n: v for n, v in per if v < 1.0}

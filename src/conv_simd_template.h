@@ -773,6 +773,20 @@ static inline void NM(a2_lanes_move)(T *d, const T *s, int64_t lo, int64_t hi, i
     }
 }
 
+/* the head-and-tail tile's row t (NR1 lanes) from row s and back: pixels
+ * [0, hd) in lanes [0, hd), the row's last tl pixels (from pixel hd + off
+ * on) in lanes [hd, hd + tl) */
+static inline void NM(a2_ht_gather)(T *t, const T *s, int64_t hd, int64_t tl, int64_t off)
+{
+    NM(a2_lanes_move)(t, s, 0, hd, 0, 0);
+    NM(a2_lanes_move)(t, s, hd, hd + tl, 0, off);
+}
+static inline void NM(a2_ht_scatter)(T *d, const T *t, int64_t hd, int64_t tl, int64_t off)
+{
+    NM(a2_lanes_move)(d, t, 0, hd, 0, 0);
+    NM(a2_lanes_move)(d, t, hd, hd + tl, off, 0);
+}
+
 /* the head-and-tail tile's panel: pixels [0, hd) of each row in lanes
  * [0, hd), the row's last tl (from pixel hd + off on) in lanes [hd, hd + tl),
  * zeros past them */
@@ -1004,11 +1018,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             /* its outputs (and residual) in htmp, rows NR1 apart */
                             NM(a2_tile_copy2)(panel, xg, p->x_sc, Cg, hd, P - tl - hd, tl);
                             if (res)
-                                for (int64_t k = kr0; k < kr1; k++) {
-                                    T *t = htmp + (Kg + k - kr0) * NR1;
-                                    NM(a2_lanes_move)(t, rg + k * p->r_sk, 0, hd, 0, 0);
-                                    NM(a2_lanes_move)(t, rg + k * p->r_sk, hd, hd + tl, 0, P - tl - hd);
-                                }
+                                for (int64_t k = kr0; k < kr1; k++)
+                                    NM(a2_ht_gather)(htmp + (Kg + k - kr0) * NR1, rg + k * p->r_sk,
+                                                     hd, tl, P - tl - hd);
                             ep.ysk = ep.rsk = NR1;
                             bj = panel;
                             bcs = NR1;
@@ -1049,11 +1061,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             (pf ? mkpf : mk1)[nvec][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
                         }
                         if (ht) {   /* the head's and the tail's outputs to their places */
-                            for (int64_t k = kr0; k < kr1; k++) {
-                                const T *t = htmp + (k - kr0) * NR1;
-                                NM(a2_lanes_move)(yg + k * p->y_sk, t, 0, hd, 0, 0);
-                                NM(a2_lanes_move)(yg + k * p->y_sk, t, hd, hd + tl, P - tl - hd, 0);
-                            }
+                            for (int64_t k = kr0; k < kr1; k++)
+                                NM(a2_ht_scatter)(yg + k * p->y_sk, htmp + (k - kr0) * NR1, hd, tl,
+                                                  P - tl - hd);
                             ep.ysk = p->y_sk;
                             ep.rsk = p->r_sk;
                         }

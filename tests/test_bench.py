@@ -132,14 +132,14 @@ def test_input_offset(tmp_path, capsys, monkeypatch):
     """--input-offset: every engine reads one input that starts that far past
     a cache line, and the run says so."""
     seen = []
-    real = bench._aligned
+    real = bench._copy_at_offset
 
     def spy(a, offset=0):
         out = real(a, offset)
         seen.append(out.ctypes.data % 64)
         return out
 
-    monkeypatch.setattr(bench, "_aligned", spy)
+    monkeypatch.setattr(bench, "_copy_at_offset", spy)
     data, cap = _run(["--shapes", SHAPES[0], "--vs", "numpy", "--no-memory",
                       "--input-offset", "16"], tmp_path, capsys)
     assert seen == [16]
