@@ -249,6 +249,12 @@ cdef int _in_chunks(_chunk_fn fn, void *ctx, int64_t n, double work_per_item) ex
     cdef int64_t i0 = 0, cnt
     cdef int64_t step = _chunk_step(n, work_per_item)
     cdef int rc = CCONV_OK
+    if n <= 0:
+        return rc
+    if step >= n:   # one chunk (most calls): no clock to read
+        with nogil:
+            rc = fn(ctx, 0, n)
+        return rc
     while i0 < n:
         cnt = step if n - i0 > step else n - i0
         t_chunk = perf_counter()
@@ -354,6 +360,11 @@ cdef cconv_dtype _dtype_code(object dt, str name) except *:
 
 cpdef _as_float_array(obj, str name):
     """obj as an ndarray of float32/float64 (no casts), else TypeError naming it."""
+    cdef int t
+    if isinstance(obj, cnp.ndarray) and not cnp.PyArray_ISBYTESWAPPED(<cnp.ndarray>obj):
+        t = cnp.PyArray_TYPE(<cnp.ndarray>obj)
+        if t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE:   # the common case, checks below
+            return obj
     if isinstance(obj, PackedWeights):
         raise TypeError(f"{name}: PackedWeights are accepted only as the weight")
     arr = obj if isinstance(obj, np.ndarray) else np.asarray(obj)
@@ -432,7 +443,6 @@ cpdef empty_aligned(shape, dtype, Py_ssize_t offset=0):
     cdef cnp.dtype dt = np.dtype(dtype)
     cdef cnp.npy_intp dims[32]
     cdef int nd = 0
-    cdef Py_ssize_t n = dt.itemsize
     for s in shape:
         if nd == 32:
             raise ValueError(f"shape has more than 32 dimensions: {shape}")
@@ -440,7 +450,16 @@ cpdef empty_aligned(shape, dtype, Py_ssize_t offset=0):
             raise ValueError(f"negative dimensions are not allowed: {shape}")
         dims[nd] = s
         nd += 1
-        n *= s
+    return _empty_aligned_descr(nd, dims, dt, offset)
+
+
+cdef cnp.ndarray _empty_aligned_descr(int nd, cnp.npy_intp *dims, cnp.dtype dt,
+                                      Py_ssize_t offset):
+    """empty_aligned for nd >= 0 dimensions dims[] (each >= 0) and offset in [0, 64)."""
+    cdef Py_ssize_t n = dt.itemsize
+    cdef int i
+    for i in range(nd):
+        n *= dims[i]
     cdef cnp.npy_intp total = n + _ALIGN + offset
     # built in C, not by slicing and viewing (2.1 -> 0.8 us a call: a cost on
     # every convolution that allocates its result)
@@ -773,11 +792,52 @@ cpdef _batched_input(x, int nd, str fname):
 _CONV_NAMES = (None, "conv1d", "conv2d", "conv3d")
 
 
+cdef int _fill_arg(v, int nd, str name, int minimum, int64_t *dst) except -1:
+    """dst[0:nd] = v (an int, or a length-nd sequence of ints), as _tuple_arg."""
+    cdef int i
+    cdef int64_t iv
+    if type(v) is int:
+        iv = _int_arg(v, name, minimum)
+        for i in range(nd):
+            dst[i] = iv
+        return 0
+    t = _tuple_arg(v, nd, name, minimum)
+    for i in range(nd):
+        dst[i] = t[i]
+    return 0
+
+
+cdef int64_t _prod_bytes(int64_t itemsize, int n, const int64_t *dims) except -2:
+    """itemsize * prod(dims), or -1 where it exceeds _MAX_BYTES (0 with any zero)."""
+    cdef int i
+    cdef int64_t total = itemsize
+    for i in range(n):
+        if dims[i] == 0:
+            return 0
+    for i in range(n):
+        if total > _MAX_BYTES // dims[i]:
+            return -1
+        total *= dims[i]
+    return total
+
+
 def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=None,
          activation=None, residual=None, out=None, num_threads=None):
     """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
     xa, unbatched = _batched_input(x, nd, _CONV_NAMES[nd])
-    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    cdef cnp.ndarray xc = xa
+    # _as_float_array let through native float32 and float64 only
+    cdef int xtype = cnp.PyArray_TYPE(xc)
+    cdef cconv_dtype dt = CCONV_F32 if xtype == cnp.NPY_FLOAT else CCONV_F64
+    cdef int64_t N, C, K, Cg, g, i, o, tot
+    cdef int64_t sp[3]
+    cdef int64_t ks[3]
+    cdef int64_t st[3]
+    cdef int64_t dl[3]
+    cdef int64_t plo[3]
+    cdef int64_t phi[3]
+    cdef int64_t osz[5]   # N, K, then the output's spatial sizes
+    cdef cnp.ndarray wc
 
     cdef PackedWeights pw
     if isinstance(weight, PackedWeights):
@@ -786,7 +846,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
             raise ValueError(f"groups={groups} does not match the packed weights' "
                              f"groups={pw.groups}")
         wshape = pw.shape
-        if pw.dtype != xa.dtype:
+        if pw.dt != dt:
             raise TypeError(f"weight has dtype {pw.dtype} but x has dtype {xa.dtype}; "
                             "cconv does not cast silently")
         g = pw.groups
@@ -794,16 +854,20 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         wa = _as_float_array(weight, "weight")
         g = 1 if groups is None else _int_arg(groups, "groups", 1)
         wshape = wa.shape
-        if wa.dtype != xa.dtype:
+        wc = wa
+        if cnp.PyArray_TYPE(wc) != xtype:
             raise TypeError(f"weight has dtype {wa.dtype} but x has dtype {xa.dtype}; "
                             "cconv does not cast silently")
     if len(wshape) != nd + 2:
         raise ValueError(f"weight must have {nd + 2} dimensions (K, C/groups, *kernel) for "
                          f"conv{nd}d, got shape {tuple(wshape)}")
-    N, C = xa.shape[0], xa.shape[1]
-    K, Cg = wshape[0], wshape[1]
-    spatial = tuple(xa.shape[2:])
-    ks = tuple(wshape[2:])
+    N = cnp.PyArray_DIMS(xc)[0]
+    C = cnp.PyArray_DIMS(xc)[1]
+    K = wshape[0]
+    Cg = wshape[1]
+    for i in range(nd):
+        sp[i] = cnp.PyArray_DIMS(xc)[2 + i]
+        ks[i] = wshape[2 + i]
     if C % g:
         raise ValueError(f"groups={g} does not divide the input's {C} channels")
     if K % g:
@@ -811,37 +875,62 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     if Cg * g != C:
         raise ValueError(f"x has {C} channels but weight expects {Cg} x groups={g} = "
                          f"{Cg * g} input channels")
-    for k in ks:
-        if k < 1:
-            raise ValueError(f"weight: kernel size must be >= 1, got {ks}")
+    for i in range(nd):
+        if ks[i] < 1:
+            raise ValueError(f"weight: kernel size must be >= 1, got {tuple(wshape[2:])}")
 
-    st = _tuple_arg(stride, nd, "stride", 1)
-    dl = _tuple_arg(dilation, nd, "dilation", 1)
+    _fill_arg(stride, nd, "stride", 1, st)
+    _fill_arg(dilation, nd, "dilation", 1, dl)
     if isinstance(padding, str):
         if padding == "valid":
-            p_lo = p_hi = (0,) * nd
+            for i in range(nd):
+                plo[i] = phi[i] = 0
         elif padding == "same":
-            if any(s != 1 for s in st):
-                raise ValueError("padding='same' requires stride=1 (as in PyTorch)")
-            tot = [d * (k - 1) for d, k in zip(dl, ks)]
-            p_lo = tuple(t // 2 for t in tot)
-            p_hi = tuple(t - t // 2 for t in tot)
+            for i in range(nd):
+                if st[i] != 1:
+                    raise ValueError("padding='same' requires stride=1 (as in PyTorch)")
+            for i in range(nd):
+                # the dilated kernel's extent beyond one pixel, as a Python
+                # integer first: a huge dilation times a huge (empty) kernel
+                # passes int64
+                t = int(dl[i]) * (int(ks[i]) - 1)
+                if t > _MAX_BYTES:
+                    raise ValueError(f"padding='same': the dilated kernel size {t + 1} is too "
+                                     f"large in spatial dim {i}")
+                tot = t
+                plo[i] = tot // 2
+                phi[i] = tot - tot // 2
         else:
             raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; "
                              f"got {padding!r}")
     else:
-        p_lo = p_hi = _tuple_arg(padding, nd, "padding", 0)
-    osp = []
+        _fill_arg(padding, nd, "padding", 0, plo)
+        for i in range(nd):
+            phi[i] = plo[i]
+    osz[0] = N
+    osz[1] = K
     for i in range(nd):
-        o = _conv_out_size(spatial[i], ks[i], st[i], p_lo[i], p_hi[i], dl[i])
+        if dl[i] <= (1 << 20) and ks[i] <= (1 << 40):
+            o = sp[i] + plo[i] + phi[i] - dl[i] * (ks[i] - 1) - 1
+            o = o // st[i] + 1 if o >= 0 else 0   # (C division truncates)
+        else:   # Python integers: d * (k - 1) may exceed int64
+            o = max(0, _conv_out_size(sp[i], ks[i], st[i], plo[i], phi[i], dl[i]))
         if o < 1:
             raise ValueError(
-                f"weight: the (dilated) kernel size {dl[i] * (ks[i] - 1) + 1} is larger than "
-                f"the padded input size {spatial[i] + p_lo[i] + p_hi[i]} in spatial dim {i}")
-        osp.append(o)
-    oshape = (N, K) + tuple(osp)
-    _check_size(oshape, xa.itemsize, "output")
-    _check_size(xa.shape, xa.itemsize, "x")
+                f"weight: the (dilated) kernel size {int(dl[i]) * (int(ks[i]) - 1) + 1} is "
+                f"larger than the padded input size {sp[i] + plo[i] + phi[i]} in spatial dim {i}")
+        osz[2 + i] = o
+    cdef int64_t isz = cnp.PyArray_ITEMSIZE(xc)
+    if nd == 1:
+        oshape = (N, K, osz[2])
+    elif nd == 2:
+        oshape = (N, K, osz[2], osz[3])
+    else:
+        oshape = (N, K, osz[2], osz[3], osz[4])
+    if _prod_bytes(isz, nd + 2, osz) < 0:
+        _check_size(oshape, isz, "output")   # raises, naming the shape
+    if cnp.PyArray_NBYTES(xc) > _MAX_BYTES:
+        _check_size(xa.shape, isz, "x")
 
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be None or 'relu', got {activation!r}")
@@ -873,17 +962,23 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
 
     cdef int nt = _threads_arg(num_threads)
     # the kernels' 1x1 GEMM path, the only one that can read weights in place
-    gemm_1x1 = True
+    cdef bint gemm_1x1 = True, unstrided = True
     for i in range(nd):
-        if ks[i] != 1 or p_lo[i] != 0:
+        if ks[i] != 1 or plo[i] != 0:
             gemm_1x1 = False
+        if st[i] != 1:
+            unstrided = False
+    cdef int64_t npix
     if not isinstance(weight, PackedWeights):
-        layout = _oneshot_winograd(wa.dtype, N, tuple(ks), tuple(osp), g, tuple(st), tuple(dl),
+        osp = tuple(oshape[2:])
+        layout = _oneshot_winograd(wa.dtype, N, tuple(wshape[2:]), osp, g,
+                                   tuple([st[i] for i in range(nd)]),
+                                   tuple([dl[i] for i in range(nd)]),
                                    nt if nt > 0 else cconv_default_threads())
         # unpadded 1x1 (the GEMM path) over few pixels: the weights are read in place
         npix = N
-        for o in osp:
-            npix *= o
+        for i in range(nd):
+            npix *= osz[2 + i]
         pw = PackedWeights(wa, g, num_threads=num_threads, _direct_only=layout == "direct",
                            _in_place_1x1=gemm_1x1 and npix <= _ONESHOT_IN_PLACE_MAX_PIXELS,
                            _wino_raw=layout == "raw")
@@ -891,7 +986,10 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         raise ValueError("weight: weights kept in place (_in_place_1x1) serve only unpadded "
                          "1x1 convolutions")
 
-    xa = np.ascontiguousarray(xa)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(xc):
+        xa = np.ascontiguousarray(xa)
+        xc = xa
+    cdef cnp.npy_intp odims[5]
     if out is None:
         # an unstrided 1x1 whose channel planes are whole cache lines: its
         # result starts as far into a line as its input (NumPy's arrays start
@@ -899,9 +997,11 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         # tile, start on lines in both, where an aligned result under a
         # misaligned input split every tile's stores (256 -> 64 at 56x56,
         # one thread: x0.96)
-        ya = empty_aligned(oshape, xa.dtype,
-                           _line_offset(xa) if gemm_1x1 and _all_ones(st)
-                           and _plane_bytes(xa) % _ALIGN == 0 else 0)
+        for i in range(nd + 2):
+            odims[i] = osz[i]
+        ya = _empty_aligned_descr(nd + 2, odims, xc.descr,
+                                  _line_offset(xc) if gemm_1x1 and unstrided
+                                  and _plane_bytes(xc) % _ALIGN == 0 else 0)
         out_user = None
     else:
         ya = out[None] if (unbatched and isinstance(out, np.ndarray)) else out
@@ -922,16 +1022,16 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     p.w = pw.ws
     p.N = N
     p.C = C
-    lead = 3 - nd
+    cdef int lead = 3 - nd, j
     for i in range(3):
         j = i - lead
-        p.in_[i] = spatial[j] if j >= 0 else 1
-        p.out[i] = osp[j] if j >= 0 else 1
+        p.in_[i] = sp[j] if j >= 0 else 1
+        p.out[i] = osz[2 + j] if j >= 0 else 1
         p.stride[i] = st[j] if j >= 0 else 1
-        p.pad[i] = p_lo[j] if j >= 0 else 0
+        p.pad[i] = plo[j] if j >= 0 else 0
         p.dil[i] = dl[j] if j >= 0 else 1
-    p.x_sn = _elem_stride(xa, 0)
-    p.x_sc = _elem_stride(xa, 1)
+    p.x_sn = _elem_stride(xc, 0)
+    p.x_sc = _elem_stride(xc, 1)
     p.y_sn = _elem_stride(ya, 0)
     p.y_sk = _elem_stride(ya, 1)
     if ra is not None:
@@ -939,7 +1039,6 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         p.r_sk = _elem_stride(ra, 1)
     p.activation = _ACTIVATIONS[activation]
 
-    cdef cnp.ndarray xc = xa
     cdef cnp.ndarray yc = ya
     cdef const void *xp = cnp.PyArray_DATA(xc)
     cdef void *yp = cnp.PyArray_DATA(yc)
@@ -960,16 +1059,14 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     job.y = <char *>yp
     job.w = pw.data
     job.b = bp
-    job.isz = xa.itemsize
+    job.isz = isz
     job.nt = nt
     # Big calls run batch chunk by batch chunk, checking for Ctrl-C in between.
-    cdef double per_image = float(K) * Cg
-    for v in ks:
-        per_image *= v
-    for v in osp:
-        per_image *= v
+    cdef double per_image = <double>K * Cg
+    for i in range(nd):
+        per_image *= <double>ks[i] * osz[2 + i]
     cdef int rc = CCONV_OK
-    if ya.size:
+    if cnp.PyArray_SIZE(yc):
         rc = _in_chunks(_conv_chunk, &job, N, per_image)
     if rc == CCONV_ENOMEM:
         raise MemoryError("cconv: could not allocate kernel scratch memory")

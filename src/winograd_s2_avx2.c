@@ -306,7 +306,7 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
         float *row = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)(12 * qn));
         if (!D || !M || !row) failed = 1;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
 #endif
         for (int64_t task = 0; task < tasks; task++) {
             if (failed) continue;

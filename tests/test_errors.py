@@ -37,6 +37,14 @@ def X(*shape, dtype=f32):
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), stride=True), TypeError, "stride"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 7, 1)), ValueError, "larger than the padded"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 3, 3), dilation=3), ValueError, "larger than the padded"),
+    # a kernel one stride short of fitting (the size's numerator is negative)
+    (lambda: cconv.conv2d(X(1, 3, 1, 1), X(2, 3, 3, 1), stride=3), ValueError, "larger than the padded"),
+    (lambda: cconv.conv1d(X(1, 3, 4), X(2, 3, 7), stride=(5,)), ValueError, "larger than the padded"),
+    # a dilated kernel past int64 (an empty weight may have a huge kernel)
+    (lambda: cconv.conv1d(X(1, 1, 5), X(0, 1, 2**45), dilation=2**40), ValueError,
+     "larger than the padded"),
+    (lambda: cconv.conv1d(X(1, 1, 5), X(0, 1, 2**45), dilation=2**40, padding="same"), ValueError,
+     "too large"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), activation="gelu"), ValueError, "activation"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), num_threads=0), ValueError, "num_threads"),
     (lambda: cconv.conv2d(X(1, 3, 5, 5), X(2, 3, 1, 1), num_threads="2"), TypeError, "num_threads"),
@@ -73,6 +81,15 @@ def test_unsupported_dtypes(dtype, which):
     args[which] = args[which].astype(dtype)
     with pytest.raises(TypeError, match=which):
         cconv.conv2d(args["x"], args["weight"], args["bias"])
+
+
+@pytest.mark.parametrize("which", ["x", "weight", "bias", "residual"])
+def test_byteswapped_float32_refused(which):
+    """float32 in the other byte order is not cast silently either."""
+    args = {"x": X(1, 3, 5, 5), "weight": X(2, 3, 1, 1), "bias": X(2), "residual": X(1, 2, 5, 5)}
+    args[which] = args[which].astype(args[which].dtype.newbyteorder())
+    with pytest.raises(TypeError, match=which):
+        cconv.conv2d(args["x"], args["weight"], args["bias"], residual=args["residual"])
 
 
 @pytest.mark.parametrize("which", ["weight", "bias"])
