@@ -358,6 +358,11 @@ cdef cconv_dtype _dtype_code(object dt, str name) except *:
     raise TypeError(f"{name}: unsupported dtype {dt}; cconv computes in float32 or float64")
 
 
+cdef inline cconv_dtype _float_array_code(cnp.ndarray a) noexcept:
+    """The dtype code of an array _as_float_array has let through."""
+    return CCONV_F32 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT else CCONV_F64
+
+
 cpdef _as_float_array(obj, str name):
     """obj as an ndarray of float32/float64 (no casts), else TypeError naming it."""
     cdef int t
@@ -826,9 +831,8 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
     xa, unbatched = _batched_input(x, nd, _CONV_NAMES[nd])
     cdef cnp.ndarray xc = xa
-    # _as_float_array let through native float32 and float64 only
     cdef int xtype = cnp.PyArray_TYPE(xc)
-    cdef cconv_dtype dt = CCONV_F32 if xtype == cnp.NPY_FLOAT else CCONV_F64
+    cdef cconv_dtype dt = _float_array_code(xc)
     cdef int64_t N, C, K, Cg, g, i, o, tot
     cdef int64_t sp[3]
     cdef int64_t ks[3]
@@ -1089,7 +1093,7 @@ def _per_layer(v, int nl, str name):
 def conv1x1_chain(x, weights, biases=None, activation=None, out=None, num_threads=None):
     """A chain of 1x1 convolutions; see cconv.conv1x1_chain."""
     xa, unbatched = _batched_input(x, 2, "conv1x1_chain")
-    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    cdef cconv_dtype dt = _float_array_code(xa)
     if not isinstance(weights, (list, tuple)) or not weights:
         raise TypeError("weights must be a non-empty list of (K, C, 1, 1) weights "
                         "(arrays or PackedWeights)")
@@ -1234,7 +1238,7 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
          ceil_mode=False, count_include_pad=True, num_threads=None):
     """N-d max or average pooling; see cconv.max_pool2d / cconv.avg_pool2d."""
     xa, unbatched = _batched_input(x, nd, f"{kind}_pool{nd}d")
-    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    cdef cconv_dtype dt = _float_array_code(xa)
     ks = _tuple_arg(kernel_size, nd, "kernel_size", 1)
     st = ks if stride is None else _tuple_arg(stride, nd, "stride", 1)
     pd = _tuple_arg(padding, nd, "padding", 0)
@@ -1256,7 +1260,8 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
     oshape = (N, C) + tuple(osp)
     _check_size(xa.shape, xa.itemsize, "x")
     cdef int nt = _threads_arg(num_threads)
-    xa = np.ascontiguousarray(xa)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(xa):
+        xa = np.ascontiguousarray(xa)
     ya = empty_aligned(oshape, xa.dtype)
     cdef cconv_pool_params p
     memset(&p, 0, sizeof(p))
@@ -1298,7 +1303,7 @@ def pool(int nd, str kind, x, kernel_size, stride=None, padding=0, dilation=1,
 def relu(x, out=None, num_threads=None):
     """max(x, 0) element-wise (NaN propagates); `out` may be x itself."""
     xa = _as_float_array(x, "x")
-    cdef cconv_dtype dt = _dtype_code(xa.dtype, "x")
+    cdef cconv_dtype dt = _float_array_code(xa)
     cdef int nt = _threads_arg(num_threads)
     src = np.ascontiguousarray(xa).reshape(xa.shape)   # keeps 0-d arrays 0-d
     if out is None:
