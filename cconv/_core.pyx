@@ -492,13 +492,6 @@ cdef inline Py_ssize_t _plane_bytes(cnp.ndarray arr):
     return n
 
 
-cdef inline bint _all_ones(tuple t):
-    for v in t:
-        if v != 1:
-            return False
-    return True
-
-
 cpdef bint _spatial_contiguous(cnp.ndarray arr, int nspatial) except -1:
     """True when the last nspatial axes of arr are C-contiguous (always for
     an empty array: it has no elements to lay out).  Read in C: every call
@@ -831,7 +824,6 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
     """N-d convolution (nd = 1, 2, 3); see cconv.conv2d for the arguments."""
     xa, unbatched = _batched_input(x, nd, _CONV_NAMES[nd])
     cdef cnp.ndarray xc = xa
-    cdef int xtype = cnp.PyArray_TYPE(xc)
     cdef cconv_dtype dt = _float_array_code(xc)
     cdef int64_t N, C, K, Cg, g, i, o, tot
     cdef int64_t sp[3]
@@ -859,7 +851,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
         g = 1 if groups is None else _int_arg(groups, "groups", 1)
         wshape = wa.shape
         wc = wa
-        if cnp.PyArray_TYPE(wc) != xtype:
+        if _float_array_code(wc) != dt:
             raise TypeError(f"weight has dtype {wa.dtype} but x has dtype {xa.dtype}; "
                             "cconv does not cast silently")
     if len(wshape) != nd + 2:
@@ -925,12 +917,7 @@ def conv(int nd, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=N
                 f"larger than the padded input size {sp[i] + plo[i] + phi[i]} in spatial dim {i}")
         osz[2 + i] = o
     cdef int64_t isz = cnp.PyArray_ITEMSIZE(xc)
-    if nd == 1:
-        oshape = (N, K, osz[2])
-    elif nd == 2:
-        oshape = (N, K, osz[2], osz[3])
-    else:
-        oshape = (N, K, osz[2], osz[3], osz[4])
+    oshape = tuple([osz[i] for i in range(nd + 2)])
     if _prod_bytes(isz, nd + 2, osz) < 0:
         _check_size(oshape, isz, "output")   # raises, naming the shape
     if cnp.PyArray_NBYTES(xc) > _MAX_BYTES:
