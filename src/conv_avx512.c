@@ -277,6 +277,28 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #ifndef A2_MK8
 #define A2_MK8 1
 #endif
+/* float32 on one thread: up to 128 outputs per group (multiples of 8, not
+ * of 6), from 96 channels, inputs of up to 8 MiB a call.  Fewer passes over
+ * each pixel tile (64 outputs: 8 blocks of 8, not 11 of 6 or fewer), each
+ * a shorter tile (3 lines a row).  Paired A/B in one process (weights
+ * packed per variant), Intel family 6 model 167, NumPy's misaligned
+ * inputs, before -> after, two ways of running.  Warm (calls of one layer
+ * in a row): 256 -> 64 at 56x56 x1.03-1.04 (batch 2 x1.08), 192 -> 64 at
+ * 28x28 x1.02-1.03, 512 -> 64 x1.04-1.05, 256 -> 40 x1.08, 256 -> 56
+ * x1.06, 256 -> 128 x1.07, 512 -> 128 at 28x28 x1.03-1.13, 128 -> 128
+ * x1.02-1.06; one-shot (weights in place) 256 -> 64 and 192 -> 64 x1.05.
+ * Cold (PyTorch's call of the same layer before each, as the benchmark
+ * runs): 256 -> 64 x1.05-1.06, batch 2 x1.03, batch 4 (12.5 MiB of input)
+ * x0.99, batch 8 (25 MiB) x0.88-0.89, hence the 8 MiB (A2_MK8_BYTES1);
+ * 192 -> 64 x1.03, 512 -> 64 x1.04, 256 -> 128 x1.03 (batch 2 x1.03),
+ * 512 -> 128 x1.04, 128 -> 64 and 128 -> 128 at 56x56 x1.03-1.04, 96 -> 64
+ * and 96 -> 128 x1.02, but 64 channels x0.97-0.99 (64 -> 64, 80 and 128 at
+ * 56x56), hence 96 (A2_MK8_MINC1).  Two threads lost at 28x28 (192 -> 64
+ * x0.95-0.995, 96 -> 64 x0.91: fewer, longer tiles to share), float64
+ * x0.98-1.03: both keep A2_MK8_KMAX */
+#ifndef A2_MK8_KMAX1
+#define A2_MK8_KMAX1 (sizeof(T) == 4 ? 128 : 32)
+#endif
 
 #define T float
 #define V __m512
@@ -338,3 +360,4 @@ int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_
 #undef A2_NV1
 #undef A2_MK1_PF
 #undef A2_MK8
+#undef A2_MK8_KMAX1

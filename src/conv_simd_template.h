@@ -27,7 +27,8 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 
 /* The 8-row 1x1 tile (A2_MK8, the including file's choice): 8 output
  * channels x 3 vectors (NR8 pixels), for layers of 8, 16 or 32 output
- * channels per group, which the 6-row tile covers in uneven blocks
+ * channels per group (A2_MK8_KMAX; more on one thread: A2_MK8_KMAX1), which
+ * the 6-row tile covers in uneven blocks
  * (16 = 6 + 5 + 5: three passes over each pixel tile where two do; 8 = 4 + 4;
  * 32 = 6 + 6 + 5 + 5 + 5 + 5).  Only the direct 1x1 path (rows read in place)
  * runs it, and takes layers of up to A2_DIRECT_NKB such blocks whose tile
@@ -49,11 +50,24 @@ static int64_t NM(a2_nkb)(const cconv_wshape *ws) { return a2_cdiv(ws->K / ws->g
 #ifndef A2_MK8_KMAX
 #define A2_MK8_KMAX 32
 #endif
+/* ... and on one thread up to this many, for at least A2_MK8_MINC1 input
+ * channels per group and inputs of at most A2_MK8_BYTES1 a call (the
+ * including file's choice; the layout is packed for both, a2_conv1x1 picks
+ * the tile per call) */
+#ifndef A2_MK8_KMAX1
+#define A2_MK8_KMAX1 A2_MK8_KMAX
+#endif
+#ifndef A2_MK8_MINC1
+#define A2_MK8_MINC1 96
+#endif
+#ifndef A2_MK8_BYTES1
+#define A2_MK8_BYTES1 (8.0 * 1024 * 1024)
+#endif
 static int NM(a2_mk8_use)(const cconv_wshape *ws)
 {
     const int64_t Kg = ws->K / ws->groups;
     return A2_MK8 && ws->ks[0] * ws->ks[1] * ws->ks[2] == 1 && Kg > 0 && Kg % A2_MR8 == 0
-           && Kg <= A2_MK8_KMAX && Kg % OCB != 0;
+           && Kg <= a2_max(A2_MK8_KMAX, A2_MK8_KMAX1) && Kg % OCB != 0;
 }
 /* where the 8-row layout starts in the packed weights (values; 64-byte aligned) */
 static int64_t NM(a2_mk8_offset)(const cconv_wshape *ws)
@@ -878,7 +892,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int aligned = lined && (xmis == 0 || hd > 0);
     const int inset = A2_ALIGNED_SET_LINES == 0
                       || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
-    const int mk8ok = NM(a2_mk8_use)(&p->w);   /* the 8-row tile fits the layer */
+    /* the 8-row tile fits the layer (past A2_MK8_KMAX outputs: on one
+     * thread, from A2_MK8_MINC1 channels, inputs of up to A2_MK8_BYTES1) */
+    const int mk8ok = NM(a2_mk8_use)(&p->w)
+                      && (Kg <= A2_MK8_KMAX
+                          || (nt == 1 && Cg >= A2_MK8_MINC1
+                              && (double)p->N * p->C * P * (double)sizeof(T) <= A2_MK8_BYTES1));
     const int direct = unit && ((nkb <= A2_DIRECT_NKB && Cg * NR1 * tsz <= A2_DIRECT_BYTES)
                                 || (aligned && inset && nkb <= A2_ALIGNED_NKB
                                     && Cg >= A2_ALIGNED_MIN_C)

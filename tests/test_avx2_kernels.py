@@ -351,9 +351,10 @@ ALIGNED_1X1_CASES = [
 
 
 # (N, C, H, W, K, groups): 1x1 layers of 8, 16 or 32 output channels per
-# group, which AVX-512 runs in 8-channel x 48-pixel (float64: 24) tiles read
-# in place, against the 6-channel tiles where a path keeps them (rows copied
-# to panels: more than 256 channels on misaligned rows)
+# group (float32 on one thread: any multiple of 8 up to 128 that 6 does not
+# divide, from 96 channels, inputs of up to 8 MiB), which AVX-512 runs in 8-channel x 48-pixel (float64: 24) tiles
+# read in place, against the 6-channel tiles where a path keeps them (rows
+# copied to panels: more than 256 channels on misaligned rows; three threads)
 MK8_1X1_CASES = [
     (1, 96, 11, 13, 16, 1),    # 143 pixels: a last tile of 47 (a masked third vector)
     (2, 64, 5, 7, 8, 1),       # 35 pixels, 2 images: only a partial tile
@@ -366,6 +367,15 @@ MK8_1X1_CASES = [
     (2, 256, 24, 32, 32, 1),   # 16 whole tiles an image, then the next image
     (1, 512, 24, 32, 64, 2),   # groups of 256 channels and 32 outputs
     (1, 448, 16, 61, 16, 1),   # 976 pixels: the last whole tile fetches a partial one
+    # one thread, float32: 40 to 128 outputs in 8-row tiles, 6-row on three
+    (1, 256, 8, 8, 64, 1),     # 8 blocks of 8 (6-row: 11 blocks, the last of 4)
+    (1, 128, 7, 16, 128, 1),   # 16 blocks, 112 pixels: two whole tiles and 16
+    (2, 96, 6, 16, 40, 1),     # 5 blocks, 2 images
+    (1, 64, 8, 16, 64, 1),     # 64 channels: 6-row tiles
+    (1, 256, 4, 16, 128, 2),   # groups of 128 channels and 64 outputs
+    (1, 96, 8, 16, 136, 1),    # 136 outputs: 6-row tiles on every thread count
+    (1, 64, 8, 16, 120, 1),    # 120 = 20 blocks of 6: 6-row tiles
+    (1, 1280, 12, 32, 64, 1),  # 1.9 MiB of input: each tile fetches the next one's rows
 ]
 
 
