@@ -38,6 +38,17 @@
 #ifndef A2_MK1_L2PF
 #define A2_MK1_L2PF 1
 #endif
+/* ... each line over two passes where the rows lie 8 KiB apart or more
+ * (conv_simd_common.h).  Paired A/B in one process, Intel family 6 model
+ * 167, aligned input, one pass a line -> two: 256 -> 64 at 56x56 x1.04-1.13
+ * (8-row tiles; batch 2 x1.08-1.13, batch 8 x1.005-1.05), 128 -> 64 batch 8
+ * x1.07-1.22, 256 -> 128 x1.01-1.12, 512 -> 64 and 512 -> 128 at 56x56
+ * x1.07-1.20, 256 -> 64 at 64x64 and 112x112 x1.06, at 32x64 (8 KiB)
+ * x1.02; shorter rows gained nothing or lost: 40x48 x1.01, 36x36 x1.00,
+ * 28x28 x0.96-1.00 (512 -> 64 and 512 -> 128 x0.96-0.98) */
+#ifndef A2_MK1_L2PF_SPREAD
+#define A2_MK1_L2PF_SPREAD 8192
+#endif
 /* ... and only while at most 256 rows of a tile's column share a line
  * position within the 4 KiB page (conv_simd_common.h): planes a multiple of
  * 4 KiB apart (32x32, 64x64, 128x128) put every row's tile at the same

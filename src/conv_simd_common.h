@@ -78,6 +78,12 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
 #ifndef A2_MK1_L2PF_MIN_BYTES
 #define A2_MK1_L2PF_MIN_BYTES (1.5 * 1024 * 1024)
 #endif
+/* ... each line over two passes (every other row a step, twice as many
+ * passes) where the rows lie at least this many bytes apart and the tile
+ * has the passes for it (0: one pass a line) */
+#ifndef A2_MK1_L2PF_SPREAD
+#define A2_MK1_L2PF_SPREAD 0
+#endif
 #ifndef A2_C1CHUNK
 #define A2_C1CHUNK 256             /* 1x1: most input channels per chunk */
 #endif

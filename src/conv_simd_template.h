@@ -565,6 +565,7 @@ typedef struct {
     int64_t lda;       /* in-place weights (INP): row i of step c at a + i*lda + c */
     int relu;
     int64_t pfd;       /* with PF: each step fetches the line pfd bytes past its row into L2 */
+    int64_t pfm, pfv;  /* ... the steps c with (c & pfm) == pfv only */
 } NM(a2_e1_t);
 
 AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const int PF,
@@ -595,9 +596,9 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
     const int pfr = bcs > NR1;
     const int64_t pfo = A2_MK1_PF * bcs * (int64_t)sizeof(T);
 #endif
-    const int64_t pfd = PF ? e->pfd : 0;
+    const int64_t pfd = PF ? e->pfd : 0, pfm = PF ? e->pfm : 0, pfv = PF ? e->pfv : 0;
     for (int64_t c = 0; c < nc; c++) {
-        if (PF) _mm_prefetch((const char *)b + pfd, _MM_HINT_T1);
+        if (PF && (c & pfm) == pfv) _mm_prefetch((const char *)b + pfd, _MM_HINT_T1);
 #if defined(A2_MK1_PF) && A2_MK1_PF > 0
         if (pfr) {
             const char *bq = (const char *)b + pfo;
@@ -964,6 +965,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int l2pf = A2_MK1_L2PF && direct && nt == 1
                      && (mk8 ? aligned : nkb >= A2_MK1_L2PF_NKB)
                      && (double)p->N * p->C * P * tsz >= A2_MK1_L2PF_MIN_BYTES;
+    const int spread = A2_MK1_L2PF_SPREAD > 0 && p->x_sc * tsz >= A2_MK1_L2PF_SPREAD;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -979,6 +981,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         T *htmp = hd && direct ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(2 * Kg * NR1)) : NULL;
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
+        ep.pfm = ep.pfv = 0;
         ep.lda = Cg;
         const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!(hd && direct) || htmp);
         if (!ok) failed = 1;
@@ -1011,8 +1014,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * (256 -> 64 at 56x56, batch 8, Intel family 6 model 167)
                      * ran 116-137 GFLOP/s over the image's tiles, 157-164
                      * over one tile again and again, 139-154 with the L2
-                     * fetch (l2pf above; spread over 8 or 11 passes, one line
-                     * every other step: no better).  For its 64 outputs
+                     * fetch (l2pf above).  For its 64 outputs
                      * (11 blocks of 6 rows) 8 x 3 or 4 x 6 tiles lost
                      * (x0.87-0.96) */
                     /* tiles of tw pixels; after a head, tile 0 holds the
@@ -1063,16 +1065,23 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             else if (g + 1 < G) nx = xg + Cg * p->x_sc;
                             else if (n + 1 < p->N) nx = x + (n + 1) * p->x_sn;
                         }
+                        /* passes a line of the next tile's rows: two (half
+                         * the rows each) where spread and the passes suffice */
+                        const int64_t l2e = spread && (kb1 - kb0) * 64 >= 2 * tw * tsz ? 2 : 1;
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = mk8 ? kb * A2_MR8 : a2_kfirst(Kg, kb);
                             const int64_t mr = mk8 ? A2_MR8 : a2_kfirst(Kg, kb + 1) - k0;
                             const int64_t k = g * Kg + k0;
-                            const int64_t line = kb - kb0;  /* fetched by this pass */
+                            const int64_t line = (kb - kb0) / l2e;  /* fetched by this pass */
                             const int pf = nx && line * 64 < tw * tsz;
                             ep.y = ht ? htmp + (k0 - kr0) * NR1 : yg + k0 * p->y_sk + pp;
                             ep.r = !res ? NULL : ht ? htmp + (Kg + k0 - kr0) * NR1 : rg + k0 * p->r_sk + pp;
                             ep.bias = bias ? bias + k : NULL;
-                            if (pf) ep.pfd = (const char *)nx - (const char *)bj + line * 64;
+                            if (pf) {
+                                ep.pfd = (const char *)nx - (const char *)bj + line * 64;
+                                ep.pfm = l2e - 1;
+                                ep.pfv = (kb - kb0) % l2e;
+                            }
                             const int nvec = pf ? (int)(tw / VL) : (int)a2_cdiv(nv, VL);
 #if A2_MK8
                             if (mk8) {

@@ -347,6 +347,9 @@ ALIGNED_1X1_CASES = [
     (2, 256, 24, 32, 64, 1),   # 12 whole tiles an image, then the next image
     (1, 512, 24, 32, 100, 2),  # groups of 256 channels and 50 outputs
     (1, 448, 16, 57, 48, 1),   # 912 pixels: the last whole tile fetches a partial one
+    # ... and with rows 8 KiB apart or more, each line over two passes
+    (1, 96, 64, 64, 100, 1),   # 17 oc blocks, rows 16 KiB apart
+    (1, 192, 32, 64, 64, 1),   # 8 KiB (float32: 8-row tiles, 8 passes for 3 lines)
     # planes a multiple of 4 KiB apart: past 256 channels (AVX-512) packed
     # panels, since every row's tile would sit at the same page offset
     (1, 320, 32, 32, 64, 1),   # 320 rows at one offset: panels
