@@ -49,6 +49,20 @@
 #ifndef A2_MK1_L2PF_SPREAD
 #define A2_MK1_L2PF_SPREAD 8192
 #endif
+/* 1x1 panel path: streaming stores for outputs of 8 MiB and more a call
+ * from up to 96 input channels (conv_simd_common.h).  Paired A/B in one
+ * process, Intel family 6 model 167, one thread, outputs into the same
+ * buffer, normal -> streaming: 64 -> 256 at 56x56 batch 4 x1.17, batch 8
+ * x1.52-1.75, batch 16 x1.78, 96 -> 384 at 28x28 batch 8 x1.26, 16 -> 64 at
+ * 112x112 batch 2 x1.36; but 128 -> 512 at 28x28 batch 8 x0.97 (batch 16
+ * x1.00: half the outputs a FLOP) and the tiles read in place lost (64 ->
+ * 128 at 56x56 batch 8 x0.75).  The next layer then reads them from memory:
+ * 64 -> 256 followed by 256 -> 64 (outputs allocated each call), whole pair
+ * batch 8 x1.15, batch 4 x1.11, 96 -> 384 -> 96 batch 8 x1.05, but batch 2
+ * (6.3 MiB) x0.99, hence 8 MiB */
+#ifndef A2_NT_BYTES
+#define A2_NT_BYTES (8.0 * 1024 * 1024)
+#endif
 /* ... and only while at most 256 rows of a tile's column share a line
  * position within the 4 KiB page (conv_simd_common.h): planes a multiple of
  * 4 KiB apart (32x32, 64x64, 128x128) put every row's tile at the same
@@ -333,6 +347,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define TABLE cconv_avx512_f32
 #define VLOADU _mm512_loadu_ps
 #define VSTOREU _mm512_storeu_ps
+#define VSTREAM _mm512_stream_ps
 #define VBCAST(p) _mm512_set1_ps(*(p))
 #define VSET1 _mm512_set1_ps
 #define VFMA _mm512_fmadd_ps
@@ -365,6 +380,7 @@ int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_
 #define TABLE cconv_avx512_f64
 #define VLOADU _mm512_loadu_pd
 #define VSTOREU _mm512_storeu_pd
+#define VSTREAM _mm512_stream_pd
 #define VBCAST(p) _mm512_set1_pd(*(p))
 #define VSET1 _mm512_set1_pd
 #define VFMA _mm512_fmadd_pd

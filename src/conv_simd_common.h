@@ -84,6 +84,16 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
 #ifndef A2_MK1_L2PF_SPREAD
 #define A2_MK1_L2PF_SPREAD 0
 #endif
+/* 1x1 panel path: whole tiles store their outputs past the caches
+ * (streaming stores, where the including file defines VSTREAM) for layers
+ * of at most A2_NT_MAXC input channels per group whose output is at least
+ * A2_NT_BYTES a call (0: never) */
+#ifndef A2_NT_BYTES
+#define A2_NT_BYTES 0
+#endif
+#ifndef A2_NT_MAXC
+#define A2_NT_MAXC 96
+#endif
 #ifndef A2_C1CHUNK
 #define A2_C1CHUNK 256             /* 1x1: most input channels per chunk */
 #endif

@@ -566,6 +566,7 @@ typedef struct {
     int relu;
     int64_t pfd;       /* with PF: each step fetches the line pfd bytes past its row into L2 */
     int64_t pfm, pfv;  /* ... the steps c with (c & pfm) == pfv only */
+    int nts;           /* a whole tile's outputs by streaming stores (VSTREAM) */
 } NM(a2_e1_t);
 
 AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const int PF,
@@ -644,7 +645,12 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
 #define A2_FB(i, j) if (MR > i && NV > j) c##i##j = VADD(c##i##j, VSET1(bs[i]));
 #define A2_FR(i, j) if (MR > i && NV > j) c##i##j = VADD(c##i##j, VLOADU(rr + i * rsk + j * VL));
 #define A2_FL(i, j) if (MR > i && NV > j) c##i##j = VMAX(z, c##i##j);
+#ifdef VSTREAM
+#define A2_FS(i, j) if (MR > i && NV > j) { if (e->nts) VSTREAM(yr + i * ysk + j * VL, c##i##j); \
+                                            else VSTOREU(yr + i * ysk + j * VL, c##i##j); }
+#else
 #define A2_FS(i, j) if (MR > i && NV > j) VSTOREU(yr + i * ysk + j * VL, c##i##j);
+#endif
         if (bs) { A2_FEALL(A2_FB) }
         if (rr) { A2_FEALL(A2_FR) }
         if (e->relu) { A2_FEALL(A2_FL) }
@@ -966,6 +972,18 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      && (mk8 ? aligned : nkb >= A2_MK1_L2PF_NKB)
                      && (double)p->N * p->C * P * tsz >= A2_MK1_L2PF_MIN_BYTES;
     const int spread = A2_MK1_L2PF_SPREAD > 0 && p->x_sc * tsz >= A2_MK1_L2PF_SPREAD;
+    /* the panel path's whole tiles on output rows a whole number of cache
+     * lines apart: streaming stores (each tile's own base checked), for
+     * few input channels (many outputs a FLOP) and outputs too large to
+     * stay in the caches, where the stores' line reads took half the memory
+     * traffic */
+#ifdef VSTREAM
+    const int ntst = A2_NT_BYTES > 0 && !direct && Cg <= A2_NT_MAXC
+                     && (double)p->N * p->w.K * P * tsz >= A2_NT_BYTES
+                     && (p->y_sk * tsz) % 64 == 0 && (p->N == 1 || (p->y_sn * tsz) % 64 == 0);
+#else
+    const int ntst = 0;
+#endif
     int failed = 0;
 
 #ifdef _OPENMP
@@ -982,6 +1000,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         ep.pfm = ep.pfv = 0;
+        ep.nts = 0;
         ep.lda = Cg;
         const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!(hd && direct) || htmp);
         if (!ok) failed = 1;
@@ -1156,6 +1175,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                 ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                                 ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                                 ep.nv = a2_min(NR1, P - pp);
+                                ep.nts = ntst && (uintptr_t)ep.y % 64 == 0;
                                 mk1[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1, NULL,
                                                             NULL, &ep);
                             }
@@ -1190,6 +1210,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                 NM(a2_ypf)(ep.y, p->y_sk, Kg, k0, kb + A2_YPF);
                             }
 #endif
+                            ep.nts = ntst && (uintptr_t)ep.y % 64 == 0;
                             mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
                                                         ch + 1 < nch ? ap : NULL, &ep);
                         }
@@ -1203,6 +1224,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 }
             }
         }
+#ifdef VSTREAM
+        if (ntst) _mm_sfence();  /* the streamed outputs visible before the region ends */
+#endif
         cconv_scratch_free(htmp);
         cconv_scratch_free(accb);
         cconv_scratch_free(idx);
@@ -1451,6 +1475,7 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         e1.ysk = p->y_sk; e1.rsk = p->r_sk; e1.relu = relu;
         e1.lda = 0;
+        e1.nts = 0;
         if (!band) failed = 1;
         else memset(band, 0, sizeof(T) * (size_t)bufsz);
         {
@@ -1711,6 +1736,7 @@ static int NM(a2_chain)(const cconv_chain_params *p, const void *xv, void *yv, i
         e1.r = NULL;
         e1.rsk = 0;
         e1.lda = 0;
+        e1.nts = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1) nowait
 #endif

@@ -8,6 +8,7 @@
 #undef TABLE
 #undef VLOADU
 #undef VSTOREU
+#undef VSTREAM
 #undef VBCAST
 #undef VSET1
 #undef VFMA

@@ -350,6 +350,9 @@ ALIGNED_1X1_CASES = [
     # ... and with rows 8 KiB apart or more, each line over two passes
     (1, 96, 64, 64, 100, 1),   # 17 oc blocks, rows 16 KiB apart
     (1, 192, 32, 64, 64, 1),   # 8 KiB (float32: 8-row tiles, 8 passes for 3 lines)
+    # outputs of 8 MiB and more from few channels (AVX-512 packed panels):
+    # whole tiles by streaming stores
+    (1, 16, 128, 256, 64, 1),  # 8 MiB of float32 outputs, 16 channels
     # planes a multiple of 4 KiB apart: past 256 channels (AVX-512) packed
     # panels, since every row's tile would sit at the same page offset
     (1, 320, 32, 32, 64, 1),   # 320 rows at one offset: panels
