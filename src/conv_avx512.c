@@ -31,6 +31,21 @@
 #ifndef A2_ALIGNED_NKB
 #define A2_ALIGNED_NKB (sizeof(T) == 4 && cconv_cpu_zmm_split() ? INT64_MAX : 22)
 #endif
+/* ... and only while at most 256 rows of a tile's column share a line
+ * position within the 4 KiB page (conv_simd_common.h): planes a multiple of
+ * 4 KiB apart (32x32, 64x64, 128x128) put every row's tile at the same
+ * offset, so the column's lines crowd into 1/64 of the L1 and L2 sets, and
+ * with more than 256 channels they evict each other between oc blocks; the
+ * panel copy spreads them.  Paired A/B in one process, Intel family 6 model
+ * 167, aligned input, in place -> panels, one thread: 1024 -> 64 at 32x32
+ * x2.03-2.06, 1024 -> 128 x1.97, 512 -> 64 x1.27-1.30, 512 -> 128 x1.29,
+ * 512 -> 128 at 64x64 x1.29-1.56; two threads x1.28-1.54; float64
+ * x1.44-1.86.  With 256 channels in place ran 82-166 GFLOP/s by allocation
+ * (L2 is physically indexed) at 64x64, panels a steady 116-148: equal on
+ * average, so they stay (and 128 channels, x0.91-1.03 with panels) */
+#ifndef A2_ALIGNED_SET_LINES
+#define A2_ALIGNED_SET_LINES 256
+#endif
 /* one thread's in-place 1x1 tiles fetch the next tile's rows into L2
  * (conv_simd_template.h, a2_conv1x1).  Measured on Intel only; the AVX2
  * kernels on that machine x1.04 at 256 -> 64 at 56x56 batch 8, x0.99-1.01
@@ -62,21 +77,6 @@
  * (6.3 MiB) x0.99, hence 8 MiB */
 #ifndef A2_NT_BYTES
 #define A2_NT_BYTES (8.0 * 1024 * 1024)
-#endif
-/* ... and only while at most 256 rows of a tile's column share a line
- * position within the 4 KiB page (conv_simd_common.h): planes a multiple of
- * 4 KiB apart (32x32, 64x64, 128x128) put every row's tile at the same
- * offset, so the column's lines crowd into 1/64 of the L1 and L2 sets, and
- * with more than 256 channels they evict each other between oc blocks; the
- * panel copy spreads them.  Paired A/B in one process, Intel family 6 model
- * 167, aligned input, in place -> panels, one thread: 1024 -> 64 at 32x32
- * x2.03-2.06, 1024 -> 128 x1.97, 512 -> 64 x1.27-1.30, 512 -> 128 x1.29,
- * 512 -> 128 at 64x64 x1.29-1.56; two threads x1.28-1.54; float64
- * x1.44-1.86.  With 256 channels in place ran 82-166 GFLOP/s by allocation
- * (L2 is physically indexed) at 64x64, panels a steady 116-148: equal on
- * average, so they stay (and 128 channels, x0.91-1.03 with panels) */
-#ifndef A2_ALIGNED_SET_LINES
-#define A2_ALIGNED_SET_LINES 256
 #endif
 #include "conv_simd_common.h"
 #ifdef _OPENMP

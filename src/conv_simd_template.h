@@ -897,14 +897,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
     const int64_t hd = unit && lined && xmis % tsz == 0 && (P * tsz) % 64 == 0
                        && (64 - xmis) / tsz < P ? (64 - xmis) % 64 / tsz : 0;
     const int aligned = lined && (xmis == 0 || hd > 0);
+    const double xbytes = (double)p->N * p->C * P * tsz;   /* the input's */
     const int inset = A2_ALIGNED_SET_LINES == 0
                       || a2_lines_per_set(Cg, p->x_sc * tsz) <= A2_ALIGNED_SET_LINES;
     /* the 8-row tile fits the layer (past A2_MK8_KMAX outputs: on one
      * thread, from A2_MK8_MINC1 channels, inputs of up to A2_MK8_BYTES1) */
     const int mk8ok = NM(a2_mk8_use)(&p->w)
                       && (Kg <= A2_MK8_KMAX
-                          || (nt == 1 && Cg >= A2_MK8_MINC1
-                              && (double)p->N * p->C * P * (double)sizeof(T) <= A2_MK8_BYTES1));
+                          || (nt == 1 && Cg >= A2_MK8_MINC1 && xbytes <= A2_MK8_BYTES1));
     const int direct = unit && ((nkb <= A2_DIRECT_NKB && Cg * NR1 * tsz <= A2_DIRECT_BYTES)
                                 || (aligned && inset && nkb <= A2_ALIGNED_NKB
                                     && Cg >= A2_ALIGNED_MIN_C)
@@ -970,8 +970,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
      * at 55x55 batch 8 lost, x0.96-0.97 */
     const int l2pf = A2_MK1_L2PF && direct && nt == 1
                      && (mk8 ? aligned : nkb >= A2_MK1_L2PF_NKB)
-                     && (double)p->N * p->C * P * tsz >= A2_MK1_L2PF_MIN_BYTES;
-    const int spread = A2_MK1_L2PF_SPREAD > 0 && p->x_sc * tsz >= A2_MK1_L2PF_SPREAD;
+                     && xbytes >= A2_MK1_L2PF_MIN_BYTES;
+    const int spread = l2pf && A2_MK1_L2PF_SPREAD > 0 && p->x_sc * tsz >= A2_MK1_L2PF_SPREAD;
     /* the panel path's whole tiles on output rows a whole number of cache
      * lines apart: streaming stores (each tile's own base checked), for
      * few input channels (many outputs a FLOP) and outputs too large to
