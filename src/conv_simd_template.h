@@ -567,9 +567,11 @@ typedef struct {
     int64_t pfd;       /* with PF: each step fetches the line pfd bytes past its row into L2 */
     int64_t pfm, pfv;  /* ... the steps c with (c & pfm) == pfv only */
     int nts;           /* a whole tile's outputs by streaming stores (VSTREAM) */
+    T *cpd;            /* with CP: step c's pixels are also stored at cpd + c * NR1 */
 } NM(a2_e1_t);
 
 AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const int PF,
+                          const int CP,
                           const T *a, const T *b,
                           int64_t nc, int64_t bcs, const int64_t *bo, const T *ain, T *aout,
                           const NM(a2_e1_t) *e)
@@ -598,6 +600,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
     const int64_t pfo = A2_MK1_PF * bcs * (int64_t)sizeof(T);
 #endif
     const int64_t pfd = PF ? e->pfd : 0, pfm = PF ? e->pfm : 0, pfv = PF ? e->pfv : 0;
+    T *cpd = CP ? e->cpd : NULL;
     for (int64_t c = 0; c < nc; c++) {
         if (PF && (c & pfm) == pfv) _mm_prefetch((const char *)b + pfd, _MM_HINT_T1);
 #if defined(A2_MK1_PF) && A2_MK1_PF > 0
@@ -614,6 +617,13 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
         const V x1 = NV > 1 ? VLOADU(bp + VL) : x0;
         const V x2 = NV > 2 ? VLOADU(bp + 2 * VL) : x0;
         const V x3 = NV > 3 ? VLOADU(bp + 3 * VL) : x0;
+        if (CP) {   /* the pixels into the panel too (a whole tile's) */
+            VSTOREU(cpd, x0);
+            if (NV > 1) VSTOREU(cpd + VL, x1);
+            if (NV > 2) VSTOREU(cpd + 2 * VL, x2);
+            if (NV > 3) VSTOREU(cpd + 3 * VL, x3);
+            cpd += NR1;
+        }
 #define A2_ROW(i)                                              \
         if (MR > i) {                                          \
             const V w_ = VBCAST(a + i * ars);                  \
@@ -702,7 +712,7 @@ typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T 
     static void NM(a2_mk1x1_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,          \
                                                  int64_t bcs, const T *ain, T *aout,           \
                                                  const NM(a2_e1_t) *e)                         \
-    { NM(a2_mk1x1)(mr, nv, (inp) & 1, 0, (inp) >> 1, a, b, nc, bcs, NULL, ain, aout, e); }
+    { NM(a2_mk1x1)(mr, nv, (inp) & 1, 0, (inp) >> 1, 0, a, b, nc, bcs, NULL, ain, aout, e); }
 #define A2_MK1ROW(inp, nv)                                                                       \
     A2_MK1DEF(inp, nv, 1) A2_MK1DEF(inp, nv, 2) A2_MK1DEF(inp, nv, 3) A2_MK1DEF(inp, nv, 4)     \
     A2_MK1DEF(inp, nv, 5) A2_MK1DEF(inp, nv, 6)
@@ -726,6 +736,22 @@ A2_MK1ROW(2, 2) A2_MK1ROW(3, 2)
 #else
 #error "A2_NV1 must be 2 or 4"
 #endif
+/* a whole tile read in place that also copies its rows into the panel
+ * (CP): the panel path's first oc block.  [inp][channels] */
+#define A2_MK1CDEF(inp, mr)                                                                  \
+    static void NM(a2_mk1cp_##inp##_##mr)(const T *a, const T *b, int64_t nc, int64_t bcs,    \
+                                          const T *ain, T *aout, const NM(a2_e1_t) *e)        \
+    { NM(a2_mk1x1)(mr, A2_NV1, inp, 0, 0, 1, a, b, nc, bcs, NULL, ain, aout, e); }
+#define A2_MK1CROW(inp) A2_MK1CDEF(inp, 1) A2_MK1CDEF(inp, 2) A2_MK1CDEF(inp, 3) \
+                        A2_MK1CDEF(inp, 4) A2_MK1CDEF(inp, 5) A2_MK1CDEF(inp, 6)
+#define A2_MK1CENT(inp) {NULL, NM(a2_mk1cp_##inp##_1), NM(a2_mk1cp_##inp##_2),                   \
+                         NM(a2_mk1cp_##inp##_3), NM(a2_mk1cp_##inp##_4), NM(a2_mk1cp_##inp##_5), \
+                         NM(a2_mk1cp_##inp##_6)}
+A2_MK1CROW(0) A2_MK1CROW(1)
+static const NM(a2_mk1x1_fn) NM(a2_mk1cpt)[2][OCB + 1] = {A2_MK1CENT(0), A2_MK1CENT(1)};
+#undef A2_MK1CDEF
+#undef A2_MK1CROW
+#undef A2_MK1CENT
 static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
     A2_MK1T(0), A2_MK1T(1), A2_MK1TPF(2), A2_MK1TPF(3)};
 #undef A2_MK1T
@@ -739,7 +765,7 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
 #define A2_MK8DEF(inp, nv)                                                                   \
     static void NM(a2_mk8_##inp##_##nv)(const T *a, const T *b, int64_t nc, int64_t bcs,      \
                                         const T *ain, T *aout, const NM(a2_e1_t) *e)          \
-    { NM(a2_mk1x1)(A2_MR8, (nv) & 3, (inp) & 1, 0, (inp) >> 1, a, b, nc, bcs, NULL, ain, aout, e); }
+    { NM(a2_mk1x1)(A2_MR8, (nv) & 3, (inp) & 1, 0, (inp) >> 1, 0, a, b, nc, bcs, NULL, ain, aout, e); }
 A2_MK8DEF(0, 1) A2_MK8DEF(0, 2) A2_MK8DEF(0, 3) A2_MK8DEF(1, 1) A2_MK8DEF(1, 2) A2_MK8DEF(1, 3)
 A2_MK8DEF(2, 3) A2_MK8DEF(3, 3)
 static const NM(a2_mk1x1_fn) NM(a2_mk8t)[4][4] = {
@@ -755,7 +781,7 @@ typedef void (*NM(a2_mk1o_fn))(const T *, const T *, int64_t, const int64_t *, c
 #define A2_MK1ODEF(nv, mr)                                                                   \
     static void NM(a2_mk1o_##nv##_##mr)(const T *a, const T *b, int64_t nc, const int64_t *bo, \
                                         const NM(a2_e1_t) *e)                                 \
-    { NM(a2_mk1x1)(mr, nv, 0, 1, 0, a, b, nc, 0, bo, NULL, NULL, e); }
+    { NM(a2_mk1x1)(mr, nv, 0, 1, 0, 0, a, b, nc, 0, bo, NULL, NULL, e); }
 #define A2_MK1OROW(nv) A2_MK1ODEF(nv, 1) A2_MK1ODEF(nv, 2) A2_MK1ODEF(nv, 3) A2_MK1ODEF(nv, 4) \
     A2_MK1ODEF(nv, 5) A2_MK1ODEF(nv, 6)
 #define A2_MK1OENT(nv) {NULL, NM(a2_mk1o_##nv##_1), NM(a2_mk1o_##nv##_2), NM(a2_mk1o_##nv##_3), \
@@ -1001,6 +1027,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         ep.pfm = ep.pfv = 0;
         ep.nts = 0;
+        ep.cpd = NULL;
         ep.lda = Cg;
         const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!(hd && direct) || htmp);
         if (!ok) failed = 1;
@@ -1120,32 +1147,31 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     }
                     continue;
                 }
-                /* pack the panel: [tile][c][NR1], zero-filled past P */
-                if (!unit) {
+                /* the panel: [tile][c][NR1], zero-filled past P.  At unit
+                 * stride the first oc block's pass copies the whole tiles
+                 * while it reads them in place (a2_mk1cpt), so only a
+                 * partial last tile is packed here: a copy pass of its own
+                 * read the input from L3 ahead of the FMAs (paired A/B,
+                 * Intel family 6 model 167, one thread: 1024 -> 256 at
+                 * 14x14 x1.02-1.03, batch 8 x1.02, 512 -> 256 at 28x28
+                 * x1.02-1.03, 64 -> 256 at 56x56 batch 8 x1.04, 128 -> 512
+                 * x1.02; two threads x1.03, float64 x1.02; the AVX2 kernels
+                 * x1.00-1.02).  The same bits */
+                const int64_t nfull = unit ? npx / NR1 : 0;
+                if (unit) {
+                    for (int64_t j = nfull; j < ntl; j++)
+                        NM(a2_tile_copy)(panel + j * Cg * NR1, xg + px0 + j * NR1, p->x_sc, Cg,
+                                         npx - j * NR1);
+                } else {
                     for (int64_t e = 0; e < ntl * NR1; e++) {
                         int64_t pp = px0 + e;
                         if (pp >= P) { idx[e] = -1; continue; }
                         int64_t ow = pp % Wo, r2 = pp / Wo, oh = r2 % Ho, od = r2 / Ho;
                         idx[e] = ((od * sd) * H + oh * sh) * W + ow * sw;
                     }
-                }
-                for (int64_t c = 0; c < Cg; c++) {
-                    const T *src = xg + c * p->x_sc;
-                    T *dst = panel + c * NR1;
-                    if (unit) {
-                        const T *s = src + px0;
-                        /* input rows may come from DRAM: too many streams for
-                         * the hardware prefetcher, so fetch a few channels ahead */
-                        if (c + 8 < Cg)
-                            for (int64_t e = 0; e < npx; e += 64 / (int64_t)sizeof(T))
-                                _mm_prefetch((const char *)(s + 8 * p->x_sc + e), _MM_HINT_T0);
-                        int64_t j = 0;
-                        for (; j < ntl && (j + 1) * NR1 <= npx; j++)
-                            for (int v = 0; v < A2_NV1; v++)
-                                VSTOREU(dst + j * Cg * NR1 + v * VL, VLOADU(s + j * NR1 + v * VL));
-                        for (; j < ntl; j++)  /* the partial last tile */
-                            NM(a2_tile_copy)(dst + j * Cg * NR1, s + j * NR1, 0, 1, npx - j * NR1);
-                    } else {
+                    for (int64_t c = 0; c < Cg; c++) {
+                        const T *src = xg + c * p->x_sc;
+                        T *dst = panel + c * NR1;
                         for (int64_t j = 0; j < ntl; j++)
                             for (int64_t e = 0; e < NR1; e++) {
                                 int64_t ii = idx[j * NR1 + e];
@@ -1176,8 +1202,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                 ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;
                                 ep.nv = a2_min(NR1, P - pp);
                                 ep.nts = ntst && (uintptr_t)ep.y % 64 == 0;
-                                mk1[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1, NULL,
-                                                            NULL, &ep);
+                                if (kb == kb0 && j < nfull) {   /* in place, copied */
+                                    ep.cpd = panel + j * Cg * NR1;
+                                    NM(a2_mk1cpt)[inplace][mr](a, xg + pp, Cg, p->x_sc, NULL, NULL, &ep);
+                                } else
+                                    mk1[a2_cdiv(ep.nv, VL)][mr](a, panel + j * Cg * NR1, Cg, NR1,
+                                                                NULL, NULL, &ep);
                             }
                         }
 #if A2_TAIL_OK
@@ -1211,8 +1241,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             }
 #endif
                             ep.nts = ntst && (uintptr_t)ep.y % 64 == 0;
-                            mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
-                                                        ch + 1 < nch ? ap : NULL, &ep);
+                            if (kb == kb0 && j < nfull) {   /* in place, copied */
+                                ep.cpd = panel + j * Cg * NR1 + c0 * NR1;   /* bj */
+                                NM(a2_mk1cpt)[inplace][mr](a, xg + c0 * p->x_sc + pp, cn, p->x_sc,
+                                                           ch > 0 ? ap : NULL, ch + 1 < nch ? ap : NULL,
+                                                           &ep);
+                            } else
+                                mk1[a2_cdiv(ep.nv, VL)][mr](a, bj, cn, NR1, ch > 0 ? ap : NULL,
+                                                            ch + 1 < nch ? ap : NULL, &ep);
                         }
                     }
 #if A2_TAIL_OK

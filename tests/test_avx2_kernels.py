@@ -112,6 +112,12 @@ ODD_CASES = [
     (1, 700, (3, 5), 13, (1, 1), 1, 0, 1, 1),
     (1, 70, (3, 7), 520, (1, 1), 1, 0, 1, 1),   # many oc blocks: oc-block-outer too
     (1, 24, (9, 11), 96, (1, 1), 1, 0, 1, 1),   # 99 pixels: one full tile + 35
+    # whole tiles read in place by the first oc block's pass, which copies
+    # them into the panel for the rest: channel chunks (two), oc-block-outer,
+    # oc-block-outer with a 4-pixel tail (68 = 64 + 4)
+    (2, 300, (9, 15), 96, (1, 1), 1, 0, 1, 1),
+    (1, 700, (9, 9), 20, (1, 1), 1, 0, 1, 1),
+    (1, 700, (4, 17), 30, (1, 1), 1, 0, 1, 1),
     (1, 64, (9, 9), 96, (1, 1), 2, 0, 1, 2),    # strided grouped 1x1: gathered panel
     (1, 8, (4, 5), 30, (1, 1), 1, 1, 1, 1),     # padded 1x1 -> band path
     # panel path (AVX-512: Cg * taps <= 160, K/groups >= 64, or >= 32 from at
@@ -184,7 +190,8 @@ def test_threads_bitwise_equal_all_paths(isa):
     """1x1 GEMM, KxK band (spatial and output-channel tiles) and strided paths
     give identical bits for 1..4 threads."""
     rng = np.random.default_rng(9)
-    for N, C, H, W, K, k, s, p in [(1, 64, 14, 14, 70, 1, 1, 0), (1, 24, 30, 31, 20, 3, 1, 1),
+    for N, C, H, W, K, k, s, p in [(1, 64, 14, 14, 70, 1, 1, 0), (1, 300, 9, 15, 96, 1, 1, 0),
+                                   (1, 24, 30, 31, 20, 3, 1, 1),
                                    (2, 16, 29, 29, 13, 3, 2, 1), (1, 3, 45, 45, 16, 7, 2, 3),
                                    (1, 32, 20, 20, 12, 1, 2, 0), (1, 3, 32, 32, 192, 5, 1, 2),
                                    (1, 128, 12, 13, 20, 3, 1, 1)]:
