@@ -272,6 +272,7 @@ static inline __m256i a2_bits32(unsigned m)
 #define VMAX _mm256_max_ps
 #define VZERO _mm256_setzero_ps
 #define VMLOAD _mm256_maskload_ps
+#define VMLOAD2(pa, ma, pb, mb) _mm256_or_ps(_mm256_maskload_ps((pa), (ma)), _mm256_maskload_ps((pb), (mb)))  /* lanes ma at pa, mb at pb (disjoint), zeros elsewhere */
 #define VMSTORE _mm256_maskstore_ps
 #define VMASK_T __m256i
 #define VMRANGE a2_mrange32
@@ -306,6 +307,7 @@ int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t 
 #define VMAX _mm256_max_pd
 #define VZERO _mm256_setzero_pd
 #define VMLOAD _mm256_maskload_pd
+#define VMLOAD2(pa, ma, pb, mb) _mm256_or_pd(_mm256_maskload_pd((pa), (ma)), _mm256_maskload_pd((pb), (mb)))  /* lanes ma at pa, mb at pb (disjoint), zeros elsewhere */
 #define VMSTORE _mm256_maskstore_pd
 #define VMASK_T __m256i
 #define VMRANGE a2_mrange64

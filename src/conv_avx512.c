@@ -355,6 +355,7 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #define VMAX _mm512_max_ps
 #define VZERO _mm512_setzero_ps
 #define VMLOAD(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define VMLOAD2(pa, ma, pb, mb) _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps((ma), (pa)), (mb), (pb))  /* lanes ma at pa, mb at pb (disjoint), zeros elsewhere */
 #define VMLOADM(v, p, m) _mm512_mask_loadu_ps((v), (m), (p))
 #define VMSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define VMASK_T __mmask16
@@ -388,6 +389,7 @@ int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_
 #define VMAX _mm512_max_pd
 #define VZERO _mm512_setzero_pd
 #define VMLOAD(p, m) _mm512_maskz_loadu_pd((m), (p))
+#define VMLOAD2(pa, ma, pb, mb) _mm512_mask_loadu_pd(_mm512_maskz_loadu_pd((ma), (pa)), (mb), (pb))  /* lanes ma at pa, mb at pb (disjoint), zeros elsewhere */
 #define VMSTORE(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
 #define VMASK_T __mmask8
 #define VMRANGE a5_mrange8

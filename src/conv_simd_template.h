@@ -568,10 +568,12 @@ typedef struct {
     int64_t pfm, pfv;  /* ... the steps c with (c & pfm) == pfv only */
     int nts;           /* a whole tile's outputs by streaming stores (VSTREAM) */
     T *cpd;            /* with CP: step c's pixels are also stored at cpd + c * NR1 */
+    int64_t sa, d2;    /* MSK: lanes [0, sa) of the tile at its pointers, lanes [sa, nv)
+                        * d2 values further (a tile read where it lies, in two segments) */
 } NM(a2_e1_t);
 
 AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int OFS, const int PF,
-                          const int CP,
+                          const int CP, const int MSK,
                           const T *a, const T *b,
                           int64_t nc, int64_t bcs, const int64_t *bo, const T *ain, T *aout,
                           const NM(a2_e1_t) *e)
@@ -601,6 +603,14 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
 #endif
     const int64_t pfd = PF ? e->pfd : 0, pfm = PF ? e->pfm : 0, pfv = PF ? e->pfv : 0;
     T *cpd = CP ? e->cpd : NULL;
+    /* MSK: a partial tile read where it lies, under lane masks (masked
+     * loads do not fault past them): lanes [0, sa) at b, [sa, nv) at b + d2 */
+    const int64_t sa = MSK ? e->sa : 0, d2 = MSK ? e->d2 : 0, nve = MSK ? e->nv : 0;
+    const VMASK_T ma0 = VMRANGE(0, sa, 0), mb0 = VMRANGE(sa, nve, 0);
+    const VMASK_T ma1 = VMRANGE(0, sa, VL), mb1 = VMRANGE(sa, nve, VL);
+    const VMASK_T ma2 = VMRANGE(0, sa, 2 * VL), mb2 = VMRANGE(sa, nve, 2 * VL);
+    const VMASK_T ma3 = VMRANGE(0, sa, 3 * VL), mb3 = VMRANGE(sa, nve, 3 * VL);
+    (void)ma0; (void)ma1; (void)ma2; (void)ma3; (void)mb0; (void)mb1; (void)mb2; (void)mb3;
     for (int64_t c = 0; c < nc; c++) {
         if (PF && (c & pfm) == pfv) _mm_prefetch((const char *)b + pfd, _MM_HINT_T1);
 #if defined(A2_MK1_PF) && A2_MK1_PF > 0
@@ -613,10 +623,12 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
         }
 #endif
         const T *bp = OFS ? b + bo[c] : b;
-        const V x0 = VLOADU(bp);
-        const V x1 = NV > 1 ? VLOADU(bp + VL) : x0;
-        const V x2 = NV > 2 ? VLOADU(bp + 2 * VL) : x0;
-        const V x3 = NV > 3 ? VLOADU(bp + 3 * VL) : x0;
+        const V x0 = MSK ? VMLOAD2(bp, ma0, bp + d2, mb0) : VLOADU(bp);
+        const V x1 = NV > 1 ? (MSK ? VMLOAD2(bp + VL, ma1, bp + d2 + VL, mb1) : VLOADU(bp + VL)) : x0;
+        const V x2 = NV > 2 ? (MSK ? VMLOAD2(bp + 2 * VL, ma2, bp + d2 + 2 * VL, mb2)
+                                   : VLOADU(bp + 2 * VL)) : x0;
+        const V x3 = NV > 3 ? (MSK ? VMLOAD2(bp + 3 * VL, ma3, bp + d2 + 3 * VL, mb3)
+                                   : VLOADU(bp + 3 * VL)) : x0;
         if (CP) {   /* the pixels into the panel too (a whole tile's) */
             VSTOREU(cpd, x0);
             if (NV > 1) VSTOREU(cpd + VL, x1);
@@ -637,7 +649,7 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
         a += acs;
         if (!OFS) b += bcs;
     }
-    if (!aout && e->nv == NV * VL) {
+    if (!aout && !MSK && e->nv == NV * VL) {
         /* a whole tile: the fused epilogue straight from the registers.
          * The general one below parks the sums in an array first, 13 % of
          * the kernel's time on a 64-channel reduction (AVX2, 64 -> 256 at
@@ -686,6 +698,22 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
     }
     const V z = VZERO();  /* max(0, NaN) = NaN */
     const int64_t nv = e->nv;
+    if (MSK) {   /* the sums to both segments' places */
+        for (int i = 0; i < MR; i++) {
+            T *yr = e->y + i * e->ysk;
+            const T *rr = e->r ? e->r + i * e->rsk : NULL;
+            const V vb = e->bias ? VSET1(e->bias[i]) : z;
+            for (int j = 0; j < NV; j++) {
+                const VMASK_T ma = VMRANGE(0, sa, j * VL), mb = VMRANGE(sa, nv, j * VL);
+                V u = e->bias ? VADD(acc[i][j], vb) : acc[i][j];
+                if (rr) u = VADD(u, VMLOAD2(rr + j * VL, ma, rr + d2 + j * VL, mb));
+                if (e->relu) u = VMAX(z, u);
+                VMSTORE(yr + j * VL, ma, u);
+                VMSTORE(yr + d2 + j * VL, mb, u);
+            }
+        }
+        return;
+    }
     for (int i = 0; i < MR; i++) {
         T *yr = e->y + i * e->ysk;
         const T *rr = e->r ? e->r + i * e->rsk : NULL;
@@ -712,7 +740,7 @@ typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T 
     static void NM(a2_mk1x1_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,          \
                                                  int64_t bcs, const T *ain, T *aout,           \
                                                  const NM(a2_e1_t) *e)                         \
-    { NM(a2_mk1x1)(mr, nv, (inp) & 1, 0, (inp) >> 1, 0, a, b, nc, bcs, NULL, ain, aout, e); }
+    { NM(a2_mk1x1)(mr, nv, (inp) & 1, 0, (inp) >> 1, 0, 0, a, b, nc, bcs, NULL, ain, aout, e); }
 #define A2_MK1ROW(inp, nv)                                                                       \
     A2_MK1DEF(inp, nv, 1) A2_MK1DEF(inp, nv, 2) A2_MK1DEF(inp, nv, 3) A2_MK1DEF(inp, nv, 4)     \
     A2_MK1DEF(inp, nv, 5) A2_MK1DEF(inp, nv, 6)
@@ -741,7 +769,7 @@ A2_MK1ROW(2, 2) A2_MK1ROW(3, 2)
 #define A2_MK1CDEF(inp, mr)                                                                  \
     static void NM(a2_mk1cp_##inp##_##mr)(const T *a, const T *b, int64_t nc, int64_t bcs,    \
                                           const T *ain, T *aout, const NM(a2_e1_t) *e)        \
-    { NM(a2_mk1x1)(mr, A2_NV1, inp, 0, 0, 1, a, b, nc, bcs, NULL, ain, aout, e); }
+    { NM(a2_mk1x1)(mr, A2_NV1, inp, 0, 0, 1, 0, a, b, nc, bcs, NULL, ain, aout, e); }
 #define A2_MK1CROW(inp) A2_MK1CDEF(inp, 1) A2_MK1CDEF(inp, 2) A2_MK1CDEF(inp, 3) \
                         A2_MK1CDEF(inp, 4) A2_MK1CDEF(inp, 5) A2_MK1CDEF(inp, 6)
 #define A2_MK1CENT(inp) {NULL, NM(a2_mk1cp_##inp##_1), NM(a2_mk1cp_##inp##_2),                   \
@@ -752,6 +780,33 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1cpt)[2][OCB + 1] = {A2_MK1CENT(0), A2_MK1C
 #undef A2_MK1CDEF
 #undef A2_MK1CROW
 #undef A2_MK1CENT
+/* a partial tile read where it lies, under lane masks (MSK), with the L2
+ * fetch of the next tile (PF; e->pfm, e->pfv select no step where it has
+ * none): [inp][vectors][channels] */
+#define A2_MK1MDEF(inp, nv, mr)                                                              \
+    static void NM(a2_mk1m_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,           \
+                                                int64_t bcs, const T *ain, T *aout,            \
+                                                const NM(a2_e1_t) *e)                          \
+    { NM(a2_mk1x1)(mr, nv, inp, 0, 1, 0, 1, a, b, nc, bcs, NULL, ain, aout, e); }
+#define A2_MK1MROW(inp, nv) A2_MK1MDEF(inp, nv, 1) A2_MK1MDEF(inp, nv, 2) A2_MK1MDEF(inp, nv, 3) \
+                            A2_MK1MDEF(inp, nv, 4) A2_MK1MDEF(inp, nv, 5) A2_MK1MDEF(inp, nv, 6)
+#define A2_MK1MENT(inp, nv)                                                                      \
+    {NULL, NM(a2_mk1m_##inp##_##nv##_1), NM(a2_mk1m_##inp##_##nv##_2),                           \
+     NM(a2_mk1m_##inp##_##nv##_3), NM(a2_mk1m_##inp##_##nv##_4),                                 \
+     NM(a2_mk1m_##inp##_##nv##_5), NM(a2_mk1m_##inp##_##nv##_6)}
+A2_MK1MROW(0, 1) A2_MK1MROW(0, 2) A2_MK1MROW(1, 1) A2_MK1MROW(1, 2)
+#if A2_NV1 == 4
+A2_MK1MROW(0, 3) A2_MK1MROW(0, 4) A2_MK1MROW(1, 3) A2_MK1MROW(1, 4)
+#define A2_MK1MT(inp) {{NULL}, A2_MK1MENT(inp, 1), A2_MK1MENT(inp, 2), A2_MK1MENT(inp, 3), \
+                       A2_MK1MENT(inp, 4)}
+#else
+#define A2_MK1MT(inp) {{NULL}, A2_MK1MENT(inp, 1), A2_MK1MENT(inp, 2)}
+#endif
+static const NM(a2_mk1x1_fn) NM(a2_mk1mt)[2][A2_NV1 + 1][OCB + 1] = {A2_MK1MT(0), A2_MK1MT(1)};
+#undef A2_MK1MDEF
+#undef A2_MK1MROW
+#undef A2_MK1MENT
+#undef A2_MK1MT
 static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
     A2_MK1T(0), A2_MK1T(1), A2_MK1TPF(2), A2_MK1TPF(3)};
 #undef A2_MK1T
@@ -765,13 +820,23 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
 #define A2_MK8DEF(inp, nv)                                                                   \
     static void NM(a2_mk8_##inp##_##nv)(const T *a, const T *b, int64_t nc, int64_t bcs,      \
                                         const T *ain, T *aout, const NM(a2_e1_t) *e)          \
-    { NM(a2_mk1x1)(A2_MR8, (nv) & 3, (inp) & 1, 0, (inp) >> 1, 0, a, b, nc, bcs, NULL, ain, aout, e); }
+    { NM(a2_mk1x1)(A2_MR8, (nv) & 3, (inp) & 1, 0, (inp) >> 1, 0, 0, a, b, nc, bcs, NULL, ain, aout, e); }
 A2_MK8DEF(0, 1) A2_MK8DEF(0, 2) A2_MK8DEF(0, 3) A2_MK8DEF(1, 1) A2_MK8DEF(1, 2) A2_MK8DEF(1, 3)
 A2_MK8DEF(2, 3) A2_MK8DEF(3, 3)
 static const NM(a2_mk1x1_fn) NM(a2_mk8t)[4][4] = {
     {NULL, NM(a2_mk8_0_1), NM(a2_mk8_0_2), NM(a2_mk8_0_3)},
     {NULL, NM(a2_mk8_1_1), NM(a2_mk8_1_2), NM(a2_mk8_1_3)},
     {NULL, NULL, NULL, NM(a2_mk8_2_3)}, {NULL, NULL, NULL, NM(a2_mk8_3_3)}};
+/* ... a partial tile under lane masks, as a2_mk1mt: [inp][vectors] */
+#define A2_MK8MDEF(inp, nv)                                                                  \
+    static void NM(a2_mk8m_##inp##_##nv)(const T *a, const T *b, int64_t nc, int64_t bcs,     \
+                                         const T *ain, T *aout, const NM(a2_e1_t) *e)         \
+    { NM(a2_mk1x1)(A2_MR8, nv, inp, 0, 1, 0, 1, a, b, nc, bcs, NULL, ain, aout, e); }
+A2_MK8MDEF(0, 1) A2_MK8MDEF(0, 2) A2_MK8MDEF(0, 3) A2_MK8MDEF(1, 1) A2_MK8MDEF(1, 2) A2_MK8MDEF(1, 3)
+static const NM(a2_mk1x1_fn) NM(a2_mk8mt)[2][4] = {
+    {NULL, NM(a2_mk8m_0_1), NM(a2_mk8m_0_2), NM(a2_mk8m_0_3)},
+    {NULL, NM(a2_mk8m_1_1), NM(a2_mk8m_1_2), NM(a2_mk8m_1_3)}};
+#undef A2_MK8MDEF
 #undef A2_MK8DEF
 #endif
 
@@ -781,7 +846,7 @@ typedef void (*NM(a2_mk1o_fn))(const T *, const T *, int64_t, const int64_t *, c
 #define A2_MK1ODEF(nv, mr)                                                                   \
     static void NM(a2_mk1o_##nv##_##mr)(const T *a, const T *b, int64_t nc, const int64_t *bo, \
                                         const NM(a2_e1_t) *e)                                 \
-    { NM(a2_mk1x1)(mr, nv, 0, 1, 0, 0, a, b, nc, 0, bo, NULL, NULL, e); }
+    { NM(a2_mk1x1)(mr, nv, 0, 1, 0, 0, 0, a, b, nc, 0, bo, NULL, NULL, e); }
 #define A2_MK1OROW(nv) A2_MK1ODEF(nv, 1) A2_MK1ODEF(nv, 2) A2_MK1ODEF(nv, 3) A2_MK1ODEF(nv, 4) \
     A2_MK1ODEF(nv, 5) A2_MK1ODEF(nv, 6)
 #define A2_MK1OENT(nv) {NULL, NM(a2_mk1o_##nv##_1), NM(a2_mk1o_##nv##_2), NM(a2_mk1o_##nv##_3), \
@@ -806,42 +871,6 @@ static void NM(a2_tile_copy)(T *d, const T *s, int64_t sc, int64_t nc, int64_t n
                 VSTOREU(d + v * VL, VMLOAD(s + v * VL, VMRANGE(0, nv, v * VL)));
         }
     }
-}
-
-/* lanes [lo, hi) of the vectors from d and s on (hi <= NR1): d[ds + i] =
- * s[ss + i] for lo <= i < hi, by masked vectors (a lane outside the range
- * is neither read nor written) */
-static inline void NM(a2_lanes_move)(T *d, const T *s, int64_t lo, int64_t hi, int64_t ds,
-                                     int64_t ss)
-{
-    for (int64_t v = lo / VL * VL; v < hi; v += VL) {
-        const VMASK_T m = VMRANGE(lo, hi, v);
-        VMSTORE(d + ds + v, m, VMLOAD(s + ss + v, m));
-    }
-}
-
-/* the head-and-tail tile's row t (NR1 lanes) from row s and back: pixels
- * [0, hd) in lanes [0, hd), the row's last tl pixels (from pixel hd + off
- * on) in lanes [hd, hd + tl) */
-static inline void NM(a2_ht_gather)(T *t, const T *s, int64_t hd, int64_t tl, int64_t off)
-{
-    NM(a2_lanes_move)(t, s, 0, hd, 0, 0);
-    NM(a2_lanes_move)(t, s, hd, hd + tl, 0, off);
-}
-static inline void NM(a2_ht_scatter)(T *d, const T *t, int64_t hd, int64_t tl, int64_t off)
-{
-    NM(a2_lanes_move)(d, t, 0, hd, 0, 0);
-    NM(a2_lanes_move)(d, t, hd, hd + tl, off, 0);
-}
-
-/* the head-and-tail tile's panel: pixels [0, hd) of each row in lanes
- * [0, hd), the row's last tl (from pixel hd + off on) in lanes [hd, hd + tl),
- * zeros past them */
-static void NM(a2_tile_copy2)(T *d, const T *s, int64_t sc, int64_t nc, int64_t hd, int64_t off,
-                              int64_t tl)
-{
-    NM(a2_tile_copy)(d, s, sc, nc, hd);
-    for (int64_t c = 0; c < nc; c++, d += NR1, s += sc) NM(a2_lanes_move)(d, s, hd, hd + tl, 0, off);
 }
 
 /* prefetch the NR1-pixel output lines of oc block kb (its rows: blocks
@@ -1017,19 +1046,18 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #endif
     {
         cconv_fpstate fps = cconv_fpenv_enter();
-        T *panel = (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * NR1 * a2_max(Cg, 1)));
+        /* the panel path's panel (the direct path reads every tile in place) */
+        T *panel = direct ? NULL : (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * NR1 * a2_max(Cg, 1)));
         int64_t *idx = unit ? NULL : (int64_t *)cconv_scratch_alloc(sizeof(int64_t) * (size_t)(tmax * NR1));
         T *accb = nch > 1 ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(tmax * nkbt * OCB * NR1)) : NULL;
-        /* the head-and-tail tile's outputs, then its residual: [k][NR1]
-         * (the tiles read in place only; the panel path packs every tile) */
-        T *htmp = hd && direct ? (T *)cconv_scratch_alloc(sizeof(T) * (size_t)(2 * Kg * NR1)) : NULL;
         NM(a2_e1_t) ep;
         ep.ysk = p->y_sk; ep.rsk = p->r_sk; ep.relu = relu;
         ep.pfm = ep.pfv = 0;
         ep.nts = 0;
         ep.cpd = NULL;
+        ep.sa = ep.d2 = 0;
         ep.lda = Cg;
-        const int ok = panel && (unit || idx) && (nch <= 1 || accb) && (!(hd && direct) || htmp);
+        const int ok = (direct || panel) && (unit || idx) && (nch <= 1 || accb);
         if (!ok) failed = 1;
         {
             /* dynamic: a thread slowed down (shared core) does fewer tasks;
@@ -1055,96 +1083,91 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 if (direct) {
                     /* few oc blocks (packing would cost as much as it
                      * saves), aligned rows, or the 8-row tile: run the tiles
-                     * straight from the input rows, only a partial last tile
-                     * packed.  Fresh rows cost 15-30 %: a kernel harness
-                     * (256 -> 64 at 56x56, batch 8, Intel family 6 model 167)
-                     * ran 116-137 GFLOP/s over the image's tiles, 157-164
-                     * over one tile again and again, 139-154 with the L2
-                     * fetch (l2pf above).  For its 64 outputs
-                     * (11 blocks of 6 rows) 8 x 3 or 4 x 6 tiles lost
+                     * straight from the input rows, a partial one under lane
+                     * masks (a2_mk1mt, a2_mk8mt).  Fresh rows cost 15-30 %: a
+                     * kernel harness (256 -> 64 at 56x56, batch 8, Intel
+                     * family 6 model 167) ran 116-137 GFLOP/s over the
+                     * image's tiles, 157-164 over one tile again and again,
+                     * 139-154 with the L2 fetch (l2pf above).  For its 64
+                     * outputs (11 blocks of 6 rows) 8 x 3 or 4 x 6 tiles lost
                      * (x0.87-0.96) */
                     /* tiles of tw pixels; after a head, tile 0 holds the
-                     * head's hd pixels and the last tl together (as many
+                     * row's last tl pixels and then the head's hd (as many
                      * vectors as the aligned layout's partial tile: P and
-                     * the lines' tw are multiples of a line), the rest
-                     * whole tiles from pixel hd on */
+                     * the lines' tw are multiples of a line), read and
+                     * written in two masked segments P apart, the rest whole
+                     * tiles from pixel hd on.  Before, that tile and a
+                     * partial last one were copied to a panel and the head
+                     * tile's outputs scattered from a buffer (paired A/B,
+                     * Intel family 6 model 167, one thread, input 16 bytes
+                     * into a line: 256 -> 64 at 56x56 batch 8 x1.03-1.04,
+                     * 512 -> 64 at 28x28 batch 8 x1.04, batch 1 and 28x28
+                     * layers x0.99-1.015; two threads, float64 and AVX2
+                     * x1.00-1.01).  The same bits */
                     const int64_t tl = hd ? (P - hd) % tw : 0;
                     const int64_t nd = hd ? 1 + (P - hd) / tw : a2_cdiv(P, tw);
                     const int even = mk8 || hd;   /* an even split of the nd tiles */
                     const int64_t j0 = even ? nd * pb / npb : tl0, j1 = even ? nd * (pb + 1) / npb : tl1;
                     const int64_t kb0 = nkd * kc / nkc, kb1 = nkd * (kc + 1) / nkc;
-                    /* the task's output rows, from channel kr0 of group g */
-                    const int64_t kr0 = mk8 ? kb0 * A2_MR8 : a2_kfirst(Kg, kb0);
-                    const int64_t kr1 = mk8 ? kb1 * A2_MR8 : a2_kfirst(Kg, kb1);
                     T *const yg = y + n * p->y_sn + g * Kg * p->y_sk;
                     const T *const rg = res ? res + n * p->r_sn + g * Kg * p->r_sk : NULL;
+                    /* the rows of the next group or image (one thread's next task) */
+                    const T *nb = g + 1 < G ? xg + Cg * p->x_sc : n + 1 < p->N ? x + (n + 1) * p->x_sn : NULL;
                     for (int64_t j = j0; j < j1; j++) {
                         const int ht = hd && !j;   /* the head-and-tail tile */
-                        const int64_t pp = hd && j ? hd + (j - 1) * tw : j * tw;
-                        const int64_t nv = ht ? hd + tl : a2_min(tw, P - pp);
+                        const int64_t pp = ht ? P - tl : hd && j ? hd + (j - 1) * tw : j * tw;
+                        const int64_t nv = ht ? tl + hd : a2_min(tw, P - pp);
+                        const int part = nv < tw || ht;
                         const T *bj = xg + pp;
-                        int64_t bcs = p->x_sc;
-                        if (ht) {
-                            /* its outputs (and residual) in htmp, rows NR1 apart */
-                            NM(a2_tile_copy2)(panel, xg, p->x_sc, Cg, hd, P - tl - hd, tl);
-                            if (res)
-                                for (int64_t k = kr0; k < kr1; k++)
-                                    NM(a2_ht_gather)(htmp + (Kg + k - kr0) * NR1, rg + k * p->r_sk,
-                                                     hd, tl, P - tl - hd);
-                            ep.ysk = ep.rsk = NR1;
-                            bj = panel;
-                            bcs = NR1;
-                        } else if (nv < tw) {
-                            NM(a2_tile_copy)(panel, xg + pp, p->x_sc, Cg, nv);
-                            bj = panel;
-                            bcs = NR1;
-                        }
                         ep.nv = nv;
+                        ep.sa = ht ? tl : nv;   /* lanes [tl, nv): pixels [0, hd) */
+                        ep.d2 = ht ? -P : 0;
                         /* the tile that runs next (one thread: the next
-                         * pixels, else the next group's or image's first):
-                         * its rows, one line of each a step, go to L2 during
-                         * this tile's first block passes, every row's at the
-                         * same byte offset from the row this step reads */
+                         * pixels, else the next group's or image's first, its
+                         * head-and-tail tile where there is one): its rows,
+                         * one line of each a step, go to L2 during this
+                         * tile's first block passes, every row's at the same
+                         * byte offset from the row this step reads (the
+                         * head-and-tail tile: from its tail's) */
                         const T *nx = NULL;
-                        if (l2pf && nv == tw && !ht) {
-                            if (pp + tw < P) nx = bj + tw;
-                            else if (g + 1 < G) nx = xg + Cg * p->x_sc;
-                            else if (n + 1 < p->N) nx = x + (n + 1) * p->x_sn;
+                        if (l2pf && (nv == tw || ht)) {
+                            if (ht) nx = xg + hd;
+                            else if (pp + tw < P && !(hd && pp + tw == P - tl)) nx = bj + tw;
+                            else if (nb) nx = hd ? nb + P - tl : nb;
                         }
                         /* passes a line of the next tile's rows: two (half
                          * the rows each) where spread and the passes suffice */
                         const int64_t l2e = spread && (kb1 - kb0) * 64 >= 2 * tw * tsz ? 2 : 1;
+                        const int nvec = (int)a2_cdiv(nv, VL);
                         for (int64_t kb = kb0; kb < kb1; kb++) {
                             const int64_t k0 = mk8 ? kb * A2_MR8 : a2_kfirst(Kg, kb);
                             const int64_t mr = mk8 ? A2_MR8 : a2_kfirst(Kg, kb + 1) - k0;
                             const int64_t k = g * Kg + k0;
                             const int64_t line = (kb - kb0) / l2e;  /* fetched by this pass */
                             const int pf = nx && line * 64 < tw * tsz;
-                            ep.y = ht ? htmp + (k0 - kr0) * NR1 : yg + k0 * p->y_sk + pp;
-                            ep.r = !res ? NULL : ht ? htmp + (Kg + k0 - kr0) * NR1 : rg + k0 * p->r_sk + pp;
+                            ep.y = yg + k0 * p->y_sk + pp;
+                            ep.r = res ? rg + k0 * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
                             if (pf) {
                                 ep.pfd = (const char *)nx - (const char *)bj + line * 64;
                                 ep.pfm = l2e - 1;
                                 ep.pfv = (kb - kb0) % l2e;
+                            } else {   /* no step fetches (the masked kernels) */
+                                ep.pfm = 0;
+                                ep.pfv = 1;
                             }
-                            const int nvec = pf ? (int)(tw / VL) : (int)a2_cdiv(nv, VL);
 #if A2_MK8
                             if (mk8) {
-                                NM(a2_mk8t)[2 * pf + inplace][nvec](w8 + k * Cg, bj, Cg, bcs, NULL, NULL, &ep);
+                                (part ? NM(a2_mk8mt)[inplace] : NM(a2_mk8t)[2 * pf + inplace])[nvec](
+                                    w8 + k * Cg, bj, Cg, p->x_sc, NULL, NULL, &ep);
                                 continue;
                             }
 #endif
-                            (pf ? mkpf : mk1)[nvec][mr](A2_W1(g, kb, k0, 0), bj, Cg, bcs, NULL, NULL, &ep);
-                        }
-                        if (ht) {   /* the head's and the tail's outputs to their places */
-                            for (int64_t k = kr0; k < kr1; k++)
-                                NM(a2_ht_scatter)(yg + k * p->y_sk, htmp + (k - kr0) * NR1, hd, tl,
-                                                  P - tl - hd);
-                            ep.ysk = p->y_sk;
-                            ep.rsk = p->r_sk;
+                            (part ? NM(a2_mk1mt)[inplace] : pf ? mkpf : mk1)[nvec][mr](
+                                A2_W1(g, kb, k0, 0), bj, Cg, p->x_sc, NULL, NULL, &ep);
                         }
                     }
+                    ep.sa = ep.d2 = 0;
                     continue;
                 }
                 /* the panel: [tile][c][NR1], zero-filled past P.  At unit
@@ -1263,7 +1286,6 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #ifdef VSTREAM
         if (ntst) _mm_sfence();  /* the streamed outputs visible before the region ends */
 #endif
-        cconv_scratch_free(htmp);
         cconv_scratch_free(accb);
         cconv_scratch_free(idx);
         cconv_scratch_free(panel);

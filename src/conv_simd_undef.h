@@ -16,6 +16,7 @@
 #undef VMAX
 #undef VZERO
 #undef VMLOAD
+#undef VMLOAD2
 #undef VMLOADM
 #undef VMSTORE
 #undef VMASK_T
