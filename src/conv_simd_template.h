@@ -1131,9 +1131,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                          * head-and-tail tile: from its tail's) */
                         const T *nx = NULL;
                         if (l2pf && (nv == tw || ht)) {
-                            if (ht) nx = xg + hd;
-                            else if (pp + tw < P && !(hd && pp + tw == P - tl)) nx = bj + tw;
-                            else if (nb) nx = hd ? nb + P - tl : nb;
+                            if (j + 1 < nd) nx = ht ? xg + hd : bj + tw;
+                            else if (nb) nx = nb + (hd ? P - tl : 0);
                         }
                         /* passes a line of the next tile's rows: two (half
                          * the rows each) where spread and the passes suffice */
@@ -1167,7 +1166,6 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                                 A2_W1(g, kb, k0, 0), bj, Cg, p->x_sc, NULL, NULL, &ep);
                         }
                     }
-                    ep.sa = ep.d2 = 0;
                     continue;
                 }
                 /* the panel: [tile][c][NR1], zero-filled past P.  At unit
