@@ -1179,8 +1179,23 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                  * x1.02; two threads x1.03, float64 x1.02; the AVX2 kernels
                  * x1.00-1.02).  The same bits */
                 const int64_t nfull = unit ? npx / NR1 : 0;
+                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                /* the panel's last tile a few pixels: the tail kernel (whole
+                 * reductions: oc-block-outer, or one channel chunk), which
+                 * at unit stride reads them where they lie.  Copied into the
+                 * panel first, they cost a whole tile's width a channel
+                 * (1024 -> 256 at 14x14: 4 pixels, 256 KiB of panel; paired
+                 * A/B, Intel family 6 model 167, one thread: x1.04, batch 8
+                 * x1.04, 256 -> 1024 x1.01, float64 x1.02, AVX2 x1.01; two
+                 * threads x1.00).  The same bits */
+                const int ktail = tail && ntl > 0 && (kbo || nch == 1)
+                                  && P - (px0 + (ntl - 1) * NR1) <= A2_TAIL_PX;
+#if A2_TAIL_OK
+                const T *const tx = unit ? xg + px0 + (ntl - 1) * NR1 : panel + (ntl - 1) * Cg * NR1;
+                const int64_t txs = unit ? p->x_sc : NR1;   /* its channel stride */
+#endif
                 if (unit) {
-                    for (int64_t j = nfull; j < ntl; j++)
+                    for (int64_t j = nfull; j < ntl - ktail; j++)
                         NM(a2_tile_copy)(panel + j * Cg * NR1, xg + px0 + j * NR1, p->x_sc, Cg,
                                          npx - j * NR1);
                 } else {
@@ -1200,11 +1215,6 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             }
                     }
                 }
-                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
-                /* the panel's last tile a few pixels: the tail kernel (whole
-                 * reductions: oc-block-outer, or one channel chunk) */
-                const int ktail = tail && ntl > 0 && (kbo || nch == 1)
-                                  && P - (px0 + (ntl - 1) * NR1) <= A2_TAIL_PX;
                 if (kbo) {
                     /* oc-block-outer: one block's weights (all Cg) stay in
                      * L1/L2 while the panel streams past them; a tail once
@@ -1233,8 +1243,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         }
 #if A2_TAIL_OK
                         if (ktail) {
-                            const int64_t j = ntl - 1, pp = px0 + j * NR1;
-                            A2_TAIL_CALL(kg0, kg1, panel + j * Cg * NR1, NR1, P - pp, pp);
+                            const int64_t pp = px0 + (ntl - 1) * NR1;
+                            A2_TAIL_CALL(kg0, kg1, tx, txs, P - pp, pp);
                         }
 #endif
                     }
@@ -1274,8 +1284,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     }
 #if A2_TAIL_OK
                     if (ktail) {   /* nch == 1 */
-                        const int64_t j = ntl - 1, pp = px0 + j * NR1;
-                        A2_TAIL_CALL(kb0, kb1, panel + j * Cg * NR1, NR1, P - pp, pp);
+                        const int64_t pp = px0 + (ntl - 1) * NR1;
+                        A2_TAIL_CALL(kb0, kb1, tx, txs, P - pp, pp);
                     }
 #endif
                 }
