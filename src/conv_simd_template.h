@@ -1412,7 +1412,12 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     const int64_t U = 64 / (int64_t)sizeof(T);
 
     /* stride phases used by the taps: row phase of r is (r*dh) % sh */
-    const int inrow_ok = panel && Cg <= 4 && Cg * taps <= A2_PANEL_INROW_CT;
+    /* in-row panel tiles (A2_PANEL_INROW_CT): tiles of at most two vectors
+     * only, the in-row kernels' (a2_mk1ot) and what the test of a tile's
+     * moves below covers.  On AVX-512 (four) they ran x1.00-1.02 on 7x7/s2
+     * 3 -> 64 at 224x224, x0.99-1.02 on 3x3 and 5x5 3- and 4-channel layers
+     * (paired A/B, Intel family 6 model 167, one thread): not enabled */
+    const int inrow_ok = panel && A2_NV1 == 2 && Cg <= 4 && Cg * taps <= A2_PANEL_INROW_CT;
     int64_t *meta = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * KR + 2 * KS + taps
                                                                  + (inrow_ok ? Cg * taps : 0)));
     if (!meta) return CCONV_ENOMEM;
