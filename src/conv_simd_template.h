@@ -736,20 +736,25 @@ AINLINE void NM(a2_mk1x1)(const int MR, const int NV, const int INP, const int O
 
 typedef void (*NM(a2_mk1x1_fn))(const T *, const T *, int64_t, int64_t, const T *, T *,
                                 const NM(a2_e1_t) *);
-#define A2_MK1DEF(inp, nv, mr)                                                               \
-    static void NM(a2_mk1x1_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,          \
-                                                 int64_t bcs, const T *ain, T *aout,           \
-                                                 const NM(a2_e1_t) *e)                         \
-    { NM(a2_mk1x1)(mr, nv, (inp) & 1, 0, (inp) >> 1, 0, 0, a, b, nc, bcs, NULL, ain, aout, e); }
-#define A2_MK1ROW(inp, nv)                                                                       \
-    A2_MK1DEF(inp, nv, 1) A2_MK1DEF(inp, nv, 2) A2_MK1DEF(inp, nv, 3) A2_MK1DEF(inp, nv, 4)     \
-    A2_MK1DEF(inp, nv, 5) A2_MK1DEF(inp, nv, 6)
-#define A2_MK1ENT(inp, nv)                                                                       \
-    {NULL, NM(a2_mk1x1_##inp##_##nv##_1), NM(a2_mk1x1_##inp##_##nv##_2),                         \
-     NM(a2_mk1x1_##inp##_##nv##_3), NM(a2_mk1x1_##inp##_##nv##_4),                               \
-     NM(a2_mk1x1_##inp##_##nv##_5), NM(a2_mk1x1_##inp##_##nv##_6)}
+/* the kernels a2_<pfx>_<inp>_<nv>_<mr> of one family (flags INPF, PF, MSK of
+ * a2_mk1x1), a row of them for mr = 1..OCB, and the row's table entry */
+#define A2_MKVDEF(pfx, inp, nv, mr, INPF, PF, MSK)                                             \
+    static void NM(a2_##pfx##_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,        \
+                                                   int64_t bcs, const T *ain, T *aout,         \
+                                                   const NM(a2_e1_t) *e)                       \
+    { NM(a2_mk1x1)(mr, nv, INPF, 0, PF, 0, MSK, a, b, nc, bcs, NULL, ain, aout, e); }
+#define A2_MKVROW(pfx, inp, nv, INPF, PF, MSK)                                                  \
+    A2_MKVDEF(pfx, inp, nv, 1, INPF, PF, MSK) A2_MKVDEF(pfx, inp, nv, 2, INPF, PF, MSK)         \
+    A2_MKVDEF(pfx, inp, nv, 3, INPF, PF, MSK) A2_MKVDEF(pfx, inp, nv, 4, INPF, PF, MSK)         \
+    A2_MKVDEF(pfx, inp, nv, 5, INPF, PF, MSK) A2_MKVDEF(pfx, inp, nv, 6, INPF, PF, MSK)
+#define A2_MKVENT(pfx, inp, nv)                                                                  \
+    {NULL, NM(a2_##pfx##_##inp##_##nv##_1), NM(a2_##pfx##_##inp##_##nv##_2),                     \
+     NM(a2_##pfx##_##inp##_##nv##_3), NM(a2_##pfx##_##inp##_##nv##_4),                           \
+     NM(a2_##pfx##_##inp##_##nv##_5), NM(a2_##pfx##_##inp##_##nv##_6)}
+#define A2_MK1ROW(inp, nv) A2_MKVROW(mk1x1, inp, nv, (inp) & 1, (inp) >> 1, 0)
+#define A2_MK1ENT(inp, nv) A2_MKVENT(mk1x1, inp, nv)
 /* [inp][vectors][channels], inp = weights in place (INP) + 2 * L2 fetch of
- * the next tile (PF, whole tiles only: the direct path's); A2_MK1DEF splits
+ * the next tile (PF, whole tiles only: the direct path's); A2_MK1ROW splits
  * inp into the two flags */
 A2_MK1ROW(0, 1) A2_MK1ROW(0, 2) A2_MK1ROW(1, 1) A2_MK1ROW(1, 2)
 #if A2_NV1 == 4
@@ -783,17 +788,8 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1cpt)[2][OCB + 1] = {A2_MK1CENT(0), A2_MK1C
 /* a partial tile read where it lies, under lane masks (MSK), with the L2
  * fetch of the next tile (PF; e->pfm, e->pfv select no step where it has
  * none): [inp][vectors][channels] */
-#define A2_MK1MDEF(inp, nv, mr)                                                              \
-    static void NM(a2_mk1m_##inp##_##nv##_##mr)(const T *a, const T *b, int64_t nc,           \
-                                                int64_t bcs, const T *ain, T *aout,            \
-                                                const NM(a2_e1_t) *e)                          \
-    { NM(a2_mk1x1)(mr, nv, inp, 0, 1, 0, 1, a, b, nc, bcs, NULL, ain, aout, e); }
-#define A2_MK1MROW(inp, nv) A2_MK1MDEF(inp, nv, 1) A2_MK1MDEF(inp, nv, 2) A2_MK1MDEF(inp, nv, 3) \
-                            A2_MK1MDEF(inp, nv, 4) A2_MK1MDEF(inp, nv, 5) A2_MK1MDEF(inp, nv, 6)
-#define A2_MK1MENT(inp, nv)                                                                      \
-    {NULL, NM(a2_mk1m_##inp##_##nv##_1), NM(a2_mk1m_##inp##_##nv##_2),                           \
-     NM(a2_mk1m_##inp##_##nv##_3), NM(a2_mk1m_##inp##_##nv##_4),                                 \
-     NM(a2_mk1m_##inp##_##nv##_5), NM(a2_mk1m_##inp##_##nv##_6)}
+#define A2_MK1MROW(inp, nv) A2_MKVROW(mk1m, inp, nv, inp, 1, 1)
+#define A2_MK1MENT(inp, nv) A2_MKVENT(mk1m, inp, nv)
 A2_MK1MROW(0, 1) A2_MK1MROW(0, 2) A2_MK1MROW(1, 1) A2_MK1MROW(1, 2)
 #if A2_NV1 == 4
 A2_MK1MROW(0, 3) A2_MK1MROW(0, 4) A2_MK1MROW(1, 3) A2_MK1MROW(1, 4)
@@ -803,7 +799,6 @@ A2_MK1MROW(0, 3) A2_MK1MROW(0, 4) A2_MK1MROW(1, 3) A2_MK1MROW(1, 4)
 #define A2_MK1MT(inp) {{NULL}, A2_MK1MENT(inp, 1), A2_MK1MENT(inp, 2)}
 #endif
 static const NM(a2_mk1x1_fn) NM(a2_mk1mt)[2][A2_NV1 + 1][OCB + 1] = {A2_MK1MT(0), A2_MK1MT(1)};
-#undef A2_MK1MDEF
 #undef A2_MK1MROW
 #undef A2_MK1MENT
 #undef A2_MK1MT
@@ -811,9 +806,11 @@ static const NM(a2_mk1x1_fn) NM(a2_mk1x1t)[4][A2_NV1 + 1][OCB + 1] = {
     A2_MK1T(0), A2_MK1T(1), A2_MK1TPF(2), A2_MK1TPF(3)};
 #undef A2_MK1T
 #undef A2_MK1TPF
-#undef A2_MK1DEF
 #undef A2_MK1ROW
 #undef A2_MK1ENT
+#undef A2_MKVDEF
+#undef A2_MKVROW
+#undef A2_MKVENT
 
 #if A2_MK8
 /* the 8-row tile: [weights in place][vectors] */
