@@ -7,6 +7,7 @@
 #define CCONV_SIMD_COMMON_H
 
 #include <stdint.h>
+#include <immintrin.h>
 
 #ifndef A2_PFD
 #define A2_PFD 4                   /* prefetch distance in channels (band path) */
@@ -97,6 +98,17 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
 #ifndef A2_C1CHUNK
 #define A2_C1CHUNK 256             /* 1x1: most input channels per chunk */
 #endif
+/* 1x1 panel path, chunk-outer order: while a thread runs a panel, the
+ * input rows of its next panel (and the output rows it will write, where
+ * they are not streamed) go to L2, a few lines before each kernel call
+ * (a2_pfwalk), for inputs and outputs of at least A2_PANEL_L2PF_BYTES a
+ * call.  Off unless the ISA's file turns it on (conv_avx2.c) */
+#ifndef A2_PANEL_L2PF
+#define A2_PANEL_L2PF 0
+#endif
+#ifndef A2_PANEL_L2PF_BYTES
+#define A2_PANEL_L2PF_BYTES (8.0 * 1024 * 1024)
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define AINLINE static inline __attribute__((always_inline))
@@ -107,6 +119,36 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
 static inline int64_t a2_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t a2_max(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t a2_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* a fetch into L2 of nr rows (runs of bytes, stride bytes apart), spread
+ * over steps calls of a2_pfwalk_step: row r, then the next, a line at a
+ * time.  nr == 0: no fetch */
+typedef struct {
+    const char *base;
+    int64_t stride, len, nr;  /* row r's lines at base + r * stride + [0, len) */
+    int64_t r, e, per;        /* the next line (row, byte), lines a step */
+} a2_pfwalk;
+
+static inline void a2_pfwalk_init(a2_pfwalk *w, const void *p, int64_t stride, int64_t bytes,
+                                  int64_t nr, int64_t steps)
+{
+    const int64_t mis = (int64_t)((uintptr_t)p % 64);
+    w->base = (const char *)p - mis;
+    w->stride = stride;
+    w->len = a2_cdiv(bytes + mis, 64) * 64;
+    w->nr = bytes > 0 ? nr : 0;
+    w->r = w->e = 0;
+    w->per = a2_cdiv(w->nr * (w->len / 64), a2_max(1, steps));
+}
+
+static inline void a2_pfwalk_step(a2_pfwalk *w)
+{
+    for (int64_t i = 0; i < w->per && w->r < w->nr; i++) {
+        _mm_prefetch(w->base + w->r * w->stride + w->e, _MM_HINT_T1);
+        w->e += 64;
+        if (w->e == w->len) { w->e = 0; w->r++; }
+    }
+}
 
 /* Output-channel blocks: ceil(Kg/OCB) blocks whose sizes differ by at most
  * one (Kg = 32: 6,6,5,5,5,5 rather than 6,6,6,6,6,2), so that no block is

@@ -1036,6 +1036,14 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #else
     const int ntst = 0;
 #endif
+    /* the chunk-outer panels' fetch of the next panel's input rows, and of
+     * the output rows it writes unless they are streamed (A2_PANEL_L2PF),
+     * for calls whose input and output exceed what the caches keep: a
+     * thread's next task is taken to be task + nt, the one the dynamic
+     * schedule hands it while the tasks take equal times */
+    const int pwx = A2_PANEL_L2PF && unit && !direct && !kbo
+                    && xbytes + (double)p->N * p->w.K * P * tsz >= A2_PANEL_L2PF_BYTES;
+    const int pwy = pwx && !ntst;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -1245,10 +1253,27 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                         }
 #endif
                     }
-                } else
+                    continue;
+                }
                 /* chunk-outer: a tile's chunk of the panel (cb x NR1) stays
                  * in L1 while every oc block runs over it; the chunk's
                  * weights for all blocks stay in L2 */
+                a2_pfwalk wx = {NULL, 0, 0, 0, 0, 0, 0}, wy = wx;
+                if (pwx && task + nt < tasks) {
+                    /* the next task's panel: pixels [px2, px2 + npx2) */
+                    int64_t q2 = (task + nt) / nkc;
+                    const int64_t pb2 = q2 % npb; q2 /= npb;
+                    const int64_t g2 = q2 % G, n2 = q2 / G;
+                    const int64_t px2 = pb2 * tpp * NR1;
+                    const int64_t npx2 = a2_min(P, pb2 + 1 == npb ? P : (pb2 + 1) * tpp * NR1) - px2;
+                    const int64_t steps = nch * (ntl - ktail) * (kb1 - kb0);
+                    if (pwx)
+                        a2_pfwalk_init(&wx, x + n2 * p->x_sn + g2 * Cg * p->x_sc + px2,
+                                       p->x_sc * tsz, npx2 * tsz, Cg, steps);
+                    if (pwy)
+                        a2_pfwalk_init(&wy, y + n2 * p->y_sn + g2 * Kg * p->y_sk + px2,
+                                       p->y_sk * tsz, npx2 * tsz, Kg, steps);
+                }
                 for (int64_t ch = 0; ch < nch; ch++) {
                     const int64_t c0 = ch * cb, cn = a2_min(cb, Cg - c0);
                     for (int64_t j = 0; j < ntl - ktail; j++) {
@@ -1259,6 +1284,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             const int64_t k0 = a2_kfirst(Kg, kb), mr = a2_kfirst(Kg, kb + 1) - k0;
                             const T *a = A2_W1(g, kb, k0, c0);
                             T *ap = accb ? accb + (j * nkbt + (kb - kb0)) * (OCB * NR1) : NULL;
+                            a2_pfwalk_step(&wx);
+                            a2_pfwalk_step(&wy);
                             const int64_t k = g * Kg + k0;
                             ep.y = y + n * p->y_sn + k * p->y_sk + pp;
                             ep.r = res ? res + n * p->r_sn + k * p->r_sk + pp : NULL;

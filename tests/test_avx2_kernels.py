@@ -498,6 +498,34 @@ def test_1x1_tail_pixels_match_in_place_bitwise(case, isa, dtype):
             cconv.conv2d(x, cconv.pack_weights(w, g, _isa=isa), b, num_threads=nt, **kw))
 
 
+# (N, C, H, W, K, groups): 1x1 layers of 8 MiB and more a call (input and
+# output) on the panel path, where a thread of the AVX2 kernels fetches the
+# rows of its next panel (its task + threads) into L2 while it runs one:
+# the next panel of an image, the next image's first, the next group's
+PANEL_FETCH_1X1_CASES = [
+    (3, 64, 56, 56, 256, 1),    # 13 panels an image, 9.6 MB of output
+    (2, 128, 64, 64, 256, 2),   # groups of 64 -> 128
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", PANEL_FETCH_1X1_CASES, ids=str)
+def test_1x1_large_calls_fetching_the_next_panel(case, isa, dtype):
+    """Large 1x1 calls (the panel path's fetch ahead on AVX2) stay within
+    the float bound of the float64 reference with bias, residual and ReLU
+    fused, and give the same bits on 1, 2 and 3 threads (each fetching for
+    a different next task)."""
+    N, C, H, W, K, g = case
+    x, w, b, r, ref, absref = _fused_1x1_case(case, dtype, 41)
+    pw = cconv.pack_weights(w, g, _isa=isa)
+    kw = dict(groups=g, residual=r, activation="relu")
+    y1 = cconv.conv2d(x, pw, b, num_threads=1, **kw)
+    assert_close(y1, ref, absref, C // g)
+    for nt in (2, 3):
+        np.testing.assert_array_equal(cconv.conv2d(x, pw, b, num_threads=nt, **kw), y1)
+
+
 def _fused_1x1_case(case, dtype, seed):
     """Input, weights, bias and residual of a 1x1 case (N, C, H, W, K,
     groups), with the float64 reference of relu(conv + bias + residual) and
@@ -507,7 +535,12 @@ def _fused_1x1_case(case, dtype, seed):
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((K, C // g, 1, 1)).astype(dtype)
     b = rng.standard_normal(K).astype(dtype)
-    ref, absref = conv_ref_fast(x, w, b) if g == 1 else conv_ref(x, w, b, 1, 0, 1, g)
+    # a grouped 1x1 layer is g independent ones on its channel slices
+    Cg, Kg = C // g, K // g
+    parts = [conv_ref_fast(x[:, i * Cg:(i + 1) * Cg], w[i * Kg:(i + 1) * Kg], b[i * Kg:(i + 1) * Kg])
+             for i in range(g)]
+    ref = np.concatenate([q[0] for q in parts], axis=1)
+    absref = np.concatenate([q[1] for q in parts], axis=1)
     r = rng.standard_normal(ref.shape).astype(dtype)
     return x, w, b, r, np.maximum(ref + r, 0), absref + np.abs(r)
 
