@@ -173,9 +173,11 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #endif
 
 /* The 1x1 panel path fetches the next panel's input and output rows into
- * L2 while it runs a panel (a2_pfwalk; calls of 8 MiB and more).  Its copy
- * pass reads one line of each of Cg rows a tile, too many streams for the
- * hardware prefetcher: on inputs beyond the last-level cache it waited on
+ * L2 while it runs a panel (a2_pfwalk; calls of 8 MiB and more, one thread
+ * from 1.5 MiB of input).  Its copy pass reads one line of each of Cg rows
+ * a tile, too many streams for the hardware prefetcher: with 256 -> 64 at
+ * 56x56 it took a fifth of the time on one image, and on inputs beyond the
+ * last-level cache it waited on
  * memory for half its time (256 -> 64 at 56x56, one thread: 98 GFLOP/s at
  * batch 1, 55 at batch 8).  Paired A/B in one process, Intel family 6 model
  * 167 with the AVX2 kernels (the issue's Zen 3 not at hand), one thread:
@@ -184,8 +186,11 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
  * x1.31; float64 256 -> 64 batch 4 x1.33; two threads (each fetching for
  * task + 2) 256 -> 64 batch 8 x1.33-1.47, batch 4 x1.01-1.03, 64 -> 256
  * batch 8 x1.14-1.19, batch 4 x0.97-0.99, 512 -> 128 batch 8 x1.22.  Below
- * 8 MiB the data stays in the caches: 256 -> 64 batch 1 x1.04-1.05 on one
- * thread but x0.95-0.98 on two, 64 -> 256 batch 1 x0.97.  AVX-512 (its
+ * 8 MiB, inputs of 1.5 MiB and more on one thread: 256 -> 64 at 56x56
+ * batch 1 x1.03-1.06 (float64 x1.15), 256 -> 128 x1.04, 512 -> 64 and
+ * 512 -> 128 at 28x28 x1.02-1.04; two threads x0.95-0.98 on 256 -> 64
+ * batch 1 (each core's share of the input stays in the caches), and
+ * smaller inputs x0.97 (64 -> 256 at 56x56): off there.  AVX-512 (its
  * panel layer 64 -> 256, streaming stores at batch 8) lost, x0.89-1.00: off
  * there */
 #ifndef A2_PANEL_L2PF

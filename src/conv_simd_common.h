@@ -102,7 +102,8 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
  * input rows of its next panel (and the output rows it will write, where
  * they are not streamed) go to L2, a few lines before each kernel call
  * (a2_pfwalk), for inputs and outputs of at least A2_PANEL_L2PF_BYTES a
- * call.  Off unless the ISA's file turns it on (conv_avx2.c) */
+ * call, and on one thread for inputs of at least A2_MK1_L2PF_MIN_BYTES.
+ * Off unless the ISA's file turns it on (conv_avx2.c) */
 #ifndef A2_PANEL_L2PF
 #define A2_PANEL_L2PF 0
 #endif

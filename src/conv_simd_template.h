@@ -1038,11 +1038,13 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #endif
     /* the chunk-outer panels' fetch of the next panel's input rows, and of
      * the output rows it writes unless they are streamed (A2_PANEL_L2PF),
-     * for calls whose input and output exceed what the caches keep: a
-     * thread's next task is taken to be task + nt, the one the dynamic
-     * schedule hands it while the tasks take equal times */
+     * for calls whose input and output exceed what the caches keep, and on
+     * one thread for inputs that do not stay in L2: a thread's next task is
+     * taken to be task + nt, the one the dynamic schedule hands it while the
+     * tasks take equal times */
     const int pwx = A2_PANEL_L2PF && unit && !direct && !kbo
-                    && xbytes + (double)p->N * p->w.K * P * tsz >= A2_PANEL_L2PF_BYTES;
+                    && (xbytes + (double)p->N * p->w.K * P * tsz >= A2_PANEL_L2PF_BYTES
+                        || (nt == 1 && xbytes >= A2_MK1_L2PF_MIN_BYTES));
     const int pwy = pwx && !ntst;
     int failed = 0;
 

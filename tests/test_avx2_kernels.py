@@ -498,13 +498,15 @@ def test_1x1_tail_pixels_match_in_place_bitwise(case, isa, dtype):
             cconv.conv2d(x, cconv.pack_weights(w, g, _isa=isa), b, num_threads=nt, **kw))
 
 
-# (N, C, H, W, K, groups): 1x1 layers of 8 MiB and more a call (input and
-# output) on the panel path, where a thread of the AVX2 kernels fetches the
-# rows of its next panel (its task + threads) into L2 while it runs one:
-# the next panel of an image, the next image's first, the next group's
+# (N, C, H, W, K, groups): 1x1 layers on the panel path of 8 MiB and more a
+# call (input and output), or 1.5 MiB of input on one thread, where a thread
+# of the AVX2 kernels fetches the rows of its next panel (its task +
+# threads) into L2 while it runs one: the next panel of an image, the next
+# image's first, the next group's
 PANEL_FETCH_1X1_CASES = [
     (3, 64, 56, 56, 256, 1),    # 13 panels an image, 9.6 MB of output
     (2, 128, 64, 64, 256, 2),   # groups of 64 -> 128
+    (1, 256, 56, 56, 64, 1),    # 3.2 MB of input: one thread fetches
 ]
 
 
