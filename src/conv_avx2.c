@@ -172,29 +172,33 @@ static inline void a2_transpose8(const float *src, int64_t stride, int nrows, __
 #define A2_PANEL_WHOLE 1
 #endif
 
-/* The 1x1 panel path fetches the next panel's input and output rows into
- * L2 while it runs a panel (a2_pfwalk; calls of 8 MiB and more, one thread
- * from 1.5 MiB of input).  Its copy pass reads one line of each of Cg rows
- * a tile, too many streams for the hardware prefetcher: with 256 -> 64 at
- * 56x56 it took a fifth of the time on one image, and on inputs beyond the
- * last-level cache it waited on
- * memory for half its time (256 -> 64 at 56x56, one thread: 98 GFLOP/s at
- * batch 1, 55 at batch 8).  Paired A/B in one process, Intel family 6 model
- * 167 with the AVX2 kernels (the issue's Zen 3 not at hand), one thread:
- * 256 -> 64 at 56x56 batch 8 x1.40-1.57, batch 4 x1.34, batch 3 x1.16;
- * 64 -> 256 batch 8 x1.23-1.27, batch 4 x1.04; 512 -> 128 at 28x28 batch 8
- * x1.31; float64 256 -> 64 batch 4 x1.33; two threads (each fetching for
- * task + 2) 256 -> 64 batch 8 x1.33-1.47, batch 4 x1.01-1.03, 64 -> 256
- * batch 8 x1.14-1.19, batch 4 x0.97-0.99, 512 -> 128 batch 8 x1.22.  Below
- * 8 MiB, inputs of 1.5 MiB and more on one thread: 256 -> 64 at 56x56
- * batch 1 x1.03-1.06 (float64 x1.15), 256 -> 128 x1.04, 512 -> 64 and
- * 512 -> 128 at 28x28 x1.02-1.04; two threads x0.95-0.98 on 256 -> 64
- * batch 1 (each core's share of the input stays in the caches), and
- * smaller inputs x0.97 (64 -> 256 at 56x56): off there.  AVX-512 (its
- * panel layer 64 -> 256, streaming stores at batch 8) lost, x0.89-1.00: off
- * there */
-#ifndef A2_PANEL_L2PF
-#define A2_PANEL_L2PF 1
+/* 1x1 layers at unit stride: a thread fetches the input rows of its next
+ * task into L2 while it runs one, and on the panel path the output rows
+ * the next panel writes (a2_pfwalk; calls of 8 MiB and more, one thread
+ * from 1.5 MiB of input).  The panel path's copy pass reads one line of
+ * each of Cg rows a tile, too many streams for the hardware prefetcher:
+ * with 256 -> 64 at 56x56 it took a fifth of the time on one image, and on
+ * inputs beyond the last-level cache it waited on memory for half its time
+ * (one thread: 98 GFLOP/s at batch 1, 55 at batch 8).  Paired A/B in one
+ * process, Intel family 6 model 167 with the AVX2 kernels (the issue's
+ * Zen 3 not at hand), one thread: 256 -> 64 at 56x56 batch 8 x1.40-1.57,
+ * batch 4 x1.34, batch 3 x1.16; 64 -> 256 batch 8 x1.23-1.41, batch 4
+ * x1.04; 512 -> 128 at 28x28 batch 8 x1.31; float64 256 -> 64 batch 4
+ * x1.33; two threads (each fetching for task + 2) 256 -> 64 batch 8
+ * x1.33-1.47, batch 4 x1.01-1.03, 64 -> 256 batch 8 x1.14-1.19, batch 4
+ * x0.97-0.99, 512 -> 128 batch 8 x1.22.  Below 8 MiB, inputs of 1.5 MiB
+ * and more on one thread: 256 -> 64 at 56x56 batch 1 x1.03-1.06 (float64
+ * x1.15), 256 -> 128 x1.04, 512 -> 64 and 512 -> 128 at 28x28 x1.02-1.04;
+ * two threads x0.95-0.98 on 256 -> 64 batch 1 (each core's share of the
+ * input stays in the caches), and smaller inputs x0.97 (64 -> 256 at
+ * 56x56): off there.  The direct path (few oc blocks): 96 -> 16 at 55x55
+ * batch 8 x1.10-1.12 (two threads x1.05), float64 x1.13-1.15 (batch 8
+ * x1.16, two threads x1.10), 192 -> 64 at 28x28 batch 8 x1.05; with the
+ * input in L2 it lost (96 -> 16 float32 batch 1, x0.96).  AVX-512 lost,
+ * x0.89-1.00 (64 -> 256 at 56x56, streaming stores at batch 8; 96 -> 16,
+ * whose tiles fetch rows a few channels ahead): off there */
+#ifndef A2_TASK_L2PF
+#define A2_TASK_L2PF 1
 #endif
 
 #ifndef A2_PANEL_CT

@@ -98,17 +98,18 @@ static inline int64_t a2_lines_per_set(int64_t nrows, int64_t stride)
 #ifndef A2_C1CHUNK
 #define A2_C1CHUNK 256             /* 1x1: most input channels per chunk */
 #endif
-/* 1x1 panel path, chunk-outer order: while a thread runs a panel, the
- * input rows of its next panel (and the output rows it will write, where
- * they are not streamed) go to L2, a few lines before each kernel call
- * (a2_pfwalk), for inputs and outputs of at least A2_PANEL_L2PF_BYTES a
- * call, and on one thread for inputs of at least A2_MK1_L2PF_MIN_BYTES.
- * Off unless the ISA's file turns it on (conv_avx2.c) */
-#ifndef A2_PANEL_L2PF
-#define A2_PANEL_L2PF 0
+/* 1x1 at unit stride: while a thread runs a task (a panel, or the direct
+ * path's tiles), the input rows of its next task (and, panels, the output
+ * rows it will write where they are not streamed) go to L2, a few lines
+ * before each kernel call (a2_pfwalk), for inputs and outputs of at least
+ * A2_TASK_L2PF_BYTES a call, and on one thread for inputs of at least
+ * A2_MK1_L2PF_MIN_BYTES.  Off unless the ISA's file turns it on
+ * (conv_avx2.c) */
+#ifndef A2_TASK_L2PF
+#define A2_TASK_L2PF 0
 #endif
-#ifndef A2_PANEL_L2PF_BYTES
-#define A2_PANEL_L2PF_BYTES (8.0 * 1024 * 1024)
+#ifndef A2_TASK_L2PF_BYTES
+#define A2_TASK_L2PF_BYTES (8.0 * 1024 * 1024)
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -140,6 +141,16 @@ static inline void a2_pfwalk_init(a2_pfwalk *w, const void *p, int64_t stride, i
     w->nr = bytes > 0 ? nr : 0;
     w->r = w->e = 0;
     w->per = a2_cdiv(w->nr * (w->len / 64), a2_max(1, steps));
+}
+
+/* task t of the 1x1 driver: oc-block chunk kc, panel pb, group g, image n */
+static inline void a2_task_split(int64_t t, int64_t nkc, int64_t npb, int64_t G, int64_t *kc,
+                                 int64_t *pb, int64_t *g, int64_t *n)
+{
+    *kc = t % nkc; t /= nkc;
+    *pb = t % npb; t /= npb;
+    *g = t % G;
+    *n = t / G;
 }
 
 static inline void a2_pfwalk_step(a2_pfwalk *w)

@@ -1036,16 +1036,18 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #else
     const int ntst = 0;
 #endif
-    /* the chunk-outer panels' fetch of the next panel's input rows, and of
-     * the output rows it writes unless they are streamed (A2_PANEL_L2PF),
-     * for calls whose input and output exceed what the caches keep, and on
-     * one thread for inputs that do not stay in L2: a thread's next task is
-     * taken to be task + nt, the one the dynamic schedule hands it while the
-     * tasks take equal times */
-    const int pwx = A2_PANEL_L2PF && unit && !direct && !kbo
-                    && (xbytes + (double)p->N * p->w.K * P * tsz >= A2_PANEL_L2PF_BYTES
-                        || (nt == 1 && xbytes >= A2_MK1_L2PF_MIN_BYTES));
-    const int pwy = pwx && !ntst;
+    /* a thread fetches the input rows of its next task into L2 while it
+     * runs one, and (panels, chunk-outer) the output rows the next task
+     * writes unless they are streamed (A2_TASK_L2PF): for calls whose input
+     * and output exceed what the caches keep, and on one thread for inputs
+     * that do not stay in L2.  Its next task is taken to be task + nt, the
+     * one the dynamic schedule hands it while the tasks take equal times.
+     * The direct path's tiles that fetch the next tile (l2pf) do not */
+    const int tfetch = A2_TASK_L2PF && unit
+                       && (xbytes + (double)p->N * p->w.K * P * tsz >= A2_TASK_L2PF_BYTES
+                           || (nt == 1 && xbytes >= A2_MK1_L2PF_MIN_BYTES));
+    const int pwx = tfetch && (direct ? !l2pf : !kbo);
+    const int pwy = pwx && !direct && !ntst;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -1078,11 +1080,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
 #endif
             for (int64_t task = 0; task < tasks; task++) {
                 if (!ok) continue;
-                int64_t q = task;
-                const int64_t kc = q % nkc; q /= nkc;
-                const int64_t pb = q % npb; q /= npb;
-                const int64_t g = q % G; q /= G;
-                const int64_t n = q;
+                int64_t kc, pb, g, n;
+                a2_task_split(task, nkc, npb, G, &kc, &pb, &g, &n);
+                /* the next task's (task + nt): its image, group and panel */
+                int64_t pb2 = -1, g2 = 0, n2 = 0, kc2;
+                if (pwx && task + nt < tasks) a2_task_split(task + nt, nkc, npb, G, &kc2, &pb2, &g2, &n2);
+                const T *const xg2 = x + n2 * p->x_sn + g2 * Cg * p->x_sc;
                 const int64_t tl0 = pb * tpp, tl1 = pb + 1 == npb ? ntiles : a2_min(ntiles, tl0 + tpp);
                 const int64_t ntl = tl1 - tl0;
                 const int64_t px0 = tl0 * NR1, npx = a2_min(P, tl1 * NR1) - px0;
@@ -1120,6 +1123,18 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     const T *const rg = res ? res + n * p->r_sn + g * Kg * p->r_sk : NULL;
                     /* the rows of the next group or image (one thread's next task) */
                     const T *nb = g + 1 < G ? xg + Cg * p->x_sc : n + 1 < p->N ? x + (n + 1) * p->x_sn : NULL;
+                    /* the next task's rows (tfetch): its tiles' pixels
+                     * (the head-and-tail tile's tail left out) */
+                    a2_pfwalk wx = {NULL, 0, 0, 0, 0, 0, 0};
+                    if (pb2 >= 0) {
+                        const int64_t i0 = even ? nd * pb2 / npb : pb2 * tpp;
+                        const int64_t i1 = even ? nd * (pb2 + 1) / npb
+                                                : pb2 + 1 == npb ? ntiles : a2_min(ntiles, i0 + tpp);
+                        const int64_t a0 = hd && i0 ? hd + (i0 - 1) * tw : i0 * tw;
+                        const int64_t a1 = a2_min(P, hd && i1 ? hd + (i1 - 1) * tw : i1 * tw);
+                        a2_pfwalk_init(&wx, xg2 + a0, p->x_sc * tsz, (a1 - a0) * tsz, Cg,
+                                       (j1 - j0) * (kb1 - kb0));
+                    }
                     for (int64_t j = j0; j < j1; j++) {
                         const int ht = hd && !j;   /* the head-and-tail tile */
                         const int64_t pp = ht ? P - tl : hd && j ? hd + (j - 1) * tw : j * tw;
@@ -1154,6 +1169,7 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                             ep.y = yg + k0 * p->y_sk + pp;
                             ep.r = res ? rg + k0 * p->r_sk + pp : NULL;
                             ep.bias = bias ? bias + k : NULL;
+                            a2_pfwalk_step(&wx);
                             if (pf) {
                                 ep.pfd = (const char *)nx - (const char *)bj + line * 64;
                                 ep.pfm = l2e - 1;
@@ -1261,17 +1277,12 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                  * in L1 while every oc block runs over it; the chunk's
                  * weights for all blocks stay in L2 */
                 a2_pfwalk wx = {NULL, 0, 0, 0, 0, 0, 0}, wy = wx;
-                if (pwx && task + nt < tasks) {
+                if (pb2 >= 0) {
                     /* the next task's panel: pixels [px2, px2 + npx2) */
-                    int64_t q2 = (task + nt) / nkc;
-                    const int64_t pb2 = q2 % npb; q2 /= npb;
-                    const int64_t g2 = q2 % G, n2 = q2 / G;
                     const int64_t px2 = pb2 * tpp * NR1;
-                    const int64_t npx2 = a2_min(P, pb2 + 1 == npb ? P : (pb2 + 1) * tpp * NR1) - px2;
+                    const int64_t npx2 = (pb2 + 1 == npb ? P : a2_min(P, (pb2 + 1) * tpp * NR1)) - px2;
                     const int64_t steps = nch * (ntl - ktail) * (kb1 - kb0);
-                    if (pwx)
-                        a2_pfwalk_init(&wx, x + n2 * p->x_sn + g2 * Cg * p->x_sc + px2,
-                                       p->x_sc * tsz, npx2 * tsz, Cg, steps);
+                    a2_pfwalk_init(&wx, xg2 + px2, p->x_sc * tsz, npx2 * tsz, Cg, steps);
                     if (pwy)
                         a2_pfwalk_init(&wy, y + n2 * p->y_sn + g2 * Kg * p->y_sk + px2,
                                        p->y_sk * tsz, npx2 * tsz, Kg, steps);

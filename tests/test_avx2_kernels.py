@@ -498,23 +498,24 @@ def test_1x1_tail_pixels_match_in_place_bitwise(case, isa, dtype):
             cconv.conv2d(x, cconv.pack_weights(w, g, _isa=isa), b, num_threads=nt, **kw))
 
 
-# (N, C, H, W, K, groups): 1x1 layers on the panel path of 8 MiB and more a
-# call (input and output), or 1.5 MiB of input on one thread, where a thread
-# of the AVX2 kernels fetches the rows of its next panel (its task +
-# threads) into L2 while it runs one: the next panel of an image, the next
+# (N, C, H, W, K, groups): 1x1 layers of 8 MiB and more a call (input and
+# output), or 1.5 MiB of input on one thread, where a thread of the AVX2
+# kernels fetches the rows of its next task (its task + threads) into L2
+# while it runs one: the next panel or run of tiles of an image, the next
 # image's first, the next group's
-PANEL_FETCH_1X1_CASES = [
-    (3, 64, 56, 56, 256, 1),    # 13 panels an image, 9.6 MB of output
-    (2, 128, 64, 64, 256, 2),   # groups of 64 -> 128
-    (1, 256, 56, 56, 64, 1),    # 3.2 MB of input: one thread fetches
+TASK_FETCH_1X1_CASES = [
+    (3, 64, 56, 56, 256, 1),    # panels: 13 an image, 9.6 MB of output
+    (2, 128, 64, 64, 256, 2),   # panels, groups of 64 -> 128
+    (1, 256, 56, 56, 64, 1),    # panels, 3.2 MB of input: one thread fetches
+    (4, 96, 55, 55, 16, 1),     # the direct path (3 oc blocks), 4.6 MB of input
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("case", PANEL_FETCH_1X1_CASES, ids=str)
-def test_1x1_large_calls_fetching_the_next_panel(case, isa, dtype):
-    """Large 1x1 calls (the panel path's fetch ahead on AVX2) stay within
+@pytest.mark.parametrize("case", TASK_FETCH_1X1_CASES, ids=str)
+def test_1x1_large_calls_fetching_the_next_task(case, isa, dtype):
+    """Large 1x1 calls (the fetch ahead on AVX2) stay within
     the float bound of the float64 reference with bias, residual and ReLU
     fused, and give the same bits on 1, 2 and 3 threads (each fetching for
     a different next task)."""
