@@ -1560,7 +1560,16 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     int64_t s2pv[2] = {cpv[0] - pw, (ncp > 1 ? cpv[1] : 0) - pw};
     if (s2m) NM(a2_s2_plan)(&s2g, W, Wq, s2pv, s2mk);
 #endif
-    const int64_t tasks = p->N * Do * G * nbands * nkc;
+    /* a task count that would leave threads idle at the end (3x3/s2 to
+     * 28x28 rows: 7 bands on 2 threads): the last task's output-channel
+     * blocks split over nt tasks, each preparing the band again.  Paired
+     * A/B, Intel family 6 model 167, two threads: AVX2 3x3/s2 128 -> 128
+     * at 56x56 x1.10-1.13, 256 -> 256 at 28x28 x1.04, 64 -> 64 at 112x112
+     * x1.01, 5x5 192 -> 32 at 28x28 x1.06; AVX-512 x0.99-1.04 (256 -> 256
+     * x1.04, 128 -> 128 x0.99-1.00) */
+    const int64_t tasks1 = p->N * Do * G * nbands * nkc;
+    const int lsplit = nt > 1 && nkc == 1 && tasks1 % nt != 0 && nkb >= nt;
+    const int64_t tasks = lsplit ? tasks1 - 1 + nt : tasks1;
     int failed = 0;
 
 #ifdef _OPENMP
@@ -1592,7 +1601,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
 #endif
             for (int64_t task = 0; task < tasks; task++) {
                 if (!band) continue;
-                int64_t q = task;
+                /* part >= 0: part of the last task's oc blocks (lsplit) */
+                const int64_t part = lsplit && task >= tasks1 - 1 ? task - (tasks1 - 1) : -1;
+                int64_t q = part >= 0 ? tasks1 - 1 : task;
                 const int64_t kc = q % nkc; q /= nkc;
                 const int64_t bd = q % nbands; q /= nbands;
                 const int64_t g = q % G; q /= G;
@@ -1674,7 +1685,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                     }
                 }
                 const int64_t nq = rbn * Wq, ntl = a2_cdiv(nq, NR);
-                const int64_t kb0 = nkb * kc / nkc, kb1 = nkb * (kc + 1) / nkc;
+                const int64_t kb0 = part >= 0 ? nkb * part / nt : nkb * kc / nkc;
+                const int64_t kb1 = part >= 0 ? nkb * (part + 1) / nt : nkb * (kc + 1) / nkc;
                 const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
                 const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
                 if (panel) {

@@ -207,6 +207,28 @@ def test_threads_bitwise_equal_all_paths(isa):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("isa", ISAS)
+def test_band_tasks_split_for_the_threads(isa, dtype):
+    """A KxK call whose band tasks do not divide among the threads (3x3/s2
+    128 -> 96 at 56x56: 7 bands on 2 threads) splits its last task's output
+    channels over the threads: within the float bound of the float64
+    reference with bias, residual and ReLU fused, and the bits of one thread
+    on 2, 3 and 4."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((1, 128, 56, 56)).astype(dtype)
+    w = (rng.standard_normal((96, 128, 3, 3)) / np.sqrt(128 * 9)).astype(dtype)
+    b = rng.standard_normal(96).astype(dtype)
+    ref, absref = conv_ref_fast(x, w, b, 2, 1)
+    r = rng.standard_normal(ref.shape).astype(dtype)
+    pw = cconv.pack_weights(w, _isa=isa)
+    kw = dict(stride=2, padding=1, residual=r, activation="relu")
+    y1 = cconv.conv2d(x, pw, b, num_threads=1, **kw)
+    assert_close(y1, np.maximum(ref + r, 0), absref + np.abs(r), 128 * 9)
+    for nt in (2, 3, 4):
+        np.testing.assert_array_equal(cconv.conv2d(x, pw, b, num_threads=nt, **kw), y1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", ISAS)
 def test_pack_threads_give_the_same_weights(isa, dtype):
     """Weights packed on 1 or 4 threads give identical bits and match the
     float64 reference: spatial 1x1, output-channel KxK, Winograd, grouped."""
