@@ -153,6 +153,28 @@ static inline void a2_task_split(int64_t t, int64_t nkc, int64_t npb, int64_t G,
     *n = t / G;
 }
 
+/* tiles [*t0, *t1) of panel pb: tpp a panel, the last panel to ntiles */
+static inline void a2_panel_tiles(int64_t pb, int64_t npb, int64_t tpp, int64_t ntiles,
+                                  int64_t *t0, int64_t *t1)
+{
+    *t0 = pb * tpp;
+    *t1 = pb + 1 == npb ? ntiles : a2_min(ntiles, *t0 + tpp);
+}
+
+/* tiles [*t0, *t1) of part q of an even split of nd tiles in npb parts */
+static inline void a2_even_tiles(int64_t q, int64_t npb, int64_t nd, int64_t *t0, int64_t *t1)
+{
+    *t0 = nd * q / npb;
+    *t1 = nd * (q + 1) / npb;
+}
+
+/* the first pixel of tile j of tw pixels after a head of hd (tile 0 holds
+ * the head and the row's last few pixels, tile j >= 1 starts at hd) */
+static inline int64_t a2_tile_px(int64_t j, int64_t hd, int64_t tw)
+{
+    return hd && j ? hd + (j - 1) * tw : j * tw;
+}
+
 static inline void a2_pfwalk_step(a2_pfwalk *w)
 {
     for (int64_t i = 0; i < w->per && w->r < w->nr; i++) {

@@ -1086,7 +1086,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 int64_t pb2 = -1, g2 = 0, n2 = 0, kc2;
                 if (pwx && task + nt < tasks) a2_task_split(task + nt, nkc, npb, G, &kc2, &pb2, &g2, &n2);
                 const T *const xg2 = x + n2 * p->x_sn + g2 * Cg * p->x_sc;
-                const int64_t tl0 = pb * tpp, tl1 = pb + 1 == npb ? ntiles : a2_min(ntiles, tl0 + tpp);
+                int64_t tl0, tl1;
+                a2_panel_tiles(pb, npb, tpp, ntiles, &tl0, &tl1);
                 const int64_t ntl = tl1 - tl0;
                 const int64_t px0 = tl0 * NR1, npx = a2_min(P, tl1 * NR1) - px0;
                 const T *xg = x + n * p->x_sn + g * Cg * p->x_sc;
@@ -1117,7 +1118,8 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                     const int64_t tl = hd ? (P - hd) % tw : 0;
                     const int64_t nd = hd ? 1 + (P - hd) / tw : a2_cdiv(P, tw);
                     const int even = mk8 || hd;   /* an even split of the nd tiles */
-                    const int64_t j0 = even ? nd * pb / npb : tl0, j1 = even ? nd * (pb + 1) / npb : tl1;
+                    int64_t j0 = tl0, j1 = tl1;
+                    if (even) a2_even_tiles(pb, npb, nd, &j0, &j1);
                     const int64_t kb0 = nkd * kc / nkc, kb1 = nkd * (kc + 1) / nkc;
                     T *const yg = y + n * p->y_sn + g * Kg * p->y_sk;
                     const T *const rg = res ? res + n * p->r_sn + g * Kg * p->r_sk : NULL;
@@ -1127,17 +1129,17 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                      * (the head-and-tail tile's tail left out) */
                     a2_pfwalk wx = {NULL, 0, 0, 0, 0, 0, 0};
                     if (pb2 >= 0) {
-                        const int64_t i0 = even ? nd * pb2 / npb : pb2 * tpp;
-                        const int64_t i1 = even ? nd * (pb2 + 1) / npb
-                                                : pb2 + 1 == npb ? ntiles : a2_min(ntiles, i0 + tpp);
-                        const int64_t a0 = hd && i0 ? hd + (i0 - 1) * tw : i0 * tw;
-                        const int64_t a1 = a2_min(P, hd && i1 ? hd + (i1 - 1) * tw : i1 * tw);
+                        int64_t i0, i1;
+                        a2_panel_tiles(pb2, npb, tpp, ntiles, &i0, &i1);
+                        if (even) a2_even_tiles(pb2, npb, nd, &i0, &i1);
+                        const int64_t a0 = a2_tile_px(i0, hd, tw);
+                        const int64_t a1 = a2_min(P, a2_tile_px(i1, hd, tw));
                         a2_pfwalk_init(&wx, xg2 + a0, p->x_sc * tsz, (a1 - a0) * tsz, Cg,
                                        (j1 - j0) * (kb1 - kb0));
                     }
                     for (int64_t j = j0; j < j1; j++) {
                         const int ht = hd && !j;   /* the head-and-tail tile */
-                        const int64_t pp = ht ? P - tl : hd && j ? hd + (j - 1) * tw : j * tw;
+                        const int64_t pp = ht ? P - tl : a2_tile_px(j, hd, tw);
                         const int64_t nv = ht ? tl + hd : a2_min(tw, P - pp);
                         const int part = nv < tw || ht;
                         const T *bj = xg + pp;
@@ -1279,8 +1281,9 @@ static int NM(a2_conv1x1)(const cconv_conv_params *p, const T *x, const T *wp, c
                 a2_pfwalk wx = {NULL, 0, 0, 0, 0, 0, 0}, wy = wx;
                 if (pb2 >= 0) {
                     /* the next task's panel: pixels [px2, px2 + npx2) */
-                    const int64_t px2 = pb2 * tpp * NR1;
-                    const int64_t npx2 = (pb2 + 1 == npb ? P : a2_min(P, (pb2 + 1) * tpp * NR1)) - px2;
+                    int64_t t0, t1;
+                    a2_panel_tiles(pb2, npb, tpp, ntiles, &t0, &t1);
+                    const int64_t px2 = t0 * NR1, npx2 = a2_min(P, t1 * NR1) - px2;
                     const int64_t steps = nch * (ntl - ktail) * (kb1 - kb0);
                     a2_pfwalk_init(&wx, xg2 + px2, p->x_sc * tsz, npx2 * tsz, Cg, steps);
                     if (pwy)
@@ -1685,8 +1688,9 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
                     }
                 }
                 const int64_t nq = rbn * Wq, ntl = a2_cdiv(nq, NR);
-                const int64_t kb0 = part >= 0 ? nkb * part / nt : nkb * kc / nkc;
-                const int64_t kb1 = part >= 0 ? nkb * (part + 1) / nt : nkb * (kc + 1) / nkc;
+                /* oc blocks: share kc of nkc, or (lsplit) part of nt */
+                const int64_t kp = part >= 0 ? part : kc, nkp = part >= 0 ? nt : nkc;
+                const int64_t kb0 = nkb * kp / nkp, kb1 = nkb * (kp + 1) / nkp;
                 const int64_t ybase = n * p->y_sn + (od * Ho + h0) * Wo;
                 const int64_t rbase = n * p->r_sn + (od * Ho + h0) * Wo;
                 if (panel) {
