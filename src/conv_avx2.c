@@ -312,8 +312,8 @@ static inline __m256i a2_bits32(unsigned m)
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
 
-/* the packed float32 layout's offset of weight (k, j): what
- * winograd_s2_avx2.c transforms from */
+/* the packed layouts' offset of weight (k, j): what winograd_s2_avx2.c
+ * transforms from (float64: below) */
 int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j)
 {
     return a2_weight_offset_f32(ws, k, j);
@@ -344,5 +344,10 @@ int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t 
 #define VMZERO(m, v) _mm256_and_pd(_mm256_castsi256_pd(m), (v))
 #define ISA_NAME "avx2"
 #include "conv_simd_template.h"
+
+int64_t cconv_avx2_f64_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j)
+{
+    return a2_weight_offset_f64(ws, k, j);
+}
 
 #include "conv_simd_undef.h"

@@ -367,8 +367,8 @@ static inline void a5_transpose8(const double *src, int64_t stride, int nrows, _
 #include "conv_simd_template.h"
 #include "conv_simd_undef.h"
 
-/* the packed float32 layout's offset of weight (k, j): what
- * winograd_s2_avx2.c transforms from */
+/* the packed layouts' offset of weight (k, j): what winograd_s2_avx2.c
+ * transforms from (float64: below) */
 int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j)
 {
     return a2_weight_offset_f32(ws, k, j);
@@ -398,6 +398,11 @@ int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_
 #define VTRANSPOSE a5_transpose8
 #define ISA_NAME "avx512"
 #include "conv_simd_template.h"
+
+int64_t cconv_avx512_f64_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j)
+{
+    return a2_weight_offset_f64(ws, k, j);
+}
 
 #include "conv_simd_undef.h"
 #include "conv_ocv_hooks_undef.h"

@@ -1,7 +1,7 @@
 /* conv_select.c - the AVX2 and AVX-512 kernel tables (float32, float64) with
  * algorithm selection: 3x3 stride-1 layers go to Winograd F(4x4,3x3) and 5x5
  * ones to F(2x2,5x5) (winograd_avx2.c; on AVX-512 its GEMM and transforms can
- * run in winograd_avx512.c), float32 stride-2 layers with 7- or 8-wide
+ * run in winograd_avx512.c), stride-2 layers with 7- or 8-wide
  * kernels to the 1-D F(3,4) path (winograd_s2_avx2.c, ymm: on the AVX-512
  * table only where zmm FMAs run at the ymm rate),
  * each when it applies and pays off; everything else to the direct kernels of
@@ -46,9 +46,8 @@ typedef struct {
     /* the same from raw weights (CCONV_PACK_WINO_RAW) */
     int (*conv_raw)(const cconv_conv_params *p, const void *x, const void *w, const void *bias,
                     const void *res, void *y, int nthreads);
-    /* float32: stride-2 7- and 8-wide kernels take winograd_s2_avx2.c, which
-     * reads the weights from the direct kernel's layout through this (NULL:
-     * float64, which has no such path) */
+    /* stride-2 7- and 8-wide kernels take winograd_s2_avx2.c, which reads
+     * the weights from the direct kernel's layout through this */
     cconv_weight_offset_fn ws2;
     /* NULL, or whether the default rule takes that path on this CPU
      * (CCONV_WINOGRAD=force takes it wherever it applies) */
@@ -212,19 +211,22 @@ static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                   cconv_avx2_f32_weight_offset, NULL};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                   cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64,
-                                  NULL, NULL};
+                                  cconv_avx2_f64_weight_offset, NULL};
 /* The stride-2 path is ymm code.  On Zen 4, whose zmm FMAs run at the ymm
  * rate, it beats the AVX-512 direct kernel (7x7/s2 3 -> 64 at 224x224,
  * paired: x1.10-1.14 one thread, x1.04-1.06 two); where zmm runs at twice
  * the ymm rate (Intel) it would have half the lanes for 1.75x fewer
- * multiply-adds, so the default keeps the direct kernel there. */
+ * multiply-adds, so the default keeps the direct kernel there.  float64
+ * follows the same rule (its ymm path against the zmm direct kernel is the
+ * same trade); it was measured on Intel only (the float64 table below). */
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack512_f32, conv512_f32,
                                      conv512_raw_f32, cconv_avx512_f32_weight_offset,
                                      cconv_cpu_zmm_split};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack512_f64, conv512_f64,
-                                     conv512_raw_f64, NULL, NULL};
+                                     conv512_raw_f64, cconv_avx512_f64_weight_offset,
+                                     cconv_cpu_zmm_split};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -277,12 +279,31 @@ typedef struct {
     int raw, ws2;
 } fast_path;
 
+/* the stride-2 path's entry points for the dtype */
+static int ws2_applies(cconv_dtype dt, const cconv_conv_params *p)
+{
+    return dt == CCONV_F64 ? cconv_ws2_applies_f64(p) : cconv_ws2_applies_f32(p);
+}
+static int ws2_weights(cconv_dtype dt, const cconv_wshape *ws, const void *wd,
+                       cconv_weight_offset_fn off, void *U)
+{
+    return dt == CCONV_F64 ? cconv_ws2_weights_f64(ws, (const double *)wd, off, (double *)U)
+                           : cconv_ws2_weights_f32(ws, (const float *)wd, off, (float *)U);
+}
+static int ws2_run(cconv_dtype dt, const cconv_conv_params *q, const void *x, const void *U,
+                   const void *bias, const void *res, void *y, int nthreads)
+{
+    if (dt == CCONV_F64)
+        return cconv_ws2_conv_f64(q, (const double *)x, (const double *)U, (const double *)bias,
+                                  (const double *)res, (double *)y, nthreads);
+    return cconv_ws2_conv_f32(q, (const float *)x, (const float *)U, (const float *)bias,
+                              (const float *)res, (float *)y, nthreads);
+}
+
 static int fast_conv(const fast_path *f, const cconv_conv_params *q, const void *x,
                      const void *bias, const void *res, void *y, int nthreads)
 {
-    if (f->ws2)
-        return cconv_ws2_conv_f32(q, (const float *)x, (const float *)f->w, (const float *)bias,
-                                  (const float *)res, (float *)y, nthreads);
+    if (f->ws2) return ws2_run(f->wo->dt, q, x, f->w, bias, res, y, nthreads);
     return f->raw ? f->wo->conv_raw(q, x, f->w, bias, res, y, nthreads)
                   : f->wo->conv(q, x, f->w, bias, res, y, nthreads);
 }
@@ -322,10 +343,10 @@ static int ws2_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
-    float *U = (float *)cconv_scratch_alloc(sizeof(float) * (size_t)cconv_ws2_weights_size_f32(&p->w));
+    void *U = cconv_scratch_alloc(dt_bytes(wo->dt) * (size_t)cconv_ws2_weights_size(&p->w));
     if (!U) return CCONV_ENOMEM;
     int rc;
-    if (!cconv_ws2_weights_f32(&p->w, (const float *)packed, wo->ws2, U)) {
+    if (!ws2_weights(wo->dt, &p->w, packed, wo->ws2, U)) {
         rc = direct->conv(p, x, packed, bias, res, y, nthreads);
     } else {
         const fast_path f = {wo, U, 0, 1};
@@ -340,7 +361,7 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const void *bias, const void *res, void *y, int nthreads)
 {
     const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
-    if (wo->ws2 && !raw && cconv_ws2_applies_f32(p)
+    if (wo->ws2 && !raw && ws2_applies(wo->dt, p)
         && (!wo->ws2_pays || cconv_wino_mode() > 0 || wo->ws2_pays()))
         return ws2_conv(direct, wo, p, x, packed, bias, res, y, nthreads);
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))

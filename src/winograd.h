@@ -170,12 +170,13 @@ int cconv_wino_wpack_avx512_f64(const cconv_wshape *ws, const double *w, int64_t
 int cconv_wino_mode(void);
 
 /* ---- stride-2 layers, 7- or 8-wide kernels: 1-D Winograd F(3,4) along the
- * rows (winograd_s2_avx2.c), float32, AVX2+FMA (the AVX2 and AVX-512
- * tables both take it) ---- */
+ * rows (winograd_s2_avx2.c), float32 and float64, AVX2+FMA (the AVX2 and
+ * AVX-512 tables both take it) ---- */
 /* 1 when the call's shape takes it (CCONV_WINOGRAD as above) */
 int cconv_ws2_applies_f32(const cconv_conv_params *p);
-/* floats of the transformed weights */
-int64_t cconv_ws2_weights_size_f32(const cconv_wshape *ws);
+int cconv_ws2_applies_f64(const cconv_conv_params *p);
+/* values (of the call's dtype) of the transformed weights */
+int64_t cconv_ws2_weights_size(const cconv_wshape *ws);
 /* offset of weight (k, j = (c, tap)) in a direct kernel's packed layout
  * (consecutive j one block width apart) */
 typedef int64_t (*cconv_weight_offset_fn)(const cconv_wshape *ws, int64_t k, int64_t j);
@@ -183,12 +184,18 @@ typedef int64_t (*cconv_weight_offset_fn)(const cconv_wshape *ws, int64_t k, int
  * (U unusable) when a transformed weight is not finite */
 int cconv_ws2_weights_f32(const cconv_wshape *ws, const float *wd, cconv_weight_offset_fn off,
                           float *U);
+int cconv_ws2_weights_f64(const cconv_wshape *ws, const double *wd, cconv_weight_offset_fn off,
+                          double *U);
 /* y = act(conv(x, w) + bias + residual), every image finite */
 int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *U,
                        const float *bias, const float *res, float *y, int nthreads);
-/* the float32 direct kernels' packed layouts (conv_avx2.c, conv_avx512.c) */
+int cconv_ws2_conv_f64(const cconv_conv_params *p, const double *x, const double *U,
+                       const double *bias, const double *res, double *y, int nthreads);
+/* the direct kernels' packed layouts (conv_avx2.c, conv_avx512.c) */
 int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
 int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
+int64_t cconv_avx2_f64_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
+int64_t cconv_avx512_f64_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
 
 #ifdef __cplusplus
 }

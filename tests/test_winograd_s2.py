@@ -1,6 +1,6 @@
 """The stride-2 1-D Winograd path (src/winograd_s2_avx2.c): 7- and 8-wide
-kernels at stride 2 (ResNet's 7x7/s2 stem), float32 on the AVX2 and AVX-512
-kernel tables,
+kernels at stride 2 (ResNet's 7x7/s2 stem), float32 and float64 on the AVX2
+and AVX-512 kernel tables,
 against float64 NumPy references (tests/reference.py: conv_ref_fast, which
 test_conv.py checks against SciPy), never cconv itself.
 
@@ -31,21 +31,26 @@ default_takes = pytest.mark.skipif(not DEFAULT_TAKES,
 
 CONV1 = next(s for s in cconv.suite.LAYERS if s.name == "conv1_7x7s2_3to64")
 
+# every test runs in both dtypes: one template, two instantiations (8 and 4
+# tiles a vector)
+DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+
 
 @pytest.fixture
 def force(monkeypatch):
     monkeypatch.setenv("CCONV_WINOGRAD", "force")
 
 
-def _case(rng, N, C, H, W, K, R, S, pad, bias=True, residual=False, relu=False, scale=None):
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = (rng.standard_normal((K, C, R, S)) / np.sqrt(R * S * C)).astype(np.float32)
+def _case(rng, N, C, H, W, K, R, S, pad, bias=True, residual=False, relu=False, scale=None,
+          dt=np.float32):
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = (rng.standard_normal((K, C, R, S)) / np.sqrt(R * S * C)).astype(dt)
     if scale is not None:
         x *= scale[0]
         w *= scale[1]
-    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    b = rng.standard_normal(K).astype(dt) if bias else None
     ref, absref = conv_ref_fast(x, w, b, 2, pad)
-    r = rng.standard_normal(ref.shape).astype(np.float32) if residual else None
+    r = rng.standard_normal(ref.shape).astype(dt) if residual else None
     if r is not None:
         ref, absref = ref + r, absref + np.abs(r)
     if relu:
@@ -66,16 +71,17 @@ def _direct(monkeypatch, fn):
 
 
 @default_takes
-def test_conv1_fused(monkeypatch):
+@DTYPES
+def test_conv1_fused(monkeypatch, dt):
     """The suite's stem (default rule: this path) with bias + residual + ReLU,
     batch 2, packed and one-shot, 1 and 2 threads: within the bound of a
     147-term sum, and not the direct kernel's bits."""
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((2,) + CONV1.x_shape[1:]).astype(np.float32)
-    w = (rng.standard_normal(CONV1.w_shape) / np.sqrt(147)).astype(np.float32)
-    b = rng.standard_normal(CONV1.K).astype(np.float32)
+    x = rng.standard_normal((2,) + CONV1.x_shape[1:]).astype(dt)
+    w = (rng.standard_normal(CONV1.w_shape) / np.sqrt(147)).astype(dt)
+    b = rng.standard_normal(CONV1.K).astype(dt)
     ref, absref = conv_ref_fast(x, w, b, 2, CONV1.pad)
-    r = rng.standard_normal(ref.shape).astype(np.float32)
+    r = rng.standard_normal(ref.shape).astype(dt)
     ref, absref = np.maximum(ref + r, 0), absref + np.abs(r)
     kw = dict(stride=2, padding=CONV1.pad, residual=r, activation="relu")
     pw = cconv.pack_weights(w)
@@ -108,12 +114,14 @@ ODD = [
 ]
 
 
+@DTYPES
 @pytest.mark.parametrize("case", ODD, ids=str)
-def test_odd_shapes_forced(force, case):
+def test_odd_shapes_forced(force, case, dt):
     N, C, H, W, K, R, S, pad = case
     rng = np.random.default_rng(sum(case))
     for bias, residual, relu in [(True, False, False), (False, True, True)]:
-        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, R, S, pad, bias, residual, relu)
+        x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, R, S, pad, bias, residual, relu,
+                                        dt=dt)
         for t in (1, 3):
             y = cconv.conv2d(x, w, b, stride=2, padding=pad, residual=r,
                              activation="relu" if relu else None, num_threads=t)
@@ -121,16 +129,17 @@ def test_odd_shapes_forced(force, case):
             assert_close(y, ref, absref, R * S * C)
 
 
+@DTYPES
 @pytest.mark.parametrize("isa", SIMD_ISAS)
 @pytest.mark.parametrize("C, K", [(3, 64), (3, 7), (16, 12), (3, 32), (5, 40), (16, 70), (2, 33)],
                          ids=str)
-def test_each_table_layout(monkeypatch, isa, C, K):
+def test_each_table_layout(monkeypatch, isa, C, K, dt):
     """Each kernel table packs its direct layout by output channels (blocks
     of up to 6 channels, or 16/32/64-channel output-channel tiles, by K and
     the ISA); the path reads the weights from whichever it is: within the
     bound, and not the direct kernel's bits."""
     rng = np.random.default_rng(C * 100 + K)
-    x, w, b, r, ref, absref = _case(rng, 1, C, 26, 70, K, 7, 7, 3, residual=True)
+    x, w, b, r, ref, absref = _case(rng, 1, C, 26, 70, K, 7, 7, 3, residual=True, dt=dt)
     pw = cconv.pack_weights(w, _isa=isa)
     run = lambda: cconv.conv2d(x, pw, b, stride=2, padding=3, residual=r)
     monkeypatch.setenv("CCONV_WINOGRAD", "force")
@@ -141,22 +150,24 @@ def test_each_table_layout(monkeypatch, isa, C, K):
     assert not np.array_equal(y, yd)
 
 
-def test_channel_scales_forced(force):
+@DTYPES
+def test_channel_scales_forced(force, dt):
     """Input channels and weights of very different magnitudes (one channel
     dominating a sum), a hard case for the transforms' rounding."""
     rng = np.random.default_rng(21)
     for C, K in [(3, 64), (6, 12), (16, 32)]:
         sx = 10.0 ** rng.integers(-3, 4, (1, C, 1, 1))
         sw = 10.0 ** rng.integers(-2, 3, (K, C, 1, 1))
-        x, w, b, r, ref, absref = _case(rng, 1, C, 23, 61, K, 7, 7, 3, scale=(sx, sw))
+        x, w, b, r, ref, absref = _case(rng, 1, C, 23, 61, K, 7, 7, 3, scale=(sx, sw), dt=dt)
         y = cconv.conv2d(x, w, b, stride=2, padding=3)
         assert_close(y, ref, absref, 49 * C)
 
 
-def test_into_channel_slice_with_inplace_residual(force):
+@DTYPES
+def test_into_channel_slice_with_inplace_residual(force, dt):
     rng = np.random.default_rng(5)
-    x, w, _, _, ref, absref = _case(rng, 2, 3, 30, 52, 11, 7, 7, 3, bias=False)
-    big = rng.standard_normal((2, 20) + ref.shape[2:]).astype(np.float32)
+    x, w, _, _, ref, absref = _case(rng, 2, 3, 30, 52, 11, 7, 7, 3, bias=False, dt=dt)
+    big = rng.standard_normal((2, 20) + ref.shape[2:]).astype(dt)
     sl = big[:, 5:16]
     r0 = sl.copy()
     before = big.copy()
@@ -166,16 +177,17 @@ def test_into_channel_slice_with_inplace_residual(force):
     np.testing.assert_array_equal(big[:, 16:], before[:, 16:])
 
 
+@DTYPES
 @pytest.mark.parametrize("shape", [(1, 3, 224, 224, 64), (3, 3, 41, 77, 40), (2, 5, 19, 52, 70)],
                          ids=str)
-def test_threads_bitwise_equal(force, shape):
+def test_threads_bitwise_equal(force, shape, dt):
     """Bands follow the thread count; every output is the same operations in
     the same order, so the bits do not."""
     N, C, H, W, K = shape
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = rng.standard_normal((K, C, 7, 7)).astype(np.float32)
-    b = rng.standard_normal(K).astype(np.float32)
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = rng.standard_normal((K, C, 7, 7)).astype(dt)
+    b = rng.standard_normal(K).astype(dt)
     pw = cconv.pack_weights(w)
     ys = [cconv.conv2d(x, pw, b, stride=2, padding=3, activation="relu", num_threads=t)
           for t in (1, 2, 3, 5)]
@@ -184,15 +196,16 @@ def test_threads_bitwise_equal(force, shape):
 
 
 @default_takes
-def test_default_rule(monkeypatch):
+@DTYPES
+def test_default_rule(monkeypatch, dt):
     """Taken from 32 output channels and 24 output columns, C*R*S below 1024,
     stride 2 in both dimensions only, within its scratch bound: elsewhere the
     default gives the direct kernel's bits."""
     rng = np.random.default_rng(3)
 
     def same_as_direct(C, H, W, K, S, stride):
-        x = rng.standard_normal((1, C, H, W)).astype(np.float32)
-        w = rng.standard_normal((K, C, 7, S)).astype(np.float32)
+        x = rng.standard_normal((1, C, H, W)).astype(dt)
+        w = rng.standard_normal((K, C, 7, S)).astype(dt)
         run = lambda: cconv.conv2d(x, w, stride=stride, padding=3)
         return np.array_equal(run(), _direct(monkeypatch, run))
 
@@ -206,21 +219,23 @@ def test_default_rule(monkeypatch):
     assert same_as_direct(3, 60, 60, 32, 7, (1, 2))     # stride 1 down the rows
     assert same_as_direct(3, 60, 60, 32, 5, 2)          # 5 wide: F(3,4) does not apply
     # per-thread scratch: two output rows' transformed input rows and sums
-    # within 1 MiB
-    assert not same_as_direct(16, 9, 640, 32, 7, 2)     # 320 columns: 945 KiB
-    assert same_as_direct(16, 9, 800, 32, 7, 2)         # 400 columns: 1.12 MiB
-    assert same_as_direct(3, 60, 60, 1800, 7, 2)        # 1800 channels: 1.34 MiB
+    # within 1 MiB (float64: half the columns)
+    es = np.dtype(dt).itemsize
+    assert not same_as_direct(16, 9, 2560 // es, 32, 7, 2)  # 320 (160) columns: 945 KiB
+    assert same_as_direct(16, 9, 3200 // es, 32, 7, 2)      # 400 (200) columns: 1.12 MiB
+    assert same_as_direct(3, 60, 60, 1800, 7, 2)        # 1800 channels: 1.34 MiB (2.7)
 
 
 @pytest.mark.skipif(DEFAULT_TAKES or cconv._core.isa() != "avx512",
                     reason="the default rule takes the path on these kernels")
-def test_default_rule_zmm_full_rate(monkeypatch):
+@DTYPES
+def test_default_rule_zmm_full_rate(monkeypatch, dt):
     """AVX-512 kernels on a CPU whose 512-bit FMAs run at twice the 256-bit
     rate: the stem keeps the direct kernel by default (its bits), and the
     path still runs when forced."""
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((1, 3, 60, 60)).astype(np.float32)
-    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    x = rng.standard_normal((1, 3, 60, 60)).astype(dt)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(dt)
     run = lambda: cconv.conv2d(x, w, stride=2, padding=3)
     y, yd = run(), _direct(monkeypatch, run)
     np.testing.assert_array_equal(y, yd)
@@ -228,14 +243,15 @@ def test_default_rule_zmm_full_rate(monkeypatch):
     assert not np.array_equal(run(), yd)
 
 
+@DTYPES
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
-def test_nonfinite_image_runs_direct(monkeypatch, force, value):
+def test_nonfinite_image_runs_direct(monkeypatch, force, value, dt):
     """An image holding Inf or NaN takes the direct kernel (its IEEE results:
     the transforms would turn Inf into NaN, and spread it to a whole tile);
     the other images of the batch keep this path."""
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((3, 3, 40, 64)).astype(np.float32)
-    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    x = rng.standard_normal((3, 3, 40, 64)).astype(dt)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(dt)
     x[1, 2, 17, 30] = value
     pw = cconv.pack_weights(w)
     y = cconv.conv2d(x, pw, stride=2, padding=3)
@@ -246,15 +262,16 @@ def test_nonfinite_image_runs_direct(monkeypatch, force, value):
         assert not np.array_equal(y[n], yd[n])
 
 
-@pytest.mark.parametrize("value", [np.inf, np.nan, 3.3e38], ids=["inf", "nan", "huge"])
-def test_nonfinite_weights_run_direct(monkeypatch, force, value):
-    """A weight that is not finite, or whose transform overflows (3.3e38
-    times G's -16/15 at the point -1/2), sends the whole call to the direct
-    kernel."""
+@DTYPES
+@pytest.mark.parametrize("value", [np.inf, np.nan, "huge"])
+def test_nonfinite_weights_run_direct(monkeypatch, force, value, dt):
+    """A weight that is not finite, or whose transform overflows (97 % of
+    the dtype's largest value, 3.3e38 in float32, times G's -16/15 at the
+    point -1/2), sends the whole call to the direct kernel."""
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((1, 3, 40, 64)).astype(np.float32)
-    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
-    w[63, 2, 6, 0] = value
+    x = rng.standard_normal((1, 3, 40, 64)).astype(dt)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(dt)
+    w[63, 2, 6, 0] = 0.97 * np.finfo(dt).max if value == "huge" else value
     for wt in (cconv.pack_weights(w), w):
         y = cconv.conv2d(x, wt, stride=2, padding=3)
         yd = _direct(monkeypatch, lambda: cconv.conv2d(x, wt, stride=2, padding=3))
