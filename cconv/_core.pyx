@@ -187,8 +187,8 @@ def cpu_has_avx512():
 
 def cpu_zmm_split():
     """Whether this CPU runs AVX-512 multiply-adds at the AVX2 rate, as two
-    256-bit halves (AMD Zen 4): there the AVX-512 kernel set also takes the
-    stride-2 Winograd path, which is AVX2 code."""
+    256-bit halves (AMD Zen 4): there the AVX-512 kernel set runs the
+    stride-2 Winograd path in ymm (AVX2 code), elsewhere in zmm."""
     return bool(cconv_cpu_zmm_split())
 
 

@@ -52,6 +52,9 @@ typedef struct {
     /* NULL, or whether the default rule takes that path on this CPU
      * (CCONV_WINOGRAD=force takes it wherever it applies) */
     int (*ws2_pays)(void);
+    /* 1: the path in zmm vectors (winograd_s2_avx512.c) where 512-bit FMAs
+     * run at twice the 256-bit rate */
+    int ws2_zmm;
 } wino_ops;
 
 static size_t dt_bytes(cconv_dtype dt) { return dt == CCONV_F64 ? sizeof(double) : sizeof(float); }
@@ -208,10 +211,10 @@ static int conv512_raw_f64(const cconv_conv_params *p, const void *x, const void
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                   cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32,
-                                  cconv_avx2_f32_weight_offset, NULL};
+                                  cconv_avx2_f32_weight_offset, NULL, 0};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                   cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64,
-                                  cconv_avx2_f64_weight_offset, NULL};
+                                  cconv_avx2_f64_weight_offset, NULL, 0};
 /* The stride-2 path is ymm code.  On Zen 4, whose zmm FMAs run at the ymm
  * rate, it beats the AVX-512 direct kernel (7x7/s2 3 -> 64 at 224x224,
  * paired: x1.10-1.14 one thread, x1.04-1.06 two); where zmm runs at twice
@@ -223,11 +226,11 @@ static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack512_f32, conv512_f32,
                                      conv512_raw_f32, cconv_avx512_f32_weight_offset,
-                                     cconv_cpu_zmm_split};
+                                     NULL, 1};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack512_f64, conv512_f64,
                                      conv512_raw_f64, cconv_avx512_f64_weight_offset,
-                                     cconv_cpu_zmm_split};
+                                     NULL, 1};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -277,12 +280,13 @@ static int sel_direct(const cconv_conv_kernels *direct, const cconv_conv_params 
 typedef struct {
     const wino_ops *wo;
     const void *w;     /* transformed weights (wino) or U (ws2) */
-    int raw, ws2;
+    int raw, ws2;      /* ws2: 0 not that path, 1 in ymm, 2 in zmm */
 } fast_path;
 
-/* the stride-2 path's entry points for the dtype */
-static int ws2_applies(cconv_dtype dt, const cconv_conv_params *p)
+/* the stride-2 path's entry points for the dtype (zmm: the zmm ones) */
+static int ws2_applies(cconv_dtype dt, int zmm, const cconv_conv_params *p)
 {
+    if (zmm) return dt == CCONV_F64 ? cconv_ws2_applies_avx512_f64(p) : cconv_ws2_applies_avx512_f32(p);
     return dt == CCONV_F64 ? cconv_ws2_applies_f64(p) : cconv_ws2_applies_f32(p);
 }
 static int ws2_weights(cconv_dtype dt, const cconv_wshape *ws, const void *wd,
@@ -291,9 +295,16 @@ static int ws2_weights(cconv_dtype dt, const cconv_wshape *ws, const void *wd,
     return dt == CCONV_F64 ? cconv_ws2_weights_f64(ws, (const double *)wd, off, (double *)U)
                            : cconv_ws2_weights_f32(ws, (const float *)wd, off, (float *)U);
 }
-static int ws2_run(cconv_dtype dt, const cconv_conv_params *q, const void *x, const void *U,
-                   const void *bias, const void *res, void *y, int nthreads)
+static int ws2_run(cconv_dtype dt, int zmm, const cconv_conv_params *q, const void *x,
+                   const void *U, const void *bias, const void *res, void *y, int nthreads)
 {
+    if (zmm && dt == CCONV_F64)
+        return cconv_ws2_conv_avx512_f64(q, (const double *)x, (const double *)U,
+                                         (const double *)bias, (const double *)res, (double *)y,
+                                         nthreads);
+    if (zmm)
+        return cconv_ws2_conv_avx512_f32(q, (const float *)x, (const float *)U, (const float *)bias,
+                                         (const float *)res, (float *)y, nthreads);
     if (dt == CCONV_F64)
         return cconv_ws2_conv_f64(q, (const double *)x, (const double *)U, (const double *)bias,
                                   (const double *)res, (double *)y, nthreads);
@@ -304,7 +315,7 @@ static int ws2_run(cconv_dtype dt, const cconv_conv_params *q, const void *x, co
 static int fast_conv(const fast_path *f, const cconv_conv_params *q, const void *x,
                      const void *bias, const void *res, void *y, int nthreads)
 {
-    if (f->ws2) return ws2_run(f->wo->dt, q, x, f->w, bias, res, y, nthreads);
+    if (f->ws2) return ws2_run(f->wo->dt, f->ws2 == 2, q, x, f->w, bias, res, y, nthreads);
     return f->raw ? f->wo->conv_raw(q, x, f->w, bias, res, y, nthreads)
                   : f->wo->conv(q, x, f->w, bias, res, y, nthreads);
 }
@@ -340,7 +351,7 @@ static int by_finite_runs(const cconv_conv_kernels *direct, const fast_path *f,
 /* stride-2 layers with 7- or 8-wide kernels (ws2): the weights transformed
  * for this call from the direct layout (ResNet's 3 -> 64 stem: 16K values),
  * the direct kernel where one of them is not finite */
-static int ws2_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
+static int ws2_conv(const cconv_conv_kernels *direct, const wino_ops *wo, int zmm,
                     const cconv_conv_params *p, const void *x, const void *packed,
                     const void *bias, const void *res, void *y, int nthreads)
 {
@@ -350,7 +361,7 @@ static int ws2_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
     if (!ws2_weights(wo->dt, &p->w, packed, wo->ws2, U)) {
         rc = direct->conv(p, x, packed, bias, res, y, nthreads);
     } else {
-        const fast_path f = {wo, U, 0, 1};
+        const fast_path f = {wo, U, 0, zmm ? 2 : 1};
         rc = by_finite_runs(direct, &f, p, x, packed, bias, res, y, nthreads);
     }
     cconv_scratch_free(U);
@@ -362,9 +373,10 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
                     const void *bias, const void *res, void *y, int nthreads)
 {
     const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
-    if (wo->ws2 && !raw && ws2_applies(wo->dt, p)
+    const int zmm = wo->ws2_zmm && !cconv_cpu_zmm_split();
+    if (wo->ws2 && !raw && ws2_applies(wo->dt, zmm, p)
         && (!wo->ws2_pays || cconv_wino_mode() > 0 || wo->ws2_pays()))
-        return ws2_conv(direct, wo, p, x, packed, bias, res, y, nthreads);
+        return ws2_conv(direct, wo, zmm, p, x, packed, bias, res, y, nthreads);
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
         return sel_direct(direct, p, x, packed, bias, res, y, nthreads);
     const fast_path f = {wo, raw ? packed : (const char *)packed + wino_offset(direct, &p->w), raw, 0};

@@ -171,7 +171,7 @@ int cconv_wino_mode(void);
 
 /* ---- stride-2 layers, 7- or 8-wide kernels: 1-D Winograd F(3,4) along the
  * rows (winograd_s2_avx2.c), float32 and float64, AVX2+FMA (the AVX2 and
- * AVX-512 tables both take it) ---- */
+ * AVX-512 tables both take it), and in zmm (winograd_s2_avx512.c) ---- */
 /* 1 when the call's shape takes it (CCONV_WINOGRAD as above) */
 int cconv_ws2_applies_f32(const cconv_conv_params *p);
 int cconv_ws2_applies_f64(const cconv_conv_params *p);
@@ -191,6 +191,14 @@ int cconv_ws2_conv_f32(const cconv_conv_params *p, const float *x, const float *
                        const float *bias, const float *res, float *y, int nthreads);
 int cconv_ws2_conv_f64(const cconv_conv_params *p, const double *x, const double *U,
                        const double *bias, const double *res, double *y, int nthreads);
+/* the same in zmm vectors (winograd_s2_avx512.c: the same U, the same bits;
+ * its own scratch rule, by its tiles a vector) */
+int cconv_ws2_applies_avx512_f32(const cconv_conv_params *p);
+int cconv_ws2_applies_avx512_f64(const cconv_conv_params *p);
+int cconv_ws2_conv_avx512_f32(const cconv_conv_params *p, const float *x, const float *U,
+                              const float *bias, const float *res, float *y, int nthreads);
+int cconv_ws2_conv_avx512_f64(const cconv_conv_params *p, const double *x, const double *U,
+                              const double *bias, const double *res, double *y, int nthreads);
 /* the direct kernels' packed layouts (conv_avx2.c, conv_avx512.c) */
 int64_t cconv_avx2_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);
 int64_t cconv_avx512_f32_weight_offset(const cconv_wshape *ws, int64_t k, int64_t j);

@@ -1,21 +1,25 @@
 /* winograd_s2_template.h - one dtype's stride-2 1-D Winograd F(3,4) path
  * (the algorithm: winograd_s2_avx2.c): the weight transform, the GEMM tile,
  * the transformed input rows, the output transform and the driver, written
- * once over a ymm vector abstraction and instantiated by winograd_s2_avx2.c
- * for float32 (8 tiles a vector) and float64 (4).
+ * once over a vector abstraction and instantiated by winograd_s2_avx2.c
+ * (ymm: float32 8 tiles a vector, float64 4) and winograd_s2_avx512.c (zmm:
+ * 16 and 8).
  *
- * The includer defines ST (the dtype), SV (its ymm type), SL (lanes), SN(x)
- * (name suffix), S_DT (its cconv_dtype), the operations SLOADU, SSTOREU,
- * SBCAST, SFMA, SADD, SMAX, SZERO, SSET1, SMASK(nv) (a mask of lanes
- * [0, nv)), SMLOAD(p, m), SMSTORE(p, m, v), S_OUT3(o0, o1, o2, v) (three
- * vectors of outputs 3j, 3j + 1, 3j + 2 -> v[0..2], 3 * SL consecutive
- * outputs), and WV and the W_* operations of winograd_1d.h; this header
- * undefines them all at its end.
+ * The includer defines ST (the dtype), SV (its vector type), SL (lanes),
+ * SN(x) (name suffix), S_DT (its cconv_dtype), the operations SLOADU,
+ * SSTOREU, SBCAST, SFMA, SADD, SMAX, SZERO, SSET1, SMASK_T and SMASK(nv) (a
+ * mask of lanes [0, nv)), SMLOAD(p, m), SMSTORE(p, m, v), S_OUT3(o0, o1,
+ * o2, v) (three vectors of outputs 3j, 3j + 1, 3j + 2 -> v[0..2], 3 * SL
+ * consecutive outputs), WV and the W_* operations of winograd_1d.h, and
+ * S2_WEIGHTS (1: also the weight transform, which does not depend on the
+ * vectors: one instantiation per dtype has it); this header undefines them
+ * all at its end.
  */
 
 /* U[e][kb][q][6], q = (c*R + r)*2 + phase, from the direct kernel's packed
  * weights (off: where it keeps weight (k, (c, r, s))), each value computed
  * in double and rounded once; 0 when a value is not finite */
+#if S2_WEIGHTS
 int SN(cconv_ws2_weights)(const cconv_wshape *ws, const ST *wd, cconv_weight_offset_fn off, ST *U)
 {
     static const double pts[5] = {0, 1, -1, 2, -0.5};
@@ -56,6 +60,7 @@ int SN(cconv_ws2_weights)(const cconv_wshape *ws, const ST *wd, cconv_weight_off
     }
     return cconv_all_finite(S_DT, U, cconv_ws2_weights_size(ws));
 }
+#endif
 
 /* GEMM tile: 6 channels x (SL tiles, and SL more at + b2 when NV == 2) over
  * the steps (c, j): channel c's rows at b + c*cs, its nj = 2R (kernel row,
@@ -243,7 +248,7 @@ int SN(cconv_ws2_conv)(const cconv_conv_params *p, const ST *x, const ST *U, con
                                     if (relu) u = SMAX(z, u);  /* max(0, NaN) = NaN */
                                     SSTOREU(yk + o, u);
                                 } else {
-                                    const __m256i mv = SMASK(nv);
+                                    const SMASK_T mv = SMASK(nv);
                                     if (rk) u = SADD(u, SMLOAD(rk + o, mv));
                                     if (relu) u = SMAX(z, u);
                                     SMSTORE(yk + o, mv, u);
@@ -275,7 +280,9 @@ int SN(cconv_ws2_conv)(const cconv_conv_params *p, const ST *x, const ST *U, con
 #undef SMAX
 #undef SZERO
 #undef SSET1
+#undef SMASK_T
 #undef SMASK
+#undef S2_WEIGHTS
 #undef SMLOAD
 #undef SMSTORE
 #undef S_OUT3

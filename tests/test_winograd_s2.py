@@ -1,13 +1,16 @@
-"""The stride-2 1-D Winograd path (src/winograd_s2_avx2.c): 7- and 8-wide
-kernels at stride 2 (ResNet's 7x7/s2 stem), float32 and float64 on the AVX2
-and AVX-512 kernel tables,
-against float64 NumPy references (tests/reference.py: conv_ref_fast, which
-test_conv.py checks against SciPy), never cconv itself.
+"""The stride-2 1-D Winograd path (src/winograd_s2_avx2.c in ymm,
+src/winograd_s2_avx512.c in zmm): 7- and 8-wide kernels at stride 2
+(ResNet's 7x7/s2 stem), float32 and float64 on the AVX2 and AVX-512 kernel
+tables, against float64 NumPy references (tests/reference.py:
+conv_ref_fast, which test_conv.py checks against SciPy), never cconv
+itself.
 
 By default it takes stride-2 layers with at least 32 output channels, 24
-output columns and C*R*S below 1024 (on the AVX-512 kernels only where
-512-bit FMAs run at the 256-bit rate); CCONV_WINOGRAD=force takes every eligible shape (any width,
-any channel count), CCONV_WINOGRAD=0 none (the direct kernel)."""
+output columns and C*R*S below 1024; the AVX-512 kernels run it in ymm
+where 512-bit FMAs run at the 256-bit rate, else in zmm, and then only
+where a row's tiles fill three quarters of its vectors.
+CCONV_WINOGRAD=force takes every eligible shape (any width, any channel
+count), CCONV_WINOGRAD=0 none (the direct kernel)."""
 import os
 
 import numpy as np
@@ -22,12 +25,12 @@ pytestmark = pytest.mark.skipif(cconv._core.isa() not in ("avx2", "avx512"),
 # the kernel tables this machine can run that take the path (each reads the
 # weights from its own direct layout)
 SIMD_ISAS = [i for i in kernel_isas() if i != "portable"]
-# whether the default rule takes it on the kernels chosen at import: always
-# on AVX2, on AVX-512 only where 512-bit FMAs run at the 256-bit rate (the
-# path is AVX2 code)
+# whether the kernels chosen at import run it in ymm, whose default rule the
+# tests below check: AVX2, or AVX-512 where 512-bit FMAs run at the 256-bit
+# rate (test_default_rule_zmm_full_rate: the zmm rule)
 DEFAULT_TAKES = cconv._core.isa() == "avx2" or cconv._core.cpu_zmm_split()
 default_takes = pytest.mark.skipif(not DEFAULT_TAKES,
-                                   reason="the AVX-512 kernels keep the direct kernel here")
+                                   reason="the AVX-512 kernels run it in zmm here, by their own rule")
 
 CONV1 = next(s for s in cconv.suite.LAYERS if s.name == "conv1_7x7s2_3to64")
 
@@ -150,6 +153,26 @@ def test_each_table_layout(monkeypatch, isa, C, K, dt):
     assert not np.array_equal(y, yd)
 
 
+@pytest.mark.skipif("avx512" not in SIMD_ISAS, reason="needs the AVX-512 kernels")
+@DTYPES
+@pytest.mark.parametrize("case", ODD[:6] + [(1, 3, 9, 1, 6, 7, 7, 3), (1, 3, 15, 52, 66, 7, 7, 3)],
+                         ids=str)
+def test_zmm_same_bits_as_ymm(force, case, dt):
+    """The AVX-512 table runs the path in zmm vectors (16 / 8 tiles a vector)
+    where 512-bit FMAs run at the full rate, else in ymm: either way every
+    output is the same operations in the same order as on the AVX2 table,
+    so the bits are the same, at any thread count."""
+    N, C, H, W, K, R, S, pad = case
+    rng = np.random.default_rng(sum(case) + 1)
+    x, w, b, r, ref, absref = _case(rng, N, C, H, W, K, R, S, pad, residual=True, dt=dt)
+    ys = [cconv.conv2d(x, cconv.pack_weights(w, _isa=isa), b, stride=2, padding=pad, residual=r,
+                       activation="relu", num_threads=t)
+          for isa in ("avx2", "avx512") for t in (1, 3)]
+    assert_close(ys[0], np.maximum(ref, 0), absref, R * S * C)
+    for y in ys[1:]:
+        np.testing.assert_array_equal(ys[0], y)
+
+
 @DTYPES
 def test_channel_scales_forced(force, dt):
     """Input channels and weights of very different magnitudes (one channel
@@ -227,20 +250,35 @@ def test_default_rule(monkeypatch, dt):
 
 
 @pytest.mark.skipif(DEFAULT_TAKES or cconv._core.isa() != "avx512",
-                    reason="the default rule takes the path on these kernels")
+                    reason="the AVX-512 kernels run the path in ymm here")
 @DTYPES
 def test_default_rule_zmm_full_rate(monkeypatch, dt):
     """AVX-512 kernels on a CPU whose 512-bit FMAs run at twice the 256-bit
-    rate: the stem keeps the direct kernel by default (its bits), and the
+    rate run the path in zmm vectors (16 float32 / 8 float64 tiles a
+    vector), by default only where a row's tiles fill at least three
+    quarters of its vectors; elsewhere the direct kernel's bits, and the
     path still runs when forced."""
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((1, 3, 60, 60)).astype(dt)
+    lanes = 64 // np.dtype(dt).itemsize
+
+    def takes(Wo):
+        x = rng.standard_normal((1, 3, 20, 2 * Wo)).astype(dt)
+        w = rng.standard_normal((64, 3, 7, 7)).astype(dt)
+        run = lambda: cconv.conv2d(x, w, stride=2, padding=3)
+        return not np.array_equal(run(), _direct(monkeypatch, run))
+
+    def fill(Wo):
+        tiles = -(-Wo // 3)
+        return tiles / (-(-tiles // lanes) * lanes)
+
+    for Wo in (24, 28, 40, 56, 96, 112):
+        assert takes(Wo) == (fill(Wo) >= 0.75), (Wo, fill(Wo))
+    assert not takes(56) if dt == np.float32 else not takes(28)
+    monkeypatch.setenv("CCONV_WINOGRAD", "force")
+    x = rng.standard_normal((1, 3, 20, 56)).astype(dt)
     w = rng.standard_normal((64, 3, 7, 7)).astype(dt)
     run = lambda: cconv.conv2d(x, w, stride=2, padding=3)
-    y, yd = run(), _direct(monkeypatch, run)
-    np.testing.assert_array_equal(y, yd)
-    monkeypatch.setenv("CCONV_WINOGRAD", "force")
-    assert not np.array_equal(run(), yd)
+    assert not np.array_equal(run(), _direct(monkeypatch, run))
 
 
 @DTYPES
