@@ -49,9 +49,6 @@ typedef struct {
     /* stride-2 7- and 8-wide kernels take winograd_s2_avx2.c, which reads
      * the weights from the direct kernel's layout through this */
     cconv_weight_offset_fn ws2;
-    /* NULL, or whether the default rule takes that path on this CPU
-     * (CCONV_WINOGRAD=force takes it wherever it applies) */
-    int (*ws2_pays)(void);
     /* 1: the path in zmm vectors (winograd_s2_avx512.c) where 512-bit FMAs
      * run at twice the 256-bit rate */
     int ws2_zmm;
@@ -211,10 +208,10 @@ static int conv512_raw_f64(const cconv_conv_params *p, const void *x, const void
  * x0.79-0.90. */
 static const wino_ops wino_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                   cconv_wino_packed_size_f32, pack_f32, conv_f32, conv_raw_f32,
-                                  cconv_avx2_f32_weight_offset, NULL, 0};
+                                  cconv_avx2_f32_weight_offset, 0};
 static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                   cconv_wino_packed_size_f64, pack_f64, conv_f64, conv_raw_f64,
-                                  cconv_avx2_f64_weight_offset, NULL, 0};
+                                  cconv_avx2_f64_weight_offset, 0};
 /* The stride-2 path is ymm code.  On Zen 4, whose zmm FMAs run at the ymm
  * rate, it beats the AVX-512 direct kernel (7x7/s2 3 -> 64 at 224x224,
  * paired: x1.10-1.14 one thread, x1.04-1.06 two); where zmm runs at twice
@@ -225,12 +222,10 @@ static const wino_ops wino_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
  * float32 x0.84), not on Zen 4. */
 static const wino_ops wino512_f32 = {CCONV_F32, WINO_F32_MIN_TILES,
                                      cconv_wino_packed_size_f32, pack512_f32, conv512_f32,
-                                     conv512_raw_f32, cconv_avx512_f32_weight_offset,
-                                     NULL, 1};
+                                     conv512_raw_f32, cconv_avx512_f32_weight_offset, 1};
 static const wino_ops wino512_f64 = {CCONV_F64, WINO_F64_MIN_TILES,
                                      cconv_wino_packed_size_f64, pack512_f64, conv512_f64,
-                                     conv512_raw_f64, cconv_avx512_f64_weight_offset,
-                                     NULL, 1};
+                                     conv512_raw_f64, cconv_avx512_f64_weight_offset, 1};
 
 static int64_t wino_offset(const cconv_conv_kernels *direct, const cconv_wshape *ws)
 {
@@ -374,8 +369,7 @@ static int sel_conv(const cconv_conv_kernels *direct, const wino_ops *wo,
 {
     const int raw = (p->w.flags & CCONV_PACK_WINO_RAW) != 0;
     const int zmm = wo->ws2_zmm && !cconv_cpu_zmm_split();
-    if (wo->ws2 && !raw && ws2_applies(wo->dt, zmm, p)
-        && (!wo->ws2_pays || cconv_wino_mode() > 0 || wo->ws2_pays()))
+    if (wo->ws2 && !raw && ws2_applies(wo->dt, zmm, p))
         return ws2_conv(direct, wo, zmm, p, x, packed, bias, res, y, nthreads);
     if (!has_wino(wo, &p->w) || !cconv_wino_applies(p, wo->min_tiles))
         return sel_direct(direct, p, x, packed, bias, res, y, nthreads);

@@ -49,15 +49,15 @@
 #include <omp.h>
 #endif
 
-int cconv_ws2_applies_f32(const cconv_conv_params *p) { return s2_applies(p, sizeof(float), 8); }
-int cconv_ws2_applies_f64(const cconv_conv_params *p) { return s2_applies(p, sizeof(double), 4); }
+int cconv_ws2_applies_f32(const cconv_conv_params *p) { return s2_applies(p, sizeof(float), 8, 0); }
+int cconv_ws2_applies_f64(const cconv_conv_params *p) { return s2_applies(p, sizeof(double), 4, 0); }
 
 int64_t cconv_ws2_weights_size(const cconv_wshape *ws)
 {
     return 6 * a2_cdiv(ws->K, S2_KR) * ws->Cg * ws->ks[1] * 2 * S2_KR;
 }
 
-/* the 1-D transforms of winograd_1d.h, on whichever vector type WV names */
+/* the 1-D transforms of winograd_1d.h (the template names their vector ops) */
 #include "winograd_1d.h"
 
 /* ==== float32: 8 tiles a vector ==== */
@@ -107,12 +107,8 @@ static inline __m256i s2_mask_f32(int64_t nv)
 #define SMLOAD _mm256_maskload_ps
 #define SMSTORE _mm256_maskstore_ps
 #define S_OUT3 s2_out3_f32
-#define WV __m256
-#define W_SET1(c) _mm256_set1_ps((float)(c))
-#define W_ADD _mm256_add_ps
-#define W_SUB _mm256_sub_ps
-#define W_FMA _mm256_fmadd_ps
-#define W_FNMA _mm256_fnmadd_ps
+#define SSUB _mm256_sub_ps
+#define SFNMA _mm256_fnmadd_ps
 #include "winograd_s2_template.h"
 
 /* ==== float64: 4 tiles a vector ==== */
@@ -153,10 +149,6 @@ static inline __m256i s2_mask_f64(int64_t nv)
 #define SMLOAD _mm256_maskload_pd
 #define SMSTORE _mm256_maskstore_pd
 #define S_OUT3 s2_out3_f64
-#define WV __m256d
-#define W_SET1(c) _mm256_set1_pd((double)(c))
-#define W_ADD _mm256_add_pd
-#define W_SUB _mm256_sub_pd
-#define W_FMA _mm256_fmadd_pd
-#define W_FNMA _mm256_fnmadd_pd
+#define SSUB _mm256_sub_pd
+#define SFNMA _mm256_fnmadd_pd
 #include "winograd_s2_template.h"

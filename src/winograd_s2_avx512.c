@@ -19,28 +19,12 @@
 #include <omp.h>
 #endif
 
-/* The ymm path's rule, and a row's tiles filling at least three quarters
- * of its vectors (rows are padded to whole vectors of tiles: at 16 float32
- * tiles a vector the 19 tiles of a 56-wide output row take 32 lanes).
- * Paired A/B against the AVX-512 direct kernel, Intel family 6 model 167,
- * one thread, 7x7/s2 3 -> 64, output width (tiles / lanes): float32 24
- * (8/16) x0.60, 40 (14/16) x1.04, 56 (19/32) x0.77, 80 (27/32) x1.04,
- * 96 (32/32) x1.25, 112 (38/48, the 224x224 stem) x1.07, batch 4 x1.12, two
- * threads x1.015; 8 -> 64 at 56 wide x0.89; float64 24 (8/8) x1.28, 40
- * (14/16) x1.21, 56 (19/24) x1.14-1.19, 112 (38/40) x1.39 */
-static int s2_fills(const cconv_conv_params *p, int64_t lanes)
-{
-    const int64_t Wo = p->out[2];
-    return 4 * a2_cdiv(Wo, S2_MO) >= 3 * s2_ntp(Wo, lanes);
-}
-static int s2_applies_zmm(const cconv_conv_params *p, int64_t es, int64_t lanes)
-{
-    return s2_applies(p, es, lanes) && (cconv_wino_mode() > 0 || s2_fills(p, lanes));
-}
-int cconv_ws2_applies_avx512_f32(const cconv_conv_params *p) { return s2_applies_zmm(p, sizeof(float), 16); }
-int cconv_ws2_applies_avx512_f64(const cconv_conv_params *p) { return s2_applies_zmm(p, sizeof(double), 8); }
+/* the ymm path's rule, and a row's tiles filling three quarters of its
+ * vectors (winograd_s2_common.h) */
+int cconv_ws2_applies_avx512_f32(const cconv_conv_params *p) { return s2_applies(p, sizeof(float), 16, 1); }
+int cconv_ws2_applies_avx512_f64(const cconv_conv_params *p) { return s2_applies(p, sizeof(double), 8, 1); }
 
-/* the 1-D transforms of winograd_1d.h, on whichever vector type WV names */
+/* the 1-D transforms of winograd_1d.h (the template names their vector ops) */
 #include "winograd_1d.h"
 
 /* A^T's outputs a_j, b_j, c_j (3j, 3j+1, 3j+2) of a vector of tiles,
@@ -80,12 +64,8 @@ static inline __mmask16 s2_mask_avx512_f32(int64_t nv) { return (__mmask16)((1u 
 #define SMSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define S_OUT3 s2_out3_avx512_f32
 #define S2_WEIGHTS 0
-#define WV __m512
-#define W_SET1(c) _mm512_set1_ps((float)(c))
-#define W_ADD _mm512_add_ps
-#define W_SUB _mm512_sub_ps
-#define W_FMA _mm512_fmadd_ps
-#define W_FNMA _mm512_fnmadd_ps
+#define SSUB _mm512_sub_ps
+#define SFNMA _mm512_fnmadd_ps
 #include "winograd_s2_template.h"
 
 /* ==== float64: 8 tiles a vector ==== */
@@ -122,10 +102,6 @@ static inline __mmask8 s2_mask_avx512_f64(int64_t nv) { return (__mmask8)((1u <<
 #define SMSTORE(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
 #define S_OUT3 s2_out3_avx512_f64
 #define S2_WEIGHTS 0
-#define WV __m512d
-#define W_SET1(c) _mm512_set1_pd((double)(c))
-#define W_ADD _mm512_add_pd
-#define W_SUB _mm512_sub_pd
-#define W_FMA _mm512_fmadd_pd
-#define W_FNMA _mm512_fnmadd_pd
+#define SSUB _mm512_sub_pd
+#define SFNMA _mm512_fnmadd_pd
 #include "winograd_s2_template.h"

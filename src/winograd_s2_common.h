@@ -28,8 +28,9 @@ static int64_t s2_d_vals(int64_t C, int64_t nrows, int64_t ntp) { return C * nro
 static int64_t s2_m_vals(int64_t K, int64_t ntp) { return 2 * 6 * a2_cdiv(K, S2_KR) * S2_KR * ntp; }
 
 /* whether call p takes the path (cconv_ws2_applies_*): values of es
- * bytes, lanes tiles a vector */
-static int s2_applies(const cconv_conv_params *p, int64_t es, int64_t lanes)
+ * bytes, lanes tiles a vector; fill: the default rule also asks a row's
+ * tiles to fill three quarters of its vectors (the zmm instantiation) */
+static int s2_applies(const cconv_conv_params *p, int64_t es, int64_t lanes, int fill)
 {
     const cconv_wshape *ws = &p->w;
     if (ws->groups != 1 || ws->ks[0] != 1 || (ws->ks[2] != 7 && ws->ks[2] != 8) || ws->K <= 0
@@ -56,8 +57,18 @@ static int s2_applies(const cconv_conv_params *p, int64_t es, int64_t lanes)
      * 56x56 x0.63-0.65 and x0.47-0.50.  float64 keeps the same rule; it
      * would pay more widely (Intel family 6 model 167, AVX2 table, one
      * thread: the stem x1.40, 8, 16 and 32 channels x1.36-1.49, 64 at 56x56
-     * x1.10, 3 -> 8 x1.04), but that was measured on one CPU only */
-    return ws->K >= 32 && p->out[2] >= 24 && ws->Cg * ws->ks[1] * ws->ks[2] < S2_MAX_CT;
+     * x1.10, 3 -> 8 x1.04), but that was measured on one CPU only.
+     * The fill: rows are padded to whole vectors of tiles (at 16 float32
+     * tiles a vector the 19 tiles of a 56-wide output row take 32 lanes).
+     * Paired A/B, zmm against the AVX-512 direct kernel, Intel family 6
+     * model 167, one thread, 7x7/s2 3 -> 64, output width (tiles / lanes):
+     * float32 24 (8/16) x0.60, 40 (14/16) x1.04, 56 (19/32) x0.77, 80
+     * (27/32) x1.04, 96 (32/32) x1.25, 112 (38/48, the 224x224 stem) x1.07,
+     * batch 4 x1.12, two threads x1.015; 8 -> 64 at 56 wide x0.89; float64
+     * 24 (8/8) x1.28, 40 (14/16) x1.21, 56 (19/24) x1.14-1.19, 112 (38/40)
+     * x1.39 */
+    return ws->K >= 32 && p->out[2] >= 24 && ws->Cg * ws->ks[1] * ws->ks[2] < S2_MAX_CT
+           && (!fill || 4 * a2_cdiv(p->out[2], S2_MO) >= 3 * ntp);
 }
 
 #endif

@@ -10,11 +10,19 @@
  * SSTOREU, SBCAST, SFMA, SADD, SMAX, SZERO, SSET1, SMASK_T and SMASK(nv) (a
  * mask of lanes [0, nv)), SMLOAD(p, m), SMSTORE(p, m, v), S_OUT3(o0, o1,
  * o2, v) (three vectors of outputs 3j, 3j + 1, 3j + 2 -> v[0..2], 3 * SL
- * consecutive outputs), WV and the W_* operations of winograd_1d.h, and
- * S2_WEIGHTS (1: also the weight transform, which does not depend on the
+ * consecutive outputs), SSUB and SFNMA (winograd_1d.h's W_* operations
+ * are these), and S2_WEIGHTS (1: also the weight transform, which does not depend on the
  * vectors: one instantiation per dtype has it); this header undefines them
  * all at its end.
  */
+
+/* winograd_1d.h's vector operations: the dtype's */
+#define WV SV
+#define W_SET1(c) SSET1((ST)(c))
+#define W_ADD SADD
+#define W_SUB SSUB
+#define W_FMA SFMA
+#define W_FNMA SFNMA
 
 /* U[e][kb][q][6], q = (c*R + r)*2 + phase, from the direct kernel's packed
  * weights (off: where it keeps weight (k, (c, r, s))), each value computed
@@ -278,6 +286,8 @@ int SN(cconv_ws2_conv)(const cconv_conv_params *p, const ST *x, const ST *U, con
 #undef SFMA
 #undef SADD
 #undef SMAX
+#undef SSUB
+#undef SFNMA
 #undef SZERO
 #undef SSET1
 #undef SMASK_T
