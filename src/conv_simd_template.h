@@ -150,10 +150,14 @@ static int NM(a2_ocv)(const cconv_wshape *ws)
 }
 #endif
 
+/* depthwise layers take conv_dw_template.h's loop and raw layout */
+static int NM(dw_use)(const cconv_wshape *ws);
+
 static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
 {
     const int64_t taps = ws->ks[0] * ws->ks[1] * ws->ks[2];
     if (ws->flags & CCONV_PACK_IN_PLACE_1X1) return 0;
+    if (NM(dw_use)(ws)) return ws->K * taps * (int64_t)sizeof(T);
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) return A2_OCV_PACKED_SIZE(ws);
 #endif
@@ -169,6 +173,7 @@ static int64_t NM(a2_packed_size)(const cconv_wshape *ws)
 static int64_t NM(a2_weight_offset)(const cconv_wshape *ws, int64_t k, int64_t j)
 {
     const int64_t ct = ws->Cg * ws->ks[0] * ws->ks[1] * ws->ks[2];
+    if (NM(dw_use)(ws)) return k * ct + j;
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) {
         const int64_t kbw = A2_OCV_KB(ws);
@@ -228,6 +233,10 @@ static void NM(a2_pack_block)(void *vctx, int64_t gk)
 static void NM(a2_pack)(const cconv_wshape *ws, const void *wv, void *dst, int nthreads)
 {
     if (ws->flags & CCONV_PACK_IN_PLACE_1X1) return;
+    if (NM(dw_use)(ws)) {   /* the raw layout (conv_dw_template.h) */
+        memcpy(dst, wv, (size_t)NM(a2_packed_size)(ws));
+        return;
+    }
 #ifdef A2_OCV
     if (NM(a2_ocv)(ws)) { A2_OCV_PACK(ws, (const T *)wv, (T *)dst, nthreads); return; }
 #endif
@@ -1806,6 +1815,8 @@ static int NM(a2_convband)(const cconv_conv_params *p, const T *x, const T *wp, 
     return failed ? CCONV_ENOMEM : CCONV_OK;
 }
 
+#include "conv_dw_template.h"
+
 static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *packed,
                        const void *biasv, const void *resv, void *yv, int nthreads)
 {
@@ -1818,6 +1829,7 @@ static int NM(a2_conv)(const cconv_conv_params *p, const void *xv, const void *p
     const int unpadded = p->pad[0] == 0 && p->pad[1] == 0 && p->pad[2] == 0;
     if ((p->w.flags & CCONV_PACK_IN_PLACE_1X1) && !(taps == 1 && unpadded))
         return CCONV_EINVAL;  /* in-place weights serve the 1x1 GEMM only */
+    if (NM(dw_use)(&p->w)) return NM(dw_conv)(p, x, wp, bias, res, y, nthreads);
 #ifdef A2_OCV
     if (NM(a2_ocv)(&p->w)) {
         /* weights in the output-channel-vectorised layout (KxK only) */
